@@ -1,0 +1,160 @@
+"""Telemetry envelopes: build and sign (agent), decode and verify (collector). Pure functions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from agent.wire.canonical import canonical_json
+from agent.wire.errors import RejectReason, WireError
+from agent.wire.signing import SIG_FIELD, sign_document, verify_document
+from agent.wire.topics import TopicParts
+
+WIRE_VERSION = 1
+# DESIGN.md: oversize payloads are refused; 256 KiB unless the collector is configured otherwise.
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+class Kind(StrEnum):
+    BIRTH = "birth"
+    INVENTORY = "inventory"
+    FLOW = "flow"
+    HEALTH = "health"
+    ACK = "ack"
+    STATUS = "status"
+
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "v": int,
+    "agent": str,
+    "site": str,
+    "boot": str,
+    "seq": int,
+    "ts": str,
+    "kind": str,
+    "body": dict,
+    SIG_FIELD: str,
+}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    v: int
+    agent: str
+    site: str
+    boot: str
+    seq: int
+    ts: str
+    kind: Kind
+    body: dict[str, Any]
+    sig: str
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "agent": self.agent,
+            "site": self.site,
+            "boot": self.boot,
+            "seq": self.seq,
+            "ts": self.ts,
+            "kind": self.kind.value,
+            "body": self.body,
+            SIG_FIELD: self.sig,
+        }
+
+
+def rfc3339_utc(moment: datetime) -> str:
+    """UTC with a ``Z``, millisecond precision."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def seal(
+    key: Ed25519PrivateKey,
+    *,
+    agent: str,
+    site: str,
+    boot: str,
+    seq: int,
+    ts: datetime,
+    kind: Kind,
+    body: dict[str, Any],
+) -> Envelope:
+    """Build and sign one envelope."""
+    if seq < 1:
+        raise ValueError("seq starts at 1")
+    fields = {
+        "v": WIRE_VERSION,
+        "agent": agent,
+        "site": site,
+        "boot": boot,
+        "seq": seq,
+        "ts": rfc3339_utc(ts),
+        "kind": kind.value,
+        "body": body,
+    }
+    signed = sign_document(key, fields)
+    return Envelope(**{**signed, "kind": kind})
+
+
+def encode(envelope: Envelope) -> bytes:
+    return canonical_json(envelope.as_document())
+
+
+def decode(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Envelope:
+    """Parse a payload into an unverified Envelope; the size check comes before any parsing."""
+    if len(payload) > max_bytes:
+        raise WireError(RejectReason.OVERSIZE, f"{len(payload)} bytes > {max_bytes}")
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise WireError(RejectReason.MALFORMED_JSON, str(exc)[:200]) from exc
+    if not isinstance(document, dict):
+        raise WireError(RejectReason.MALFORMED_JSON, "payload is not a JSON object")
+    version = document.get("v")
+    if type(version) is not int:
+        raise WireError(RejectReason.MALFORMED_ENVELOPE, "field v missing or not an integer")
+    if version != WIRE_VERSION:
+        raise WireError(RejectReason.UNKNOWN_VERSION, f"v={version}")
+    for name, expected in _FIELDS.items():
+        value = document.get(name)
+        # bool is an int subclass; a seq of true is malformed, not 1.
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise WireError(RejectReason.MALFORMED_ENVELOPE, f"field {name} missing or wrong type")
+    extra = set(document) - set(_FIELDS)
+    if extra:
+        raise WireError(RejectReason.MALFORMED_ENVELOPE, f"unexpected fields {sorted(extra)}")
+    try:
+        kind = Kind(document["kind"])
+    except ValueError as exc:
+        raise WireError(RejectReason.MALFORMED_ENVELOPE, "unknown kind") from exc
+    if document["seq"] < 1:
+        raise WireError(RejectReason.MALFORMED_ENVELOPE, "seq must be >= 1")
+    return Envelope(**{**document, "kind": kind})
+
+
+def check_topic(envelope: Envelope, parts: TopicParts) -> None:
+    """The topic must name the same site, agent and kind as the signed body."""
+    if (envelope.site, envelope.agent, envelope.kind.value) != (
+        parts.site,
+        parts.agent,
+        parts.kind,
+    ):
+        raise WireError(
+            RejectReason.TOPIC_MISMATCH,
+            f"topic says {parts.site}/{parts.agent}/{parts.kind}, "
+            f"body says {envelope.site}/{envelope.agent}/{envelope.kind.value}",
+        )
+
+
+def verify(envelope: Envelope, public_key: Ed25519PublicKey) -> None:
+    if not verify_document(public_key, envelope.as_document()):
+        raise WireError(
+            RejectReason.BAD_SIGNATURE, f"{envelope.agent} boot={envelope.boot} seq={envelope.seq}"
+        )

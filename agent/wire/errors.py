@@ -1,0 +1,26 @@
+"""Why an incoming message was refused; one reason per counter at the collector."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectReason(StrEnum):
+    OVERSIZE = "oversize"
+    MALFORMED_JSON = "malformed_json"
+    MALFORMED_ENVELOPE = "malformed_envelope"
+    UNKNOWN_VERSION = "unknown_version"
+    UNKNOWN_AGENT = "unknown_agent"
+    REVOKED_AGENT = "revoked_agent"
+    BAD_SIGNATURE = "bad_signature"
+    TOPIC_MISMATCH = "topic_mismatch"
+    BAD_TOPIC = "bad_topic"
+
+
+class WireError(ValueError):
+    """A message that cannot be accepted; ``reason`` says which counter it belongs to."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
