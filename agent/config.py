@@ -1,0 +1,180 @@
+"""Agent configuration: one TOML file, validated once at start-up into frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.configfile import Table, load_toml
+from agent.mqtt import MqttSettings, TlsSettings
+from agent.wire.signing import KeyFormatError, public_key_from_text
+from agent.wire.topics import valid_name
+
+DEFAULT_STATE_DIR = Path("/var/lib/camsentry")
+DEFAULT_CONFIG = Path("/etc/camsentry/agent.toml")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    # DESIGN.md Delivery: an envelope without a receipt after this long is published again.
+    receipt_timeout_s: float = 30.0
+    # After a reconnect the backlog drains at this rate so a site does not flood the broker.
+    backlog_rate_per_s: float = 500.0
+    max_unacked: int = 100
+    outbox_max_messages: int = 100_000
+    outbox_max_bytes: int = 64 * 1024 * 1024
+    outbox_sync: str = "NORMAL"
+
+
+@dataclass(frozen=True)
+class PollingSettings:
+    interval_s: float = 300.0
+    snapshot_interval_s: float = 3600.0
+    concurrency: int = 16
+    per_camera_timeout_s: float = 10.0
+    try_default_credentials: bool = False
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    file: str
+    site: str
+    agent: str
+    state_dir: Path
+    collector_public_key: str
+    mqtt: MqttSettings
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    polling: PollingSettings = field(default_factory=PollingSettings)
+    health_interval_s: float = 60.0
+    cameras: tuple[dict[str, Any], ...] = ()
+    egress: dict[str, Any] = field(default_factory=dict)
+    log_level: str = "info"
+    log_format: str = "auto"
+
+    @property
+    def key_path(self) -> Path:
+        return self.state_dir / "agent.key"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.state_dir / "outbox.sqlite"
+
+    @property
+    def status_path(self) -> Path:
+        return self.state_dir / "status.json"
+
+
+def read_secret_file(table: Table, name: str) -> str | None:
+    path = table.opt_str(name)
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise table.error(name, f"cannot read {path}: {exc.strerror}") from exc
+
+
+def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
+    host = table.get_str("host", required=True)
+    tls_enabled = table.get_bool("tls", False)
+    port = table.get_int("port", 8883 if tls_enabled else 1883, minimum=1, maximum=65535)
+    tls = None
+    ca_file = table.opt_str("ca_file")
+    cert_file = table.opt_str("cert_file")
+    key_file = table.opt_str("key_file")
+    if tls_enabled:
+        if ca_file is None:
+            raise table.error("ca_file", "is required when tls = true")
+        if (cert_file is None) != (key_file is None):
+            raise table.error("cert_file", "cert_file and key_file go together")
+        tls = TlsSettings(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+    settings = MqttSettings(
+        host=host,
+        port=port,
+        client_id=table.get_str("client_id", default_client_id),
+        keepalive_s=table.get_int("keepalive_s", 30, minimum=5, maximum=3600),
+        tls=tls,
+        username=table.opt_str("username"),
+        password=read_secret_file(table, "password_file"),
+        session_expiry_s=table.get_int("session_expiry_s", 3600, minimum=0),
+        reconnect_min_s=table.get_float("reconnect_min_s", 0.5, minimum=0.01),
+        reconnect_max_s=table.get_float("reconnect_max_s", 60.0, minimum=0.01),
+    )
+    table.finish()
+    return settings
+
+
+def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
+    top = Table(data, file)
+    site = top.get_str("site", required=True)
+    agent = top.get_str("agent", required=True)
+    for name, value in (("site", site), ("agent", agent)):
+        if not valid_name(value):
+            raise top.error(
+                name, "must be 1-64 of A-Z a-z 0-9 _ . - and start with a letter or digit"
+            )
+    collector = top.table("collector")
+    collector_key = collector.get_str("public_key", required=True)
+    try:
+        public_key_from_text(collector_key)
+    except KeyFormatError as exc:
+        raise collector.error("public_key", str(exc)) from exc
+    collector.finish()
+
+    mqtt = parse_mqtt(top.table("mqtt"), f"camsentry-agent-{site}-{agent}")
+
+    d = top.table("delivery")
+    delivery = DeliverySettings(
+        receipt_timeout_s=d.get_float("receipt_timeout_s", 30.0, minimum=0.1),
+        backlog_rate_per_s=d.get_float("backlog_rate_per_s", 500.0, minimum=1.0),
+        max_unacked=d.get_int("max_unacked", 100, minimum=1, maximum=10_000),
+        outbox_max_messages=d.get_int("outbox_max_messages", 100_000, minimum=10),
+        outbox_max_bytes=d.get_int("outbox_max_bytes", 64 * 1024 * 1024, minimum=64 * 1024),
+        outbox_sync=d.choice("outbox_sync", ("NORMAL", "FULL"), "NORMAL"),
+    )
+    d.finish()
+
+    p = top.table("polling")
+    polling = PollingSettings(
+        interval_s=p.get_float("interval_s", 300.0, minimum=1.0),
+        snapshot_interval_s=p.get_float("snapshot_interval_s", 3600.0, minimum=1.0),
+        concurrency=p.get_int("concurrency", 16, minimum=1, maximum=256),
+        per_camera_timeout_s=p.get_float("per_camera_timeout_s", 10.0, minimum=0.1),
+        try_default_credentials=p.get_bool("try_default_credentials", False),
+    )
+    p.finish()
+
+    cameras = top.raw("camera") or []
+    if not isinstance(cameras, list) or not all(isinstance(c, dict) for c in cameras):
+        raise top.error("camera", "must be an array of tables ([[camera]])")
+    egress = top.raw("egress") or {}
+    if not isinstance(egress, dict):
+        raise top.error("egress", "must be a table")
+
+    logging = top.table("logging")
+    log_level = logging.choice("level", ("debug", "info", "warning", "error"), "info")
+    log_format = logging.choice("format", ("auto", "json", "console"), "auto")
+    logging.finish()
+
+    config = AgentConfig(
+        file=file,
+        site=site,
+        agent=agent,
+        state_dir=Path(top.get_str("state_dir", str(DEFAULT_STATE_DIR))),
+        collector_public_key=collector_key,
+        mqtt=mqtt,
+        delivery=delivery,
+        polling=polling,
+        health_interval_s=top.get_float("health_interval_s", 60.0, minimum=1.0),
+        cameras=tuple(cameras),
+        egress=egress,
+        log_level=log_level,
+        log_format=log_format,
+    )
+    top.finish()
+    return config
+
+
+def load_agent_config(path: Path) -> AgentConfig:
+    return parse_agent_config(load_toml(path), str(path))
