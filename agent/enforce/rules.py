@@ -1,0 +1,87 @@
+"""Render the agent's own nftables table for a set of quarantined devices. Pure.
+
+The rendered text is one ``nft -f`` transaction: it creates the table if absent, deletes it and
+declares it afresh, so applying it is atomic and idempotent and never touches other tables.
+A quarantined device may talk to its recorders and nothing else: routed traffic (forward) and
+traffic to or from this host (input/output) are both cut, in both directions, including
+connections that were already established.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+DEFAULT_TABLE = "inet camsentry"
+# Before the usual filter priority (0), so other tables' accepts cannot outrun our drops.
+CHAIN_PRIORITY = -10
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """One device cut off from everything but ``recorders``; ``command_id`` is why."""
+
+    device: str
+    recorders: tuple[str, ...]
+    command_id: int
+
+    def __post_init__(self) -> None:
+        ipaddress.ip_address(self.device)
+        for recorder in self.recorders:
+            ipaddress.ip_address(recorder)
+
+
+def _family(address: str) -> str:
+    return "ip" if ipaddress.ip_address(address).version == 4 else "ip6"
+
+
+def _sort_key(address: str) -> tuple[int, int]:
+    parsed = ipaddress.ip_address(address)
+    return (parsed.version, int(parsed))
+
+
+def _same_family(device: str, addresses: Iterable[str]) -> list[str]:
+    version = ipaddress.ip_address(device).version
+    return sorted(
+        {a for a in addresses if ipaddress.ip_address(a).version == version},
+        key=ipaddress.ip_address,
+    )
+
+
+def _device_rules(q: Quarantine, chain: str) -> list[str]:
+    fam = _family(q.device)
+    recorders = _same_family(q.device, q.recorders)
+    peers = "{ " + ", ".join(recorders) + " }" if recorders else ""
+    lines = [f"\t\t# {q.device}: command {q.command_id}, recorders {', '.join(recorders) or '-'}"]
+    tag = f'comment "camsentry quarantine {q.device}"'
+    if chain in ("forward", "input") and peers:
+        lines.append(f"\t\t{fam} saddr {q.device} {fam} daddr {peers} accept {tag}")
+    if chain in ("forward", "output") and peers:
+        lines.append(f"\t\t{fam} daddr {q.device} {fam} saddr {peers} accept {tag}")
+    if chain in ("forward", "input"):
+        lines.append(f"\t\t{fam} saddr {q.device} counter drop {tag}")
+    if chain in ("forward", "output"):
+        lines.append(f"\t\t{fam} daddr {q.device} counter drop {tag}")
+    return lines
+
+
+def render_quarantine(quarantines: Sequence[Quarantine], *, table: str = DEFAULT_TABLE) -> str:
+    """The complete ruleset for ``table``; with no quarantines it just removes the table."""
+    header = [
+        "# camsentry-agent quarantine ruleset; managed by the agent, do not edit",
+        f"table {table}",
+        f"delete table {table}",
+    ]
+    ordered = sorted(quarantines, key=lambda q: _sort_key(q.device))
+    if not ordered:
+        return "\n".join(header) + "\n"
+    body = [f"table {table} {{"]
+    for chain in ("forward", "input", "output"):
+        body.append(f"\tchain {chain} {{")
+        body.append(f"\t\ttype filter hook {chain} priority {CHAIN_PRIORITY}; policy accept;")
+        for q in ordered:
+            body.extend(_device_rules(q, chain))
+        body.append("\t}")
+    body.append("}")
+    return "\n".join(header + body) + "\n"

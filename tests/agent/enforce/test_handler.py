@@ -1,0 +1,153 @@
+"""CommandHandler without a kernel: refusals with reasons, state persisted, dry-run, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from structlog.testing import capture_logs
+
+from agent.enforce.errors import EnforceError
+from agent.enforce.handler import CommandHandler
+from agent.enforce.nft import DryRunNft
+from agent.enforce.state import load_state, state_path
+from agent.wire.commands import CommandAction
+from tests.agent.enforce.conftest import FakeClock, MakeCommand
+
+
+def _handler(key: Ed25519PrivateKey, state_dir: Path, runner: DryRunNft, clock: FakeClock) -> CommandHandler:
+    return CommandHandler(
+        key.public_key(),
+        state_dir,
+        runner,
+        lambda device: ["10.77.2.2"] if device.startswith("10.77.1.") else [],
+        site="site-a",
+        agent="agent-1",
+        clock=clock,
+    )
+
+
+def test_quarantine_release_and_state(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    runner = DryRunNft()
+    handler = _handler(collector_key, tmp_path, runner, clock)
+    ack = handler.handle(make_command(1, params={"recorders": ["10.77.3.3"]}))
+    assert ack["outcome"] == "applied"
+    assert ack["command_id"] == 1
+    assert ack["quarantined"] == ["10.77.1.2"]
+    assert "ip saddr 10.77.1.2 ip daddr { 10.77.2.2, 10.77.3.3 } accept" in ack["ruleset"]
+    assert runner.rulesets == [ack["ruleset"]]
+    state = load_state(tmp_path)
+    assert state.last_command_id == 1
+    assert state.quarantined() == ("10.77.1.2",)
+
+    # A new handler (agent restart) restores the same rules from the state file.
+    restarted = _handler(collector_key, tmp_path, DryRunNft(), clock)
+    assert restarted.restore() == ack["ruleset"]
+
+    released = restarted.handle(make_command(2, CommandAction.RELEASE))
+    assert released["outcome"] == "applied"
+    assert released["quarantined"] == []
+    assert "chain" not in released["ruleset"]
+    assert load_state(tmp_path).quarantines == ()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        ("forged", "bad_signature"),
+        ("replayed", "replayed"),
+        ("expired", "expired"),
+        ("unsigned", "unsigned"),
+        ("elsewhere", "wrong_target"),
+    ],
+)
+def test_refused_commands_ack_why(
+    tmp_path: Path,
+    collector_key: Ed25519PrivateKey,
+    clock: FakeClock,
+    make_command: MakeCommand,
+    mutate: str,
+    reason: str,
+) -> None:
+    runner = DryRunNft()
+    handler = _handler(collector_key, tmp_path, runner, clock)
+    assert handler.handle(make_command(4))["outcome"] == "applied"
+    applied = list(runner.rulesets)
+    payload = {
+        "forged": make_command(9, key=Ed25519PrivateKey.generate()),
+        "replayed": make_command(4, CommandAction.RELEASE),
+        "expired": make_command(9, CommandAction.RELEASE, ttl_s=60),
+        "unsigned": json.dumps({"v": 1, "id": 9, "action": "release"}).encode(),
+        "elsewhere": make_command(9, CommandAction.RELEASE, agent="agent-2"),
+    }[mutate]
+    if mutate == "expired":
+        clock.advance(61)
+    with capture_logs() as logs:
+        ack = handler.handle(payload)
+    assert ack["outcome"] == "refused"
+    assert ack["reason"] == reason
+    assert ack["detail"]
+    assert ack["ruleset"] == ""
+    assert ack["quarantined"] == ["10.77.1.2"]
+    assert runner.rulesets == applied, "a refused command must not touch nft"
+    assert load_state(tmp_path).last_command_id == 4
+    assert any(e["event"] == "command_refused" and e["reason"] == reason for e in logs)
+
+
+def test_dry_run_touches_nothing(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    runner = DryRunNft()
+    handler = _handler(collector_key, tmp_path, runner, clock)
+    ack = handler.handle(make_command(1, params={"dry_run": True}))
+    assert ack["outcome"] == "dry_run"
+    assert "ip saddr 10.77.1.2 counter drop" in ack["ruleset"]
+    assert runner.rulesets == []
+    assert not state_path(tmp_path).exists()
+
+
+def test_nft_failure_is_acked_and_id_spent(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    def broken(ruleset: str) -> None:
+        raise EnforceError("nft refused the ruleset (exit 1): Error: No such file")
+
+    handler = CommandHandler(
+        collector_key.public_key(),
+        tmp_path,
+        broken,
+        lambda _device: [],
+        site="site-a",
+        agent="agent-1",
+        clock=clock,
+    )
+    ack = handler.handle(make_command(1))
+    assert ack["outcome"] == "failed"
+    assert ack["reason"] == "nft_failed"
+    assert "No such file" in ack["detail"]
+    state = load_state(tmp_path)
+    assert (state.last_command_id, state.quarantines) == (1, ())
+    assert handler.handle(make_command(1))["reason"] == "replayed"
+
+
+def test_policy_push_is_kept(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    runner = DryRunNft()
+    handler = _handler(collector_key, tmp_path, runner, clock)
+    ack = handler.handle(make_command(1, CommandAction.POLICY, "", params={"egress_allow": ["192.0.2.0/24"]}))
+    assert ack["outcome"] == "applied"
+    assert load_state(tmp_path).policy == {"egress_allow": ["192.0.2.0/24"]}
+    assert runner.rulesets == []
+
+
+def test_corrupt_state_is_a_failed_ack(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    state_path(tmp_path).write_text("{")
+    ack = _handler(collector_key, tmp_path, DryRunNft(), clock).handle(make_command(1))
+    assert (ack["outcome"], ack["reason"]) == ("failed", "state_unusable")

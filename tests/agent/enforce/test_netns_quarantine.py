@@ -1,0 +1,90 @@
+"""Real nftables in real namespaces: quarantine cuts a camera off from all but its recorder."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.enforce.handler import CommandHandler
+from agent.enforce.nft import SubprocessNft
+from agent.wire.commands import CommandAction
+from tests.agent.enforce.conftest import FakeClock, MakeCommand
+from tests.agent.enforce.topology import Topology, enforcement_topology
+from tests.conftest import require_root
+
+pytestmark = [pytest.mark.netns, pytest.mark.root]
+
+
+@pytest.fixture
+def topo() -> Iterator[Topology]:
+    require_root()
+    with enforcement_topology() as t:
+        yield t
+
+
+def _reach(topo: Topology) -> dict[str, bool]:
+    pairs = [("cam", "inet"), ("inet", "cam"), ("cam", "rec"), ("rec", "cam"), ("gw", "cam")]
+    pairs += [("cam", "gw"), ("rec", "inet")]
+    return {f"{a}->{b}": topo.reaches(a, b) for a, b in pairs}
+
+
+ALL_OPEN = {
+    "cam->inet": True,
+    "inet->cam": True,
+    "cam->rec": True,
+    "rec->cam": True,
+    "gw->cam": True,
+    "cam->gw": True,
+    "rec->inet": True,
+}
+QUARANTINED = {**ALL_OPEN, "cam->inet": False, "inet->cam": False, "gw->cam": False, "cam->gw": False}
+
+
+def test_quarantine_release_restart(
+    topo: Topology,
+    tmp_path: Path,
+    collector_key: Ed25519PrivateKey,
+    clock: FakeClock,
+    make_command: MakeCommand,
+) -> None:
+    def handler() -> CommandHandler:
+        return CommandHandler(
+            collector_key.public_key(),
+            tmp_path / "state",
+            SubprocessNft(topo.nft_argv()),
+            lambda device: [topo.address("rec")] if device == topo.address("cam") else [],
+            site="site-a",
+            agent="agent-1",
+            clock=clock,
+        )
+
+    assert _reach(topo) == ALL_OPEN
+
+    ack = handler().handle(make_command(1, device=topo.address("cam")))
+    assert ack["outcome"] == "applied", ack
+    listed = subprocess.run(
+        [*topo.nft_argv(), "list", "table", "inet", "camsentry"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "ip saddr 10.77.1.2 ip daddr 10.77.2.2 accept" in listed
+    assert _reach(topo) == QUARANTINED
+
+    # Reboot: the kernel forgets the table; a restarted agent restores it from its state file.
+    subprocess.run([*topo.nft_argv(), "delete", "table", "inet", "camsentry"], check=True)
+    assert topo.reaches("cam", "inet")
+    assert handler().restore() == ack["ruleset"]
+    assert _reach(topo) == QUARANTINED
+
+    # A replay of the quarantine after release must not re-apply it.
+    released = handler().handle(make_command(2, CommandAction.RELEASE, topo.address("cam")))
+    assert released["outcome"] == "applied", released
+    assert _reach(topo) == ALL_OPEN
+    replayed = handler().handle(make_command(1, device=topo.address("cam")))
+    assert (replayed["outcome"], replayed["reason"]) == ("refused", "replayed")
+    assert _reach(topo) == ALL_OPEN

@@ -1,0 +1,128 @@
+"""A minimal namespace topology for enforcement tests (until simulator/netns.py serves this).
+
+    cam 10.77.1.2 ──┐
+    rec 10.77.2.2 ──┼── gw (routes; the agent and its nftables live here)
+    inet 203.0.113.10 ┘   (203.0.113.0/24: documentation range, RFC 5737)
+
+Every namespace is named ``cs-enf-<random>-<role>`` and removed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+LINKS = {
+    # role: (leaf address, gateway address, prefix)
+    "cam": ("10.77.1.2", "10.77.1.1", 24),
+    "rec": ("10.77.2.2", "10.77.2.1", 24),
+    "inet": ("203.0.113.10", "203.0.113.1", 24),
+}
+PORT = 8554
+READY_TIMEOUT_S = 5.0
+
+SERVER = """
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", int(sys.argv[1])))
+srv.listen(16)
+print("ready", flush=True)
+while True:
+    conn, _ = srv.accept()
+    with conn:
+        conn.settimeout(2)
+        try:
+            if conn.recv(16) == b"ping":
+                conn.sendall(b"pong")
+        except OSError:
+            pass
+"""
+
+PROBE = """
+import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])) as s:
+        s.sendall(b"ping")
+        sys.exit(0 if s.recv(16) == b"pong" else 2)
+except OSError:
+    sys.exit(1)
+"""
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, timeout=10)
+
+
+@dataclass
+class Topology:
+    prefix: str
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def ns(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    def address(self, role: str) -> str:
+        return "10.77.1.1" if role == "gw" else LINKS[role][0]
+
+    def reaches(self, src: str, dst: str, timeout_s: float = 0.5) -> bool:
+        """A real TCP round trip (connect, ping, pong) from namespace ``src`` to ``dst``."""
+        argv = ["ip", "netns", "exec", self.ns(src), sys.executable, "-c", PROBE]
+        done = subprocess.run(
+            [*argv, self.address(dst), str(PORT), str(timeout_s)],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return done.returncode == 0
+
+    def nft_argv(self) -> tuple[str, ...]:
+        return ("ip", "netns", "exec", self.ns("gw"), "nft")
+
+    def serve(self, role: str) -> None:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns(role), sys.executable, "-c", SERVER, str(PORT)],
+            stdout=subprocess.PIPE,
+        )
+        self.servers.append(proc)
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], READY_TIMEOUT_S)
+        if not ready or proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"server in {role} did not start")
+
+
+@contextmanager
+def enforcement_topology() -> Iterator[Topology]:
+    topo = Topology(prefix=f"cs-enf-{secrets.token_hex(3)}")
+    created: list[str] = []
+    try:
+        for role in ("gw", *LINKS):
+            _run("ip", "netns", "add", topo.ns(role))
+            created.append(topo.ns(role))
+            _run("ip", "-n", topo.ns(role), "link", "set", "lo", "up")
+        gw = topo.ns("gw")
+        _run("ip", "netns", "exec", gw, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for role, (leaf, gw_addr, plen) in LINKS.items():
+            _run("ip", "-n", gw, "link", "add", f"to-{role}", "type", "veth", "peer", "name", "eth0")
+            _run("ip", "-n", gw, "link", "set", "eth0", "netns", topo.ns(role))
+            _run("ip", "-n", gw, "addr", "add", f"{gw_addr}/{plen}", "dev", f"to-{role}")
+            _run("ip", "-n", gw, "link", "set", f"to-{role}", "up")
+            _run("ip", "-n", topo.ns(role), "addr", "add", f"{leaf}/{plen}", "dev", "eth0")
+            _run("ip", "-n", topo.ns(role), "link", "set", "eth0", "up")
+            _run("ip", "-n", topo.ns(role), "route", "add", "default", "via", gw_addr)
+        for role in ("gw", *LINKS):
+            topo.serve(role)
+        yield topo
+    finally:
+        for proc in topo.servers:
+            proc.kill()
+            proc.wait(timeout=5)
+            if proc.stdout:
+                proc.stdout.close()
+        for name in reversed(created):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
