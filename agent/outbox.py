@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at REAL,
     UNIQUE (boot, seq)
 );
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dropped (kind TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
 
@@ -115,10 +117,7 @@ class Outbox:
 
     def _make_room(self, n_new: int, new_bytes: int) -> None:
         for kind in DROP_ORDER:
-            while (
-                self._count + n_new > self._max_messages
-                or self._bytes + new_bytes > self._max_bytes
-            ):
+            while self._count + n_new > self._max_messages or self._bytes + new_bytes > self._max_bytes:
                 row = self._db.execute(
                     "SELECT id, LENGTH(payload) FROM outbox WHERE kind = ? ORDER BY id LIMIT 1",
                     (kind,),
@@ -140,19 +139,23 @@ class Outbox:
             return []
         cutoff = self._clock.now().timestamp() - resend_after_s
         with self._lock:
-            rows = self._db.execute(
+            overdue = self._db.execute(
                 "SELECT id, boot, seq, kind, topic, payload FROM outbox "
-                "WHERE sent_at IS NULL OR sent_at < ? ORDER BY id LIMIT ?",
+                "WHERE sent_at IS NOT NULL AND sent_at < ? ORDER BY id LIMIT ?",
                 (cutoff, limit),
             ).fetchall()
+            unsent = self._db.execute(
+                "SELECT id, boot, seq, kind, topic, payload FROM outbox "
+                "WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        rows = sorted(overdue + unsent)[:limit]
         return [OutboxItem(*row) for row in rows]
 
     def mark_sent(self, ids: Iterable[int]) -> None:
         now = self._clock.now().timestamp()
         with self._lock:
-            self._db.executemany(
-                "UPDATE outbox SET sent_at = ? WHERE id = ?", [(now, i) for i in ids]
-            )
+            self._db.executemany("UPDATE outbox SET sent_at = ? WHERE id = ?", [(now, i) for i in ids])
 
     def mark_all_unsent(self) -> None:
         """After a reconnect or restart: everything unconfirmed goes again, in order."""
@@ -187,10 +190,6 @@ class Outbox:
 
     def stats(self) -> OutboxStats:
         with self._lock:
-            unsent = self._db.execute(
-                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"
-            ).fetchone()
+            unsent = self._db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
             dropped = dict(self._db.execute("SELECT kind, count FROM dropped").fetchall())
-        return OutboxStats(
-            depth=self._count, bytes=self._bytes, unsent=int(unsent[0]), dropped=dropped
-        )
+        return OutboxStats(depth=self._count, bytes=self._bytes, unsent=int(unsent[0]), dropped=dropped)

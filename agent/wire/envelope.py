@@ -70,9 +70,7 @@ class Envelope:
 
 def rfc3339_utc(moment: datetime) -> str:
     """UTC with a ``Z``, millisecond precision."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def seal(

@@ -1,0 +1,147 @@
+"""``camsentry-agent``: keygen, run, scan, status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
+from agent.daemon import SweepFn
+from agent.errors import ConfigError
+from agent.wire.signing import (
+    KeyFormatError,
+    load_private_key,
+    public_key_to_text,
+    write_private_key,
+)
+
+KEY_FILE = "agent.key"
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    state_dir = Path(args.state_dir)
+    if args.config:
+        state_dir = load_agent_config(Path(args.config)).state_dir
+    path = state_dir / KEY_FILE
+    if path.exists():
+        key = load_private_key(path)
+        print(f"key exists at {path}; its public key:", file=sys.stderr)
+    else:
+        key = Ed25519PrivateKey.generate()
+        write_private_key(path, key)
+        print(f"wrote {path} (mode 0600); public key:", file=sys.stderr)
+    print(public_key_to_text(key.public_key()))
+    return 0
+
+
+def build_sweep(config: AgentConfig) -> SweepFn:
+    """The ONVIF sweep over the configured cameras (imports onvif-zeep only here)."""
+    from agent.onvif.sweep import Sweeper
+    from agent.onvif.targets import parse_camera_tables
+
+    targets = parse_camera_tables(list(config.cameras), config.file)
+    sweeper = Sweeper(
+        concurrency=config.polling.concurrency,
+        per_camera_timeout_s=config.polling.per_camera_timeout_s,
+        try_default_credentials=config.polling.try_default_credentials,
+    )
+    return lambda: sweeper.sweep(targets)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_agent_config(Path(args.config))
+    sweep = build_sweep(config)  # before logging: onvif-zeep reconfigures logging on import
+    from agent import sdnotify
+    from agent.daemon import AgentDaemon
+    from agent.logs import configure_logging
+
+    configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
+    key = load_private_key(config.key_path)
+    daemon = AgentDaemon(config, key, sweep=sweep, notify=sdnotify.notify)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        daemon.stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    daemon.run()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_agent_config(Path(args.config))
+    try:
+        status = json.loads(config.status_path.read_text())
+    except FileNotFoundError:
+        print(f"no status at {config.status_path}: is the agent running?", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+        return 0
+    outbox = status.get("outbox", {})
+    pub = status.get("publisher", {})
+    sweep = status.get("last_sweep") or {}
+    rows = [
+        ("site/agent", f"{status.get('site')}/{status.get('agent')}"),
+        ("updated", status.get("updated")),
+        ("broker", "connected" if status.get("connected") else "DISCONNECTED"),
+        ("queue depth", f"{outbox.get('depth')} envelopes, {outbox.get('bytes')} bytes"),
+        ("dropped", json.dumps(outbox.get("dropped", {}))),
+        ("last publish", pub.get("last_publish_ts") or "never"),
+        ("published / confirmed", f"{pub.get('published')} / {pub.get('confirmed')}"),
+        ("cameras (last sweep)", f"{sweep.get('devices', '-')} in {sweep.get('duration_s', '-')} s"),
+        ("errors", "; ".join(status.get("errors", [])) or "none"),
+    ]
+    for name, value in rows:
+        print(f"{name:<24} {value}")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace, rest: list[str]) -> int:
+    from agent.onvif.scan_cli import run_scan
+
+    return int(run_scan(rest))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camsentry-agent", description="camsentry site agent")
+    sub = parser.add_subparsers(dest="command", required=True)
+    keygen = sub.add_parser("keygen", help="create the agent's signing key (0600) and print its public key")
+    keygen.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
+    keygen.add_argument("--config", help="take the state directory from this agent config")
+    run = sub.add_parser("run", help="run the agent daemon")
+    run.add_argument("--config", default=str(DEFAULT_CONFIG))
+    status = sub.add_parser("status", help="show the running agent's state")
+    status.add_argument("--config", default=str(DEFAULT_CONFIG))
+    status.add_argument("--json", action="store_true")
+    sub.add_parser("scan", help="one sweep with no broker (see camsentry-agent scan --help)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "scan":
+        return cmd_scan(argparse.Namespace(), argv[1:])
+    args = build_parser().parse_args(argv)
+    handlers = {"keygen": cmd_keygen, "run": cmd_run, "status": cmd_status}
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyFormatError as exc:
+        print(f"key error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""The agent's main loop: sweeps cameras, emits telemetry, drains the outbox, writes its status.
+
+One thread owns all state. The MQTT link and the sweep worker only put events on
+``self._events``; the loop takes them off in order, so nothing here needs a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent import __version__
+from agent.clock import Clock, SystemClock
+from agent.config import AgentConfig
+from agent.mqtt import LinkEvent, MqttLink
+from agent.outbox import Outbox
+from agent.publisher import Publisher
+from agent.wire.envelope import Kind
+from agent.wire.inventory import device_key, inventory_body, record_fingerprint
+from agent.wire.signing import public_key_from_text
+from agent.wire.topics import topic
+
+log = structlog.get_logger("camsentry.agent")
+
+SweepFn = Callable[[], list[dict[str, Any]]]
+FAST_TICK_S = 0.005
+STATUS_WRITE_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class SweepDone:
+    records: list[dict[str, Any]]
+    duration_s: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: str
+
+
+class AgentDaemon:
+    def __init__(
+        self,
+        config: AgentConfig,
+        key: Ed25519PrivateKey,
+        *,
+        sweep: SweepFn,
+        clock: Clock | None = None,
+        link_factory: Callable[..., MqttLink] = MqttLink,
+        notify: Callable[[str], object] = lambda _state: None,
+    ) -> None:
+        self.config = config
+        self._clock = clock or SystemClock()
+        self._sweep = sweep
+        self._notify = notify
+        self._events: queue.Queue[LinkEvent | SweepDone | Stop] = queue.Queue()
+        self.outbox = Outbox(
+            config.outbox_path,
+            clock=self._clock,
+            max_messages=config.delivery.outbox_max_messages,
+            max_bytes=config.delivery.outbox_max_bytes,
+            synchronous=config.delivery.outbox_sync,
+        )
+        self.publisher = Publisher(
+            site=config.site,
+            agent=config.agent,
+            key=key,
+            collector_key=public_key_from_text(config.collector_public_key),
+            outbox=self.outbox,
+            delivery=config.delivery,
+            clock=self._clock,
+        )
+        self.link = link_factory(
+            config.mqtt,
+            self._events.put,
+            subscriptions=self.publisher.subscriptions(),
+            will_factory=self.publisher.will,
+        )
+        self.publisher.link = self.link
+        self._fingerprints: dict[str, str] = {}
+        self._sweeping = False
+        self._last_sweep: dict[str, Any] = {}
+        self._errors: list[str] = []
+        self._stopped = threading.Event()
+
+    def stop(self, reason: str = "requested") -> None:
+        self._events.put(Stop(reason))
+
+    def wait_stopped(self, timeout_s: float) -> bool:
+        return self._stopped.wait(timeout_s)
+
+    def run(self) -> None:
+        log.info(
+            "agent starting",
+            site=self.config.site,
+            agent=self.config.agent,
+            boot=self.publisher.boot,
+        )
+        now = self._clock.monotonic
+        self.publisher.emit(Kind.BIRTH, self._birth_body())
+        self.link.start()
+        next_sweep = now()
+        next_snapshot = now() + self.config.polling.snapshot_interval_s
+        next_health = now() + self.config.health_interval_s
+        next_status = now()
+        more_due = False
+        self._notify("READY=1")
+        try:
+            while True:
+                timeout = (
+                    FAST_TICK_S if more_due else max(0.0, min(next_sweep, next_health, next_status) - now())
+                )
+                try:
+                    event = self._events.get(timeout=min(timeout, 1.0))
+                except queue.Empty:
+                    event = None
+                if isinstance(event, Stop):
+                    log.info("agent stopping", reason=event.reason)
+                    break
+                if isinstance(event, SweepDone):
+                    snapshot = now() >= next_snapshot
+                    if snapshot:
+                        next_snapshot = now() + self.config.polling.snapshot_interval_s
+                    self._on_sweep(event, snapshot=snapshot)
+                elif event is not None:
+                    self.publisher.handle(event)
+                if not self._sweeping and now() >= next_sweep:
+                    next_sweep = now() + self.config.polling.interval_s
+                    self._start_sweep()
+                if now() >= next_health:
+                    next_health = now() + self.config.health_interval_s
+                    self.publisher.emit(Kind.HEALTH, self.health_body())
+                more_due = self.publisher.pump()
+                if now() >= next_status:
+                    next_status = now() + STATUS_WRITE_INTERVAL_S
+                    self._write_status()
+                    self._notify("WATCHDOG=1")
+        finally:
+            self._notify("STOPPING=1")
+            self.link.stop(
+                final=(
+                    topic(self.config.site, self.config.agent, Kind.STATUS.value),
+                    self.publisher.status_payload("offline", "agent stopped"),
+                    True,
+                )
+            )
+            self._write_status()
+            self.outbox.close()
+            self._stopped.set()
+
+    def _start_sweep(self) -> None:
+        self._sweeping = True
+        started = self._clock.monotonic()
+
+        def work() -> None:
+            try:
+                records = self._sweep()
+                self._events.put(SweepDone(records, self._clock.monotonic() - started))
+            except Exception as exc:  # a sweep bug must not kill the agent; it is reported
+                log.exception("sweep failed")
+                self._events.put(SweepDone([], self._clock.monotonic() - started, repr(exc)))
+
+        threading.Thread(target=work, name="camsentry-sweep", daemon=True).start()
+
+    def _on_sweep(self, done: SweepDone, *, snapshot: bool) -> None:
+        self._sweeping = False
+        sweep_id = secrets.token_hex(6)
+        bodies = []
+        for record in done.records:
+            key = device_key(record)
+            fingerprint = record_fingerprint(record)
+            if snapshot or self._fingerprints.get(key) != fingerprint:
+                bodies.append(inventory_body(record, sweep=sweep_id, snapshot=snapshot))
+            self._fingerprints[key] = fingerprint
+        if bodies:
+            self.publisher.emit_many(Kind.INVENTORY, bodies)
+        if done.error:
+            self._errors = [*self._errors[-9:], done.error]
+        self._last_sweep = {
+            "id": sweep_id,
+            "devices": len(done.records),
+            "sent": len(bodies),
+            "duration_s": round(done.duration_s, 3),
+            "error": done.error,
+        }
+        log.info("sweep done", **self._last_sweep)
+
+    def _birth_body(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "cameras_configured": len(self.config.cameras),
+        }
+
+    def health_body(self) -> dict[str, Any]:
+        stats = self.outbox.stats()
+        return {
+            "outbox": {"depth": stats.depth, "bytes": stats.bytes, "dropped": stats.dropped},
+            "publisher": asdict(self.publisher.counters),
+            "connected": self.publisher.connected,
+            "last_sweep": self._last_sweep,
+            "errors": self._errors[-10:],
+        }
+
+    def _write_status(self) -> None:
+        status = {
+            "site": self.config.site,
+            "agent": self.config.agent,
+            "boot": self.publisher.boot,
+            "pid": os.getpid(),
+            "updated": self._clock.now().isoformat(),
+            **self.health_body(),
+        }
+        write_json_atomic(self.config.status_path, status)
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
+    os.replace(tmp, path)

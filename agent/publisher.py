@@ -1,0 +1,203 @@
+"""Turns bodies into signed envelopes in the outbox, and drains the outbox through the link.
+
+Owned by one thread (the daemon loop): ``emit`` signs and stores; ``handle`` digests link
+events (connect, PUBACK, receipts); ``pump`` publishes what is due within the unacked
+window and the backlog rate.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from agent.clock import Clock
+from agent.config import DeliverySettings
+from agent.mqtt import Connected, Disconnected, LinkEvent, Message, PubAck, Will
+from agent.outbox import Outbox
+from agent.wire.envelope import Kind, encode, seal
+from agent.wire.receipts import RECEIPT_KIND, open_receipt
+from agent.wire.topics import topic
+
+log = structlog.get_logger("camsentry.agent.publisher")
+
+
+class Link(Protocol):
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int | None: ...
+
+
+@dataclass
+class PublisherCounters:
+    emitted: int = 0
+    published: int = 0
+    pubacks: int = 0
+    puback_failures: int = 0
+    receipts: int = 0
+    confirmed: int = 0
+    bad_receipts: int = 0
+    last_publish_ts: str | None = None
+
+
+class TokenBucket:
+    def __init__(self, rate_per_s: float, burst: float, clock: Clock) -> None:
+        self._rate = rate_per_s
+        self._burst = burst
+        self._tokens = burst
+        self._clock = clock
+        self._last = clock.monotonic()
+
+    def take(self, wanted: int) -> int:
+        now = self._clock.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        granted = min(wanted, int(self._tokens))
+        self._tokens -= granted
+        return granted
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        site: str,
+        agent: str,
+        key: Ed25519PrivateKey,
+        collector_key: Ed25519PublicKey,
+        outbox: Outbox,
+        delivery: DeliverySettings,
+        clock: Clock,
+        on_command: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.site = site
+        self.agent = agent
+        self.boot = secrets.token_hex(8)
+        self._seq = 0
+        self._key = key
+        self._collector_key = collector_key
+        self._outbox = outbox
+        self._delivery = delivery
+        self._clock = clock
+        self._on_command = on_command
+        self._unacked: set[int] = set()
+        self._bucket = TokenBucket(delivery.backlog_rate_per_s, delivery.backlog_rate_per_s / 10 + 1, clock)
+        self.counters = PublisherCounters()
+        self.connected = False
+        self.link: Link | None = None
+        # Whatever a previous process sent but never saw confirmed goes again, in order.
+        outbox.mark_all_unsent()
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def seal_bytes(self, kind: Kind, body: dict[str, Any]) -> tuple[int, bytes]:
+        seq = self.next_seq()
+        env = seal(
+            self._key,
+            agent=self.agent,
+            site=self.site,
+            boot=self.boot,
+            seq=seq,
+            ts=self._clock.now(),
+            kind=kind,
+            body=body,
+        )
+        return seq, encode(env)
+
+    def emit(self, kind: Kind, body: dict[str, Any]) -> int:
+        return self.emit_many(kind, [body])[-1]
+
+    def emit_many(self, kind: Kind, bodies: list[dict[str, Any]]) -> list[int]:
+        """Sign and store envelopes durably; they go out on the next pump."""
+        rows = []
+        seqs = []
+        name = topic(self.site, self.agent, kind.value)
+        for body in bodies:
+            seq, payload = self.seal_bytes(kind, body)
+            rows.append((self.boot, seq, kind.value, name, payload))
+            seqs.append(seq)
+        self._outbox.put_many(rows)
+        self.counters.emitted += len(rows)
+        return seqs
+
+    def status_payload(self, state: str, reason: str) -> bytes:
+        return self.seal_bytes(Kind.STATUS, {"state": state, "reason": reason, "host": socket.gethostname()})[
+            1
+        ]
+
+    def will(self) -> Will:
+        return Will(
+            topic=topic(self.site, self.agent, Kind.STATUS.value),
+            payload=self.status_payload("offline", "connection lost"),
+        )
+
+    def subscriptions(self) -> list[str]:
+        return [topic(self.site, self.agent, RECEIPT_KIND), topic(self.site, self.agent, "cmd")]
+
+    def handle(self, event: LinkEvent) -> None:
+        if isinstance(event, Connected):
+            self.connected = True
+            self._unacked.clear()
+            self._outbox.mark_all_unsent()
+            if self.link is not None:
+                self.link.publish(
+                    topic(self.site, self.agent, Kind.STATUS.value),
+                    self.status_payload("online", "connected"),
+                    retain=True,
+                )
+            log.info("broker connected", session_present=event.session_present)
+        elif isinstance(event, Disconnected):
+            if self.connected:
+                log.warning("broker connection lost", reason=event.reason)
+            self.connected = False
+            self._unacked.clear()
+        elif isinstance(event, PubAck):
+            self._unacked.discard(event.mid)
+            self.counters.pubacks += 1
+            if not event.ok:
+                # The broker refused it (ACL, quota): it stays in the outbox and goes again later.
+                self.counters.puback_failures += 1
+                log.warning("publish refused by broker", reason=event.reason)
+        elif isinstance(event, Message):
+            self._handle_message(event)
+
+    def _handle_message(self, message: Message) -> None:
+        if message.topic == topic(self.site, self.agent, RECEIPT_KIND):
+            receipt = open_receipt(message.payload, self._collector_key)
+            if receipt is None or (receipt.site, receipt.agent) != (self.site, self.agent):
+                self.counters.bad_receipts += 1
+                log.warning("receipt refused: not signed by the pinned collector key or not ours")
+                return
+            self.counters.receipts += 1
+            self.counters.confirmed += self._outbox.confirm(receipt.boot, receipt.ranges)
+        elif message.topic == topic(self.site, self.agent, "cmd") and self._on_command is not None:
+            self._on_command(message.payload)
+
+    def pump(self) -> bool:
+        """Publish what is due; True when more may be due right away (the loop should tick soon)."""
+        if not self.connected or self.link is None:
+            return False
+        room = self._delivery.max_unacked - len(self._unacked)
+        if room <= 0:
+            return True
+        items = self._outbox.due(room, self._delivery.receipt_timeout_s)
+        if not items:
+            return False
+        granted = self._bucket.take(len(items))
+        sent_ids = []
+        for item in items[:granted]:
+            mid = self.link.publish(item.topic, item.payload)
+            if mid is None:
+                break
+            self._unacked.add(mid)
+            sent_ids.append(item.id)
+        if sent_ids:
+            self._outbox.mark_sent(sent_ids)
+            self.counters.published += len(sent_ids)
+            self.counters.last_publish_ts = self._clock.now().isoformat()
+        return True

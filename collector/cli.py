@@ -1,0 +1,194 @@
+"""``camsentry-collector``: keygen, agents, run, status, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from agent.errors import ConfigError
+from agent.wire.signing import (
+    KeyFormatError,
+    load_private_key,
+    public_key_from_text,
+    public_key_to_text,
+    write_private_key,
+)
+from agent.wire.topics import valid_name
+from collector.config import CollectorConfig, default_config_path, load_collector_config
+from collector.reports.inventory import inventory_rows, render
+from collector.reports.status import status_rows
+from collector.store.sqlite import SqliteStore, StoreError
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _open(config: CollectorConfig) -> SqliteStore:
+    return SqliteStore(config.sqlite_path)
+
+
+def cmd_keygen(config: CollectorConfig, _args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = config.key_path
+    if path.exists():
+        key = load_private_key(path)
+        print(f"key exists at {path}; its public key:", file=sys.stderr)
+    else:
+        key = Ed25519PrivateKey.generate()
+        write_private_key(path, key)
+        print(f"wrote {path} (mode 0600); public key:", file=sys.stderr)
+    print(public_key_to_text(key.public_key()))
+    return 0
+
+
+def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
+    store = _open(config)
+    try:
+        if args.agents_command == "add":
+            for name, value in (("--site", args.site), ("--agent", args.agent)):
+                if not valid_name(value):
+                    print(f"error: {name} {value!r}: use 1-64 of A-Z a-z 0-9 _ . -", file=sys.stderr)
+                    return 2
+            try:
+                public_key_from_text(args.public_key)
+            except KeyFormatError as exc:
+                print(f"error: --public-key: {exc}", file=sys.stderr)
+                return 2
+            store.add_agent(args.site, args.agent, args.public_key.strip(), _now())
+            print(f"enrolled {args.site}/{args.agent}")
+        elif args.agents_command == "revoke":
+            if not store.revoke_agent(args.site, args.agent, _now()):
+                print(f"error: no active agent {args.site}/{args.agent}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.site}/{args.agent}")
+        else:
+            rows = [
+                {
+                    "site": a.site,
+                    "agent": a.agent,
+                    "public_key": a.public_key,
+                    "enrolled_at": a.enrolled_at,
+                    "revoked_at": a.revoked_at,
+                }
+                for a in store.agents()
+            ]
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                print(render(rows, ["site", "agent", "public_key", "enrolled_at", "revoked_at"], "table"))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
+    from agent.logs import configure_logging
+    from collector.service import CollectorService
+
+    configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
+    key = load_private_key(config.key_path)
+    store = _open(config)
+    service = CollectorService(config, store, key)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.start()
+    stop.wait()
+    service.stop()
+    store.close()
+    return 0
+
+
+def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:
+    store = _open(config)
+    try:
+        rows = status_rows(store, now=datetime.now(UTC), silent_after_s=config.silent_after_s)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        columns = ["site", "agent", "liveness", "last_seen", "accepted", "duplicate", "rejected"]
+        print(render(rows, columns, "table"))
+    return 0
+
+
+def cmd_report(config: CollectorConfig, args: argparse.Namespace) -> int:
+    store = _open(config)
+    try:
+        rows, columns = inventory_rows(store)
+    finally:
+        store.close()
+    print(render(rows, columns, args.format), end="" if args.format == "csv" else "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camsentry-collector", description="camsentry central collector")
+    parser.add_argument(
+        "--config",
+        help="collector config (default $CAMSENTRY_COLLECTOR_CONFIG or /etc/camsentry/collector.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("keygen", help="create the collector's signing key (0600) and print its public key")
+    agents = sub.add_parser("agents", help="enrol, list and revoke agents")
+    agents_sub = agents.add_subparsers(dest="agents_command", required=True)
+    add = agents_sub.add_parser("add", help="enrol an agent, or rotate its key")
+    add.add_argument("--site", required=True)
+    add.add_argument("--agent", required=True)
+    add.add_argument("--public-key", required=True)
+    revoke = agents_sub.add_parser("revoke", help="refuse an agent's messages from now on")
+    revoke.add_argument("--site", required=True)
+    revoke.add_argument("--agent", required=True)
+    listing = agents_sub.add_parser("list")
+    listing.add_argument("--json", action="store_true")
+    sub.add_parser("run", help="run the collector service")
+    status = sub.add_parser("status", help="each agent: online/offline, last seen, counts")
+    status.add_argument("--json", action="store_true")
+    report = sub.add_parser("report", help="reports")
+    report.add_argument("report", choices=["inventory"])
+    report.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    report.add_argument("--json", dest="format", action="store_const", const="json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    handlers = {
+        "keygen": cmd_keygen,
+        "agents": cmd_agents,
+        "run": cmd_run,
+        "status": cmd_status,
+        "report": cmd_report,
+    }
+    try:
+        config = load_collector_config(Path(args.config) if args.config else default_config_path())
+        return handlers[args.command](config, args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyFormatError as exc:
+        print(f"key error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"database error: {exc}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Collector configuration: TOML validated once into a frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.config import parse_mqtt
+from agent.configfile import Table, load_toml
+from agent.mqtt import MqttSettings
+from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
+
+DEFAULT_CONFIG = Path("/etc/camsentry/collector.toml")
+CONFIG_ENV = "CAMSENTRY_COLLECTOR_CONFIG"
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    file: str
+    state_dir: Path
+    database: str
+    mqtt: MqttSettings
+    share_group: str | None
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    batch_max: int = 2000
+    receipt_flush_s: float = 0.1
+    silent_after_s: float = 900.0
+    log_level: str = "info"
+    log_format: str = "auto"
+
+    @property
+    def key_path(self) -> Path:
+        return self.state_dir / "collector.key"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database.removeprefix("sqlite:///").removeprefix("sqlite://"))
+
+
+def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
+    top = Table(data, file)
+    state_dir = Path(top.get_str("state_dir", "/var/lib/camsentry-collector"))
+    database = top.get_str("database", f"sqlite:///{state_dir / 'camsentry.sqlite'}")
+    if not database.startswith("sqlite://"):
+        raise top.error("database", "must be a sqlite:///PATH URL")
+    mqtt_table = top.table("mqtt")
+    share_group = mqtt_table.opt_str("share_group")
+    if share_group is not None and not share_group.replace("-", "").replace("_", "").isalnum():
+        raise mqtt_table.error("share_group", "must be letters, digits, - and _")
+    mqtt = parse_mqtt(mqtt_table, "camsentry-collector")
+    ingest = top.table("ingest")
+    max_payload = ingest.get_int("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024)
+    batch_max = ingest.get_int("batch_max", 2000, minimum=1, maximum=100_000)
+    receipt_flush_s = ingest.get_float("receipt_flush_s", 0.1, minimum=0.0)
+    ingest.finish()
+    liveness = top.table("liveness")
+    silent_after_s = liveness.get_float("silent_after_s", 900.0, minimum=1.0)
+    liveness.finish()
+    logging = top.table("logging")
+    log_level = logging.choice("level", ("debug", "info", "warning", "error"), "info")
+    log_format = logging.choice("format", ("auto", "json", "console"), "auto")
+    logging.finish()
+    config = CollectorConfig(
+        file=file,
+        state_dir=state_dir,
+        database=database,
+        mqtt=mqtt,
+        share_group=share_group,
+        max_payload_bytes=max_payload,
+        batch_max=batch_max,
+        receipt_flush_s=receipt_flush_s,
+        silent_after_s=silent_after_s,
+        log_level=log_level,
+        log_format=log_format,
+    )
+    top.finish()
+    return config
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV, str(DEFAULT_CONFIG)))
+
+
+def load_collector_config(path: Path) -> CollectorConfig:
+    return parse_collector_config(load_toml(path), str(path))

@@ -1,0 +1,140 @@
+"""Ingest: size check → topic → decode → key lookup → topic agreement → verify → dedupe → store.
+
+``Ingestor.ingest`` never raises for anything a peer sends: every refusal becomes a
+counted ``RejectReason`` and a log line (loud the first time per agent and reason,
+quiet after), and the batch goes on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.clock import Clock
+from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES, Envelope, check_topic, decode, verify
+from agent.wire.errors import RejectReason, WireError
+from agent.wire.signing import KeyFormatError, public_key_from_text
+from agent.wire.topics import parse_topic
+from collector.store.sqlite import AgentRow, SqliteStore
+
+log = structlog.get_logger("camsentry.collector.ingest")
+
+UNKNOWN = "?"
+# An unknown agent triggers a key reload at most this often, so a flood of them costs nothing.
+KEY_RELOAD_MIN_INTERVAL_S = 2.0
+
+
+@dataclass
+class BatchResult:
+    new: list[Envelope] = field(default_factory=list)
+    duplicates: list[Envelope] = field(default_factory=list)
+    rejected: Counter[RejectReason] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    key: Ed25519PublicKey | None
+    revoked: bool
+
+
+class KeyRing:
+    """Enrolled agent keys, reloaded from the store when asked for one it does not know."""
+
+    def __init__(self, load: Callable[[], list[AgentRow]], clock: Clock) -> None:
+        self._load = load
+        self._clock = clock
+        self._keys: dict[tuple[str, str], KeyEntry] = {}
+        self._loaded_at = -1e9
+        self.reload()
+
+    def reload(self) -> None:
+        keys: dict[tuple[str, str], KeyEntry] = {}
+        for row in self._load():
+            try:
+                key: Ed25519PublicKey | None = public_key_from_text(row.public_key)
+            except KeyFormatError:
+                key = None
+            keys[(row.site, row.agent)] = KeyEntry(key=key, revoked=row.revoked_at is not None)
+        self._keys = keys
+        self._loaded_at = self._clock.monotonic()
+
+    def lookup(self, site: str, agent: str) -> KeyEntry | None:
+        entry = self._keys.get((site, agent))
+        if entry is None and self._clock.monotonic() - self._loaded_at >= KEY_RELOAD_MIN_INTERVAL_S:
+            self.reload()
+            entry = self._keys.get((site, agent))
+        return entry
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: SqliteStore,
+        *,
+        clock: Clock,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._max = max_payload_bytes
+        self.keys = KeyRing(store.agents, clock)
+        self._logged: set[tuple[str, str, RejectReason]] = set()
+
+    def check(self, topic: str, payload: bytes) -> Envelope:
+        """Return the verified envelope or raise WireError with the reason to count."""
+        if len(payload) > self._max:
+            raise WireError(RejectReason.OVERSIZE, f"{len(payload)} bytes > {self._max}")
+        parts = parse_topic(topic)
+        if parts is None:
+            raise WireError(RejectReason.BAD_TOPIC, topic[:200])
+        envelope = decode(payload, max_bytes=self._max)
+        check_topic(envelope, parts)
+        entry = self.keys.lookup(envelope.site, envelope.agent)
+        if entry is None or entry.key is None:
+            raise WireError(RejectReason.UNKNOWN_AGENT, f"{envelope.site}/{envelope.agent}")
+        if entry.revoked:
+            raise WireError(RejectReason.REVOKED_AGENT, f"{envelope.site}/{envelope.agent}")
+        verify(envelope, entry.key)
+        return envelope
+
+    def ingest(self, messages: Sequence[tuple[str, bytes]]) -> BatchResult:
+        result = BatchResult()
+        accepted: list[Envelope] = []
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for topic, payload in messages:
+            try:
+                accepted.append(self.check(topic, payload))
+            except WireError as exc:
+                result.rejected[exc.reason] += 1
+                site, agent = self._topic_owner(topic)
+                counts[(site, agent, f"rejected:{exc.reason.value}")] += 1
+                self._log_reject(site, agent, exc)
+        if accepted:
+            stored = self._store.store_batch(accepted, self._clock.now().isoformat())
+            result.new, result.duplicates = stored.new, stored.duplicates
+            for env in stored.new:
+                counts[(env.site, env.agent, "accepted")] += 1
+            for env in stored.duplicates:
+                counts[(env.site, env.agent, "duplicate")] += 1
+        self._store.bump_counters(dict(counts))
+        return result
+
+    def _topic_owner(self, topic: str) -> tuple[str, str]:
+        """Enrolled agents get their own counters; anything else shares one, so names can't grow the table."""
+        parts = parse_topic(topic)
+        if parts is None or self.keys.lookup(parts.site, parts.agent) is None:
+            return (UNKNOWN, UNKNOWN)
+        return (parts.site, parts.agent)
+
+    def _log_reject(self, site: str, agent: str, exc: WireError) -> None:
+        marker = (site, agent, exc.reason)
+        if marker in self._logged:
+            log.debug("message rejected", site=site, agent=agent, reason=exc.reason.value, detail=exc.detail)
+            return
+        if len(self._logged) < 10_000:
+            self._logged.add(marker)
+        log.warning("message rejected", site=site, agent=agent, reason=exc.reason.value, detail=exc.detail)

@@ -1,0 +1,54 @@
+"""Receipt batching: what was stored (new or already there) is confirmed to its agent, signed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.clock import Clock
+from agent.wire.envelope import Envelope
+from agent.wire.receipts import RECEIPT_KIND, Receipt, seal_receipt, to_ranges
+from agent.wire.topics import topic
+
+# A receipt lists ranges; cap how many seqs one covers so it stays far below the packet limit.
+MAX_SEQS_PER_RECEIPT = 5_000
+
+
+class ReceiptBatcher:
+    def __init__(
+        self,
+        key: Ed25519PrivateKey,
+        publish: Callable[[str, bytes], object],
+        clock: Clock,
+        flush_interval_s: float = 0.1,
+    ) -> None:
+        self._key = key
+        self._publish = publish
+        self._clock = clock
+        self._interval = flush_interval_s
+        self._pending: dict[tuple[str, str, str], set[int]] = {}
+        self._oldest: float | None = None
+
+    def add(self, envelopes: Iterable[Envelope]) -> None:
+        for env in envelopes:
+            self._pending.setdefault((env.site, env.agent, env.boot), set()).add(env.seq)
+            if self._oldest is None:
+                self._oldest = self._clock.monotonic()
+
+    def due(self) -> bool:
+        return self._oldest is not None and self._clock.monotonic() - self._oldest >= self._interval
+
+    def flush(self) -> int:
+        sent = 0
+        now = self._clock.now()
+        for (site, agent, boot), seqs in self._pending.items():
+            ordered = sorted(seqs)
+            for start in range(0, len(ordered), MAX_SEQS_PER_RECEIPT):
+                chunk = ordered[start : start + MAX_SEQS_PER_RECEIPT]
+                receipt = Receipt(site=site, agent=agent, boot=boot, ranges=to_ranges(chunk))
+                self._publish(topic(site, agent, RECEIPT_KIND), seal_receipt(self._key, receipt, now))
+                sent += 1
+        self._pending.clear()
+        self._oldest = None
+        return sent

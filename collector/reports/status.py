@@ -1,0 +1,56 @@
+"""Agent status: online/offline from status messages and Last Will, silence from last_seen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from collector.store.sqlite import SqliteStore
+
+
+def liveness(row: dict[str, Any], now: datetime, silent_after_s: float) -> str:
+    if row.get("revoked_at"):
+        return "revoked"
+    last_seen = row.get("last_seen")
+    if not last_seen:
+        return "never seen"
+    if row.get("state") == "offline":
+        return "offline"
+    age = (now - datetime.fromisoformat(last_seen)).total_seconds()
+    if age > silent_after_s:
+        return "silent"
+    return "online"
+
+
+def status_rows(store: SqliteStore, *, now: datetime, silent_after_s: float) -> list[dict[str, Any]]:
+    counters = store.counters()
+    rows = []
+    for row in store.agent_status():
+        counts = counters.get((row["site"], row["agent"]), {})
+        rejected = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("rejected:")}
+        rows.append(
+            {
+                "site": row["site"],
+                "agent": row["agent"],
+                "liveness": liveness(row, now, silent_after_s),
+                "state": row.get("state"),
+                "state_reason": row.get("reason"),
+                "last_seen": row.get("last_seen"),
+                "accepted": counts.get("accepted", 0),
+                "duplicate": counts.get("duplicate", 0),
+                "rejected": sum(rejected.values()),
+                "rejected_by_reason": rejected,
+            }
+        )
+    unattributed = counters.get(("?", "?"), {})
+    if unattributed:
+        rows.append(
+            {
+                "site": "?",
+                "agent": "(not enrolled)",
+                "liveness": "-",
+                "rejected": sum(unattributed.values()),
+                "rejected_by_reason": {k.split(":", 1)[1]: v for k, v in unattributed.items()},
+            }
+        )
+    return rows

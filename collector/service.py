@@ -1,0 +1,121 @@
+"""The collector process: MQTT in, ingest in batches, signed receipts out.
+
+paho's thread only enqueues messages; one worker thread drains the queue in batches,
+stores them in one transaction each, and publishes the receipts.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.clock import Clock, SystemClock
+from agent.mqtt import Connected, Disconnected, LinkEvent, Message, MqttLink
+from agent.wire.topics import parse_topic, telemetry_subscription
+from collector.config import CollectorConfig
+from collector.ingest import Ingestor
+from collector.receipts import ReceiptBatcher
+from collector.store.sqlite import SqliteStore
+
+log = structlog.get_logger("camsentry.collector")
+
+# Bound the hand-off queue: when the store falls behind, paho's thread blocks and the broker
+# queues (and may drop, which receipts make harmless) instead of this process growing.
+MAX_QUEUED_MESSAGES = 20_000
+
+
+class CollectorService:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        store: SqliteStore,
+        key: Ed25519PrivateKey,
+        *,
+        clock: Clock | None = None,
+        link_factory: Callable[..., MqttLink] = MqttLink,
+        batch_hook: Callable[[int], None] = lambda _n: None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._clock = clock or SystemClock()
+        self._queue: queue.Queue[LinkEvent | None] = queue.Queue(maxsize=MAX_QUEUED_MESSAGES)
+        self.ingestor = Ingestor(store, clock=self._clock, max_payload_bytes=config.max_payload_bytes)
+        # Persistent session: queued messages survive a collector restart (not relied on).
+        mqtt = replace(config.mqtt, clean_start=False)
+        self.link = link_factory(
+            mqtt, self._queue.put, subscriptions=[telemetry_subscription(config.share_group)]
+        )
+        self.receipts = ReceiptBatcher(
+            key, lambda t, p: self.link.publish(t, p), self._clock, config.receipt_flush_s
+        )
+        self._batch_hook = batch_hook
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stored = 0
+        self.duplicates = 0
+
+    def start(self) -> None:
+        self.link.start()
+        self._thread = threading.Thread(target=self._run, name="camsentry-ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.link.stop()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self.link.wait_connected(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch: list[tuple[str, bytes]] = []
+            try:
+                event = self._queue.get(timeout=self.config.receipt_flush_s or 0.05)
+            except queue.Empty:
+                event = None
+            while event is not None:
+                if isinstance(event, Message):
+                    if is_telemetry(event.topic) or parse_topic(event.topic) is None:
+                        batch.append((event.topic, event.payload))
+                elif isinstance(event, Connected):
+                    log.info("broker connected", session_present=event.session_present)
+                elif isinstance(event, Disconnected):
+                    log.warning("broker connection lost", reason=event.reason)
+                if len(batch) >= self.config.batch_max:
+                    break
+                try:
+                    event = self._queue.get_nowait()
+                except queue.Empty:
+                    event = None
+            if batch:
+                self._ingest(batch)
+            if self.receipts.due():
+                self.receipts.flush()
+        self.receipts.flush()
+
+    def _ingest(self, batch: list[tuple[str, bytes]]) -> None:
+        self._batch_hook(len(batch))
+        try:
+            result = self.ingestor.ingest(batch)
+        except Exception:
+            # A store failure (disk full, database locked) must not lose messages silently:
+            # nothing is confirmed, so the agents publish these again after their timeout.
+            log.exception("storing a batch failed; agents will resend", size=len(batch))
+            return
+        self.stored += len(result.new)
+        self.duplicates += len(result.duplicates)
+        self.receipts.add(result.new)
+        self.receipts.add(result.duplicates)
+
+
+def is_telemetry(topic: str) -> bool:
+    parts = parse_topic(topic)
+    return parts is not None and parts.kind not in ("receipt", "cmd")
