@@ -16,8 +16,8 @@ from pathlib import Path
 
 from agent.clock import Clock
 
-# Lower drops first when the outbox is full.
-DROP_ORDER = ("health", "birth", "ack", "flow", "inventory")
+# When full, tiers drop in this order; within a tier the oldest goes first.
+DROP_TIERS: tuple[tuple[str, ...], ...] = (("health",), ("birth", "ack"), ("flow", "inventory"))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -80,11 +80,9 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
-        count, size = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-        ).fetchone()
-        self._count = int(count)
-        self._bytes = int(size)
+        self._count = 0
+        self._bytes = 0
+        self._recount()
 
     def close(self) -> None:
         with self._lock:
@@ -102,28 +100,38 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._make_room(len(rows), incoming)
                 self._db.executemany(
                     "INSERT OR IGNORE INTO outbox (boot, seq, kind, topic, payload, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [(b, s, k, t, p, now) for b, s, k, t, p in rows],
                 )
+                self._count += len(rows)
+                self._bytes += incoming
+                self._trim()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._recount()
                 raise
-            self._count += len(rows)
-            self._bytes += incoming
 
-    def _make_room(self, n_new: int, new_bytes: int) -> None:
-        for kind in DROP_ORDER:
-            while self._count + n_new > self._max_messages or self._bytes + new_bytes > self._max_bytes:
+    def _recount(self) -> None:
+        count, size = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+        ).fetchone()
+        self._count, self._bytes = int(count), int(size)
+
+    def _trim(self) -> None:
+        for tier in DROP_TIERS:
+            marks = ",".join("?" * len(tier))
+            while self._count > self._max_messages or self._bytes > self._max_bytes:
                 row = self._db.execute(
-                    "SELECT id, LENGTH(payload) FROM outbox WHERE kind = ? ORDER BY id LIMIT 1",
-                    (kind,),
+                    f"SELECT id, LENGTH(payload), kind FROM outbox WHERE kind IN ({marks}) "
+                    "ORDER BY id LIMIT 1",
+                    tier,
                 ).fetchone()
                 if row is None:
                     break
+                kind = row[2]
                 self._db.execute("DELETE FROM outbox WHERE id = ?", (row[0],))
                 self._db.execute(
                     "INSERT INTO dropped (kind, count) VALUES (?, 1) "

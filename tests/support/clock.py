@@ -1,0 +1,21 @@
+"""A clock tests move by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+        self._mono = 1000.0
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._mono += seconds
+        self._now += timedelta(seconds=seconds)
