@@ -24,8 +24,13 @@ from collector.store.sqlite import AgentRow, SqliteStore
 log = structlog.get_logger("camsentry.collector.ingest")
 
 UNKNOWN = "?"
-# An unknown agent triggers a key reload at most this often, so a flood of them costs nothing.
-KEY_RELOAD_MIN_INTERVAL_S = 2.0
+# A name not yet known triggers a key reload (an agent enrolled a moment ago is recognised at
+# once), but each name at most once per interval and all names at most this often per second,
+# so a flood of made-up names costs little.
+UNKNOWN_RECHECK_INTERVAL_S = 1.0
+MAX_RELOADS_PER_S = 20
+# Revocations and rotations take effect within this long even for agents already known.
+KEY_REFRESH_INTERVAL_S = 5.0
 
 
 @dataclass
@@ -49,6 +54,8 @@ class KeyRing:
         self._clock = clock
         self._keys: dict[tuple[str, str], KeyEntry] = {}
         self._loaded_at = -1e9
+        self._unknown_checked: dict[tuple[str, str], float] = {}
+        self._reload_times: list[float] = []
         self.reload()
 
     def reload(self) -> None:
@@ -62,9 +69,24 @@ class KeyRing:
         self._keys = keys
         self._loaded_at = self._clock.monotonic()
 
+    def refresh_if_stale(self) -> None:
+        if self._clock.monotonic() - self._loaded_at >= KEY_REFRESH_INTERVAL_S:
+            self.reload()
+
     def lookup(self, site: str, agent: str) -> KeyEntry | None:
         entry = self._keys.get((site, agent))
-        if entry is None and self._clock.monotonic() - self._loaded_at >= KEY_RELOAD_MIN_INTERVAL_S:
+        if entry is not None:
+            return entry
+        now = self._clock.monotonic()
+        last = self._unknown_checked.get((site, agent))
+        self._reload_times = [t for t in self._reload_times if now - t < 1.0]
+        if (last is None or now - last >= UNKNOWN_RECHECK_INTERVAL_S) and len(
+            self._reload_times
+        ) < MAX_RELOADS_PER_S:
+            if len(self._unknown_checked) > 10_000:
+                self._unknown_checked.clear()
+            self._unknown_checked[(site, agent)] = now
+            self._reload_times.append(now)
             self.reload()
             entry = self._keys.get((site, agent))
         return entry
@@ -102,6 +124,7 @@ class Ingestor:
         return envelope
 
     def ingest(self, messages: Sequence[tuple[str, bytes]]) -> BatchResult:
+        self.keys.refresh_if_stale()
         result = BatchResult()
         accepted: list[Envelope] = []
         counts: Counter[tuple[str, str, str]] = Counter()

@@ -47,7 +47,11 @@ def test_minimal_config_gets_defaults() -> None:
         (lambda d: d.update(delivery={"outbox_sync": "OFF"}), "delivery.outbox_sync", "one of NORMAL, FULL"),
         (lambda d: d.update(polling={"interval_s": 0}), "polling.interval_s", "at least 1.0"),
         (lambda d: d.update(camera={"address": "x"}), "camera", "array of tables"),
-        (lambda d: d.update(mqtt={"host": "h", "password_file": "/nonexistent/pw"}), "mqtt.password_file", "cannot read"),
+        (
+            lambda d: d.update(mqtt={"host": "h", "password_file": "/nonexistent/pw"}),
+            "mqtt.password_file",
+            "cannot read",
+        ),
     ],
 )
 def test_each_error_names_file_key_and_problem(change, key: str, problem: str) -> None:  # type: ignore[no-untyped-def]

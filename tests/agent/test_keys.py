@@ -13,7 +13,9 @@ from agent.cli import main
 from agent.wire.signing import KeyFormatError, load_private_key, public_key_from_text, write_private_key
 
 
-def test_keygen_writes_0600_and_prints_the_public_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_keygen_writes_0600_and_prints_the_public_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old_umask = os.umask(0)  # the most permissive umask must still give 0600
     try:
         assert main(["keygen", "--state-dir", str(tmp_path / "state")]) == 0

@@ -31,10 +31,10 @@ class Broker:
 
     def start(self) -> None:
         """Start mosquitto and return once its log says the listener is open."""
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -76,16 +76,12 @@ def write_config(
 
 
 @contextmanager
-def running_broker(
-    workdir: Path, *, extra: str = "", persistence: bool = False
-) -> Iterator[Broker]:
+def running_broker(workdir: Path, *, extra: str = "", persistence: bool = False) -> Iterator[Broker]:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = workdir / "mosquitto.conf"
     write_config(config, port, extra=extra, persistence=persistence)
-    broker = Broker(
-        host="127.0.0.1", port=port, config_path=config, log_path=workdir / "mosquitto.log"
-    )
+    broker = Broker(host="127.0.0.1", port=port, config_path=config, log_path=workdir / "mosquitto.log")
     broker.start()
     try:
         yield broker

@@ -52,7 +52,9 @@ def test_any_changed_field_breaks_the_signature() -> None:
 
 def test_signature_from_another_key_is_refused() -> None:
     other = Ed25519PrivateKey.generate()
-    env = decode(encode(seal(other, agent="pi-01", site="hq", boot="b", seq=1, ts=T0, kind=Kind.HEALTH, body={})))
+    env = decode(
+        encode(seal(other, agent="pi-01", site="hq", boot="b", seq=1, ts=T0, kind=Kind.HEALTH, body={}))
+    )
     with pytest.raises(WireError) as err:
         verify(env, KEY.public_key())
     assert err.value.reason is RejectReason.BAD_SIGNATURE
@@ -99,7 +101,11 @@ def test_oversize_is_refused_before_parsing() -> None:
 def test_topic_must_agree_with_body() -> None:
     env = decode(sealed())
     check_topic(env, parse_topic(topic("hq", "pi-01", "inventory")))  # type: ignore[arg-type]
-    for wrong in (topic("other", "pi-01", "inventory"), topic("hq", "pi-02", "inventory"), topic("hq", "pi-01", "flow")):
+    for wrong in (
+        topic("other", "pi-01", "inventory"),
+        topic("hq", "pi-02", "inventory"),
+        topic("hq", "pi-01", "flow"),
+    ):
         with pytest.raises(WireError) as err:
             check_topic(env, parse_topic(wrong))  # type: ignore[arg-type]
         assert err.value.reason is RejectReason.TOPIC_MISMATCH
@@ -107,7 +113,13 @@ def test_topic_must_agree_with_body() -> None:
 
 def test_parse_topic_refuses_foreign_and_odd_topics() -> None:
     assert parse_topic("camsentry/v1/hq/pi-01/flow") is not None
-    for bad in ["camsentry/v2/hq/pi/flow", "camsentry/v1/hq/pi", "x/y/z", "camsentry/v1/../pi/flow", "camsentry/v1/hq/+/flow"]:
+    for bad in [
+        "camsentry/v2/hq/pi/flow",
+        "camsentry/v1/hq/pi",
+        "x/y/z",
+        "camsentry/v1/../pi/flow",
+        "camsentry/v1/hq/+/flow",
+    ]:
         assert parse_topic(bad) is None, bad
 
 
