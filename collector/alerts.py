@@ -11,7 +11,6 @@ collector's own telemetry subscription never receives them.
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence

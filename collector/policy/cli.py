@@ -1,0 +1,290 @@
+"""``camsentry-collector`` subcommands for policy, violations, quarantine and compliance.
+
+The collector's CLI registers them with ``add_policy_commands(subparsers, ctx)``; each parser
+gets ``func=handler`` where ``handler(args) -> int`` is the exit code (0 ok, 1 refused or
+invalid, 2 not found or ambiguous). Database, command sending and the device list come in
+through ``PolicyCliContext`` so this module never opens MQTT or chooses a database itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import ipaddress
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from agent.clock import Clock, SystemClock
+from agent.enforce.rules import Quarantine, render_quarantine
+from agent.wire.commands import CommandAction, parse_rfc3339
+from agent.wire.envelope import rfc3339_utc
+from collector.policy.commanding import CommandSender
+from collector.policy.engine import DeviceFact
+from collector.policy.model import Policy, PolicyError, check_policy_file, default_policy, load_policy
+from collector.reports.compliance import RENDERERS, build_compliance
+from collector.violations import DBConnection, TransitionError, ViolationRow, ViolationState, ViolationStore
+
+EXIT_OK, EXIT_INVALID, EXIT_NOT_FOUND = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class DeviceLocation:
+    site: str
+    agent: str
+    device_id: str
+    address: str
+
+
+@dataclass(frozen=True)
+class PolicyCliContext:
+    """What the handlers need from the collector; the lead builds one from its config."""
+
+    connect: Callable[[], DBConnection]
+    send_command: CommandSender | None = None
+    policy_path: Path | None = None
+    list_devices: Callable[[], Sequence[DeviceFact]] | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    paramstyle: str = "qmark"
+    out: TextIO | None = None
+    err: TextIO | None = None
+
+
+class _Run:
+    """One handler invocation: output streams, a connection closed at the end."""
+
+    def __init__(self, ctx: PolicyCliContext) -> None:
+        self.ctx = ctx
+        self.out = ctx.out or sys.stdout
+        self.err = ctx.err or sys.stderr
+        self._conn: DBConnection | None = None
+
+    def store(self) -> ViolationStore:
+        if self._conn is None:
+            self._conn = self.ctx.connect()
+        return ViolationStore(self._conn, clock=self.ctx.clock, paramstyle=self.ctx.paramstyle)
+
+    def policy(self) -> Policy:
+        return load_policy(self.ctx.policy_path) if self.ctx.policy_path else default_policy()
+
+    def close(self) -> None:
+        close = getattr(self._conn, "close", None)
+        if callable(close):
+            close()
+
+
+Handler = Callable[[_Run, argparse.Namespace], int]
+
+
+def _wrap(ctx: PolicyCliContext, handler: Handler) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        r = _Run(ctx)
+        try:
+            return handler(r, args)
+        except (TransitionError, PolicyError) as exc:
+            print(f"error: {exc}", file=r.err)
+            return EXIT_INVALID
+        finally:
+            r.close()
+
+    return run
+
+
+# -- handlers ------------------------------------------------------------------------------
+
+
+def _policy_check(r: _Run, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    errors = check_policy_file(path)
+    for line in errors:
+        print(line, file=r.err)
+    if errors:
+        return EXIT_INVALID
+    print(f"{path}: ok ({load_policy(path).version})", file=r.out)
+    return EXIT_OK
+
+
+def _row_line(v: ViolationRow) -> str:
+    until = f" until {rfc3339_utc(v.accepted_until)}" if v.accepted_until else ""
+    return (
+        f"{v.id}  {v.severity:<8}  {v.state.value}{until:<6}  {v.site}/{v.agent}  "
+        f"{v.address or v.device_id or '-'}  {v.rule}: {v.summary}"
+    )
+
+
+def _violations(r: _Run, args: argparse.Namespace) -> int:
+    states = {ViolationState(s) for s in args.state} if args.state else None
+    rows = r.store().list_violations(site=args.site, states=states, rules=args.rule or None)
+    if args.json:
+        json.dump([v.as_dict() for v in rows], r.out, indent=2, sort_keys=True)
+        r.out.write("\n")
+    else:
+        for v in rows:
+            print(_row_line(v), file=r.out)
+        print(f"{len(rows)} violation(s)", file=r.out)
+    return EXIT_OK
+
+
+def _audit(r: _Run, args: argparse.Namespace) -> int:
+    entries = r.store().audit(args.id)
+    if not entries:
+        print(f"error: no audit trail for {args.id}", file=r.err)
+        return EXIT_NOT_FOUND
+    for e in entries:
+        before = e.from_state.value if e.from_state else "-"
+        print(
+            f"{e.at.isoformat()}  {e.who}  {e.action}  {before} -> {e.to_state.value}  {e.reason}", file=r.out
+        )
+    return EXIT_OK
+
+
+def _ack(r: _Run, args: argparse.Namespace) -> int:
+    print(_row_line(r.store().acknowledge(args.id, by=args.by, reason=args.reason)), file=r.out)
+    return EXIT_OK
+
+
+def _resolve(r: _Run, args: argparse.Namespace) -> int:
+    print(_row_line(r.store().resolve(args.id, by=args.by, reason=args.reason)), file=r.out)
+    return EXIT_OK
+
+
+def parse_until(text: str) -> datetime:
+    """``2027-01-31`` means through the end of that day (UTC); RFC 3339 times are taken as given."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(0), tzinfo=UTC)
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or RFC 3339 time: {text!r}") from exc
+
+
+def _accept_risk(r: _Run, args: argparse.Namespace) -> int:
+    row = r.store().accept_risk(args.id, by=args.by, reason=args.reason, until=args.until)
+    print(_row_line(row), file=r.out)
+    return EXIT_OK
+
+
+def _locate(r: _Run, device: str, site: str | None, agent: str | None) -> list[DeviceLocation]:
+    found: set[DeviceLocation] = set()
+    if r.ctx.list_devices is not None:
+        for d in r.ctx.list_devices():
+            if device in (d.device_id, d.address):
+                found.add(DeviceLocation(d.site, d.agent, d.device_id, d.address))
+    for v in r.store().list_violations():
+        if v.address and device in (v.device_id, v.address):
+            found.add(DeviceLocation(v.site, v.agent, v.device_id, v.address))
+    if site and agent and not found:
+        try:
+            ipaddress.ip_address(device)
+        except ValueError:
+            return []
+        found.add(DeviceLocation(site, agent, device, device))
+    return sorted(
+        (f for f in found if (site is None or f.site == site) and (agent is None or f.agent == agent)),
+        key=lambda f: (f.site, f.agent, f.address),
+    )
+
+
+def _command(r: _Run, args: argparse.Namespace, action: CommandAction) -> int:
+    places = _locate(r, args.device, args.site, args.agent)
+    if len(places) != 1:
+        problem = (
+            "is not known"
+            if not places
+            else "is ambiguous: " + ", ".join(f"{p.site}/{p.agent}/{p.address}" for p in places)
+        )
+        print(f"error: device {args.device} {problem}; give --site and --agent (and an address)", file=r.err)
+        return EXIT_NOT_FOUND
+    place = places[0]
+    policy = r.policy()
+    recorders = policy.site(place.site).recorders
+    if action is CommandAction.QUARANTINE and getattr(args, "dry_run", False):
+        # The agent adds recorders it knows itself; these rules are what the collector asks for.
+        print(f"# dry run: would send quarantine to {place.site}/{place.agent}; nothing sent", file=r.out)
+        r.out.write(render_quarantine([Quarantine(place.address, recorders, 0)]))
+        return EXIT_OK
+    if r.ctx.send_command is None:
+        print("error: this collector cannot send commands (no MQTT or no signing key)", file=r.err)
+        return EXIT_INVALID
+    params: dict[str, Any] = {"recorders": list(recorders)} if action is CommandAction.QUARANTINE else {}
+    cid = r.ctx.send_command(place.site, place.agent, action, place.address, params, issued_by=args.by)
+    print(f"{action.value} command {cid} sent to {place.site}/{place.agent} for {place.address}", file=r.out)
+    return EXIT_OK
+
+
+def _command_handler(action: CommandAction) -> Handler:
+    def handler(r: _Run, args: argparse.Namespace) -> int:
+        return _command(r, args, action)
+
+    return handler
+
+
+def _report(r: _Run, args: argparse.Namespace) -> int:
+    policy = r.policy()
+    store = r.store()
+    devices = list(r.ctx.list_devices()) if r.ctx.list_devices else []
+    report = build_compliance(policy, store.list_violations(), devices, r.ctx.clock.now())
+    r.out.write(RENDERERS[args.format](report))
+    return EXIT_OK
+
+
+# -- registration --------------------------------------------------------------------------
+
+
+def add_policy_commands(subparsers: Any, ctx: PolicyCliContext) -> None:
+    """Add policy, violations, audit, ack, accept-risk, resolve, quarantine, release, report."""
+    user = getpass.getuser()
+
+    policy = subparsers.add_parser("policy", help="segmentation policy file")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="validate a policy file (errors name file, key, problem)")
+    check.add_argument("file")
+    check.set_defaults(func=_wrap(ctx, _policy_check))
+
+    vio = subparsers.add_parser("violations", help="list violations, worst first")
+    vio.add_argument("--site")
+    vio.add_argument("--state", action="append", choices=[s.value for s in ViolationState])
+    vio.add_argument("--rule", action="append")
+    vio.add_argument("--json", action="store_true")
+    vio.set_defaults(func=_wrap(ctx, _violations))
+
+    audit = subparsers.add_parser("audit", help="a violation's audit trail")
+    audit.add_argument("id")
+    audit.set_defaults(func=_wrap(ctx, _audit))
+
+    for name, handler, text in (
+        ("ack", _ack, "acknowledge an open violation"),
+        ("resolve", _resolve, "mark a violation resolved"),
+    ):
+        p = subparsers.add_parser(name, help=text)
+        p.add_argument("id")
+        p.add_argument("--by", default=user, help="who (default: login name)")
+        p.add_argument("--reason", required=True)
+        p.set_defaults(func=_wrap(ctx, handler))
+
+    risk = subparsers.add_parser("accept-risk", help="accept a violation's risk until a date")
+    risk.add_argument("id")
+    risk.add_argument("--until", required=True, type=parse_until, help="YYYY-MM-DD (through that day, UTC)")
+    risk.add_argument("--reason", required=True)
+    risk.add_argument("--by", default=user)
+    risk.set_defaults(func=_wrap(ctx, _accept_risk))
+
+    for action in (CommandAction.QUARANTINE, CommandAction.RELEASE):
+        p = subparsers.add_parser(action.value, help=f"send a signed {action.value} command to the agent")
+        p.add_argument("device", help="device address or id")
+        p.add_argument("--site")
+        p.add_argument("--agent")
+        p.add_argument("--by", default=user)
+        if action is CommandAction.QUARANTINE:
+            p.add_argument("--dry-run", action="store_true", help="print the exact rules, send nothing")
+        p.set_defaults(func=_wrap(ctx, _command_handler(action)))
+
+    report = subparsers.add_parser("report", help="reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    comp = report_sub.add_parser("compliance", help="compliance by site and department")
+    comp.add_argument("--format", choices=sorted(RENDERERS), default="table")
+    comp.set_defaults(func=_wrap(ctx, _report))

@@ -1,0 +1,199 @@
+"""Issuing signed commands to agents and recording their acks, in the collector's database.
+
+``CommandIssuer.send`` allocates the next command id for the agent (strictly increasing, kept
+in the ``commands`` table of ``VIOLATIONS_SCHEMA``), seals the command with the collector key,
+records it, then publishes it on ``camsentry/v1/<site>/<agent>/cmd``. ``record_ack`` stores
+what the agent answered. ``enforce`` sends quarantines for the engine's enforcement actions,
+skipping devices already quarantined or with a quarantine in flight.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.clock import Clock
+from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, seal_command
+from agent.wire.envelope import rfc3339_utc
+from agent.wire.topics import topic
+from collector.policy.engine import QuarantineAction
+from collector.violations import DBConnection
+
+log = structlog.get_logger(__name__)
+
+Publish = Callable[[str, bytes], None]
+
+
+class CommandSender(Protocol):
+    """What the CLI needs: send one command, get its id back."""
+
+    def __call__(
+        self,
+        site: str,
+        agent: str,
+        action: CommandAction,
+        device: str,
+        params: dict[str, Any],
+        *,
+        issued_by: str,
+    ) -> int: ...
+
+
+class CommandIssuer:
+    def __init__(
+        self,
+        conn: DBConnection,
+        key: Ed25519PrivateKey,
+        publish: Publish,
+        *,
+        clock: Clock,
+        ttl: timedelta = DEFAULT_TTL,
+        paramstyle: str = "qmark",
+    ) -> None:
+        self.conn = conn
+        self.key = key
+        self.publish = publish
+        self.clock = clock
+        self.ttl = ttl
+        self._format = paramstyle in ("format", "pyformat")
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._format else sql
+
+    def __call__(
+        self,
+        site: str,
+        agent: str,
+        action: CommandAction,
+        device: str,
+        params: dict[str, Any],
+        *,
+        issued_by: str,
+    ) -> int:
+        return self.send(site, agent, action, device, params, issued_by=issued_by)
+
+    def send(
+        self,
+        site: str,
+        agent: str,
+        action: CommandAction,
+        device: str,
+        params: dict[str, Any] | None = None,
+        *,
+        issued_by: str = "collector",
+    ) -> int:
+        """Record and publish one signed command; returns its id."""
+        now = self.clock.now()
+        cur = self.conn.cursor()
+        try:
+            cur.execute(
+                self._sql("SELECT COALESCE(MAX(id), 0) FROM commands WHERE site = ? AND agent = ?"),
+                (site, agent),
+            )
+            cid = int(cur.fetchone()[0]) + 1
+            command = Command(
+                id=cid,
+                site=site,
+                agent=agent,
+                action=action,
+                device=device,
+                issued=now,
+                expires=now + self.ttl,
+                params=dict(params or {}),
+            )
+            payload = seal_command(self.key, command)
+            cur.execute(
+                self._sql(
+                    "INSERT INTO commands (site, agent, id, action, device, params, issued, expires, "
+                    "issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    site,
+                    agent,
+                    cid,
+                    action.value,
+                    device,
+                    json.dumps(command.params, sort_keys=True),
+                    rfc3339_utc(command.issued),
+                    rfc3339_utc(command.expires),
+                    issued_by,
+                ),
+            )
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+        finally:
+            cur.close()
+        self.publish(topic(site, agent, CMD_KIND), payload)
+        log.info("command_sent", site=site, agent=agent, command_id=cid, action=action.value, device=device)
+        return cid
+
+    def record_ack(self, site: str, agent: str, body: dict[str, Any]) -> bool:
+        """Store an agent's ack body (from a verified ``ack`` envelope); False if unknown command."""
+        cid = body.get("command_id")
+        if type(cid) is not int:
+            log.warning("ack_without_command", site=site, agent=agent, reason=body.get("reason"))
+            return False
+        cur = self.conn.cursor()
+        try:
+            cur.execute(
+                self._sql(
+                    "UPDATE commands SET outcome = ?, ack_reason = ?, ack_detail = ?, ruleset = ?, "
+                    "acked_at = ? WHERE site = ? AND agent = ? AND id = ?"
+                ),
+                (
+                    str(body.get("outcome")),
+                    body.get("reason"),
+                    str(body.get("detail") or "")[:4000],
+                    str(body.get("ruleset") or "")[:65536],
+                    rfc3339_utc(self.clock.now()),
+                    site,
+                    agent,
+                    cid,
+                ),
+            )
+            found = bool(cur.rowcount)
+            self.conn.commit()
+        finally:
+            cur.close()
+        return found
+
+    def quarantined(self) -> set[tuple[str, str, str]]:
+        """(site, agent, device) whose latest quarantine/release is a quarantine not refused or failed."""
+        cur = self.conn.cursor()
+        try:
+            cur.execute(
+                "SELECT site, agent, device, action, outcome FROM commands "
+                "WHERE action IN ('quarantine', 'release') ORDER BY site, agent, id"
+            )
+            latest: dict[tuple[str, str, str], tuple[str, str | None]] = {}
+            for site, agent, device, action, outcome in cur.fetchall():
+                latest[(site, agent, device)] = (action, outcome)
+        finally:
+            cur.close()
+        return {
+            k
+            for k, (action, outcome) in latest.items()
+            if action == CommandAction.QUARANTINE.value and outcome in (None, "applied")
+        }
+
+    def enforce(self, actions: Sequence[QuarantineAction]) -> list[int]:
+        """Send a quarantine for each action whose device is not already quarantined."""
+        done = self.quarantined()
+        sent = []
+        for a in actions:
+            if (a.site, a.agent, a.address) in done:
+                continue
+            params = {"recorders": list(a.recorders), "violations": list(a.violation_ids)}
+            sent.append(
+                self.send(
+                    a.site, a.agent, CommandAction.QUARANTINE, a.address, params, issued_by="policy-engine"
+                )
+            )
+        return sent

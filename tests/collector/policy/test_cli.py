@@ -1,0 +1,243 @@
+"""The CLI handlers end to end: store, policy, report, and a signed quarantine the agent applies."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.enforce.handler import CommandHandler
+from agent.enforce.nft import DryRunNft
+from agent.wire.topics import topic
+from collector.policy.cli import PolicyCliContext, add_policy_commands
+from collector.policy.commanding import CommandIssuer
+from collector.policy.engine import (
+    AgentFact,
+    DeviceFact,
+    EvidenceRef,
+    Facts,
+    Rule,
+    enforcement_actions,
+    evaluate,
+)
+from collector.policy.model import load_policy
+from collector.violations import ViolationStore
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+POLICY = """
+core_networks = ["10.0.0.0/16"]
+[sites.hq]
+class = "sensitive"
+department = "Home Office"
+removal_deadline = 2026-10-31
+enforcement = "quarantine"
+recorders = ["10.77.2.2"]
+[sites.depot]
+class = "standard"
+department = "DVLA"
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = NOW
+
+    def now(self) -> datetime:
+        return self.t
+
+    def monotonic(self) -> float:
+        return (self.t - NOW).total_seconds()
+
+
+def dev(site: str, address: str, maker: str, **extra: Any) -> DeviceFact:
+    record = {
+        "address": address,
+        "maker": maker,
+        "brand": extra.pop("brand", maker),
+        "model": "DS-2CD2143G0-I" if maker == "Hikvision" else "X",
+        "firmware": "V5.5.0",
+        "maker_confidence": 0.95,
+        "evidence": [{"signal": "mac_oui", "value": "44:19:b6", "points_to": maker.lower()}],
+        **extra,
+    }
+    return DeviceFact(
+        site, "a1", f"{site}-{address}", record, NOW - timedelta(days=9), NOW, (EvidenceRef("a1", "b1", 5),)
+    )
+
+
+DEVICES = [
+    dev("hq", "10.77.1.2", "Hikvision", brand="Prima"),
+    dev("hq", "10.77.1.3", "Axis"),
+    dev("depot", "10.0.4.4", "Dahua"),
+]
+
+
+@dataclass
+class World:
+    run: Callable[..., tuple[int, str, str]]
+    store: ViolationStore
+    published: list[tuple[str, bytes]]
+    issuer: CommandIssuer
+    agent_key: Ed25519PrivateKey
+    policy_path: Path
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    clock = Clock()
+    db = tmp_path / "collector.db"
+    policy_path = tmp_path / "policy.toml"
+    policy_path.write_text(POLICY)
+    conn = sqlite3.connect(db)
+    key = Ed25519PrivateKey.generate()
+    published: list[tuple[str, bytes]] = []
+    try:
+        store = ViolationStore(conn, clock=clock)
+        store.create_schema()
+        policy = load_policy(policy_path)
+        agents = [AgentFact("hq", "a1", NOW), AgentFact("depot", "a1", NOW)]
+        store.record_evaluation(evaluate(Facts(DEVICES, [], agents, NOW), policy))
+        issuer = CommandIssuer(conn, key, lambda t, p: published.append((t, p)), clock=clock)
+
+        def run(*argv: str) -> tuple[int, str, str]:
+            out, err = io.StringIO(), io.StringIO()
+            ctx = PolicyCliContext(
+                connect=lambda: sqlite3.connect(db),
+                send_command=issuer,
+                policy_path=policy_path,
+                list_devices=lambda: DEVICES,
+                clock=clock,
+                out=out,
+                err=err,
+            )
+            parser = argparse.ArgumentParser(prog="camsentry-collector")
+            add_policy_commands(parser.add_subparsers(dest="command", required=True), ctx)
+            args = parser.parse_args(argv)
+            code = args.func(args)
+            return code, out.getvalue(), err.getvalue()
+
+        yield World(run, store, published, issuer, key, policy_path)
+    finally:
+        conn.close()
+
+
+def test_policy_check(world: World, tmp_path: Path) -> None:
+    code, out, _ = world.run("policy", "check", str(world.policy_path))
+    assert code == 0
+    assert "ok (sha256:" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[sites.x]\nclass = "secret"\n')
+    code, _, err = world.run("policy", "check", str(bad))
+    assert code == 1
+    assert err.strip() == f"{bad}: sites.x.class: 'secret' is not one of sensitive, standard, public"
+
+
+def test_violations_lifecycle_via_cli(world: World) -> None:
+    code, out, _ = world.run("violations", "--site", "hq", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    assert {r["rule"] for r in rows} == {"restricted_at_sensitive_site", "past_removal_deadline"}
+    assert rows[0]["severity"] == "critical"
+    target = next(r["id"] for r in rows if r["rule"] == "restricted_at_sensitive_site")
+
+    assert world.run("ack", target, "--by", "alice", "--reason", "INC-42")[0] == 0
+    code, out, _ = world.run(
+        "accept-risk", target, "--until", "2026-12-31", "--reason", "removal booked", "--by", "bob"
+    )
+    assert code == 0
+    assert "risk_accepted until 2027-01-01T00:00:00.000Z" in out  # through 31 Dec
+    code, out, _ = world.run("violations", "--state", "risk_accepted")
+    assert target in out
+    code, out, _ = world.run("audit", target)
+    lines = out.splitlines()
+    assert [line.split("  ")[1:3] for line in lines] == [
+        ["policy-engine", "opened"],
+        ["alice", "acknowledged"],
+        ["bob", "risk_accepted"],
+    ]
+    assert lines[2].endswith("removal booked")
+    code, _, err = world.run("ack", target, "--by", "alice", "--reason", "again")
+    assert code == 1
+    assert "cannot acknowledged" in err
+    assert world.run("audit", "V-missing")[0] == 2
+
+
+def test_report_compliance_formats(world: World) -> None:
+    code, out, _ = world.run("report", "compliance")
+    assert code == 0
+    assert "hikvision (sold as Prima)" in out
+    assert "PROHIBITED PAST-DEADLINE" in out
+    assert "evidence: mac_oui=44:19:b6->hikvision" in out
+    assert "envelopes: a1/b1#5" in out
+
+    report = json.loads(world.run("report", "compliance", "--format", "json")[1])
+    sites = {s["site"]: s["counts"] for s in report["sites"]}
+    assert sites["hq"]["restricted"] == 1
+    assert sites["hq"]["past_deadline"] == 1
+    assert sites["depot"]["on_core_network"] == 1
+    assert sites["depot"]["open_by_severity"]["critical"] == 1
+    assert {d["department"] for d in report["departments"]} == {"Home Office", "DVLA"}
+
+    rows = list(csv.DictReader(io.StringIO(world.run("report", "compliance", "--format", "csv")[1])))
+    estate = rows[-1]
+    assert (estate["scope"], estate["restricted"], estate["on_core_network"]) == ("estate", "2", "1")
+
+
+def test_quarantine_dry_run_then_real_then_release(world: World, tmp_path: Path) -> None:
+    code, out, _ = world.run("quarantine", "10.77.1.2", "--dry-run")
+    assert code == 0
+    assert "ip saddr 10.77.1.2 ip daddr { 10.77.2.2 } accept" in out
+    assert world.published == []
+
+    code, out, _ = world.run("quarantine", "10.77.1.2", "--by", "alice")
+    assert code == 0
+    assert out.strip() == "quarantine command 1 sent to hq/a1 for 10.77.1.2"
+    (sent_topic, payload) = world.published[-1]
+    assert sent_topic == topic("hq", "a1", "cmd")
+
+    nft = DryRunNft()
+    handler = CommandHandler(
+        world.agent_key.public_key(),
+        tmp_path / "agent",
+        nft,
+        lambda _d: [],
+        site="hq",
+        agent="a1",
+        clock=Clock(),
+    )
+    ack = handler.handle(payload)
+    assert ack["outcome"] == "applied"
+    assert "ip saddr 10.77.1.2 ip daddr { 10.77.2.2 } accept" in nft.rulesets[-1]
+    assert world.issuer.record_ack("hq", "a1", ack)
+    assert world.issuer.quarantined() == {("hq", "a1", "10.77.1.2")}
+
+    # Automatic enforcement does not send a second quarantine for the same device.
+    policy = load_policy(world.policy_path)
+    agents = [AgentFact("hq", "a1", NOW)]
+    actions = enforcement_actions(evaluate(Facts(DEVICES, [], agents, NOW), policy), policy)
+    assert [a.address for a in actions] == ["10.77.1.2"]
+    assert world.issuer.enforce(actions) == []
+
+    assert world.run("release", "hq-10.77.1.2")[0] == 0
+    ack = handler.handle(world.published[-1][1])
+    assert (ack["outcome"], ack["quarantined"]) == ("applied", [])
+    world.issuer.record_ack("hq", "a1", ack)
+    assert world.issuer.quarantined() == set()
+    assert world.issuer.enforce(actions) == [3]
+
+
+def test_unknown_device(world: World) -> None:
+    code, _, err = world.run("quarantine", "10.9.9.9")
+    assert code == 2
+    assert "is not known" in err
+    assert Rule.UNEXPECTED_EGRESS.value == "unexpected_egress"
