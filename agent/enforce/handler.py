@@ -142,6 +142,16 @@ class CommandHandler:
         log.info("quarantine_restored", devices=list(state.quarantined()))
         return ruleset
 
+    def preview(self, device: str, recorders: Sequence[str] = (), *, release: bool = False) -> str:
+        """The full ruleset a quarantine (or release) of ``device`` would apply; touches nothing."""
+        state = load_state(self.state_dir)
+        others = tuple(q for q in state.quarantines if q.device != device)
+        if release:
+            return render_quarantine(others, table=self.table)
+        known = {*self.recorder_lookup(device), *recorders} - {device}
+        new = Quarantine(device, tuple(sorted(known)), state.last_command_id)
+        return render_quarantine((*others, new), table=self.table)
+
     def handle(self, payload: bytes) -> dict[str, Any]:
         """Verify, apply and persist one command; the ack body says what happened and why."""
         try:
@@ -177,11 +187,30 @@ class CommandHandler:
                 detail=outcome.detail,
                 quarantined=state.quarantined(),
             )
-        body, new_state = apply_command(
-            outcome.command, state, self.nft_runner, self.recorder_lookup, table=self.table
-        )
+        try:
+            body, new_state = apply_command(
+                outcome.command, state, self.nft_runner, self.recorder_lookup, table=self.table
+            )
+        except (OSError, LookupError) as exc:
+            log.error("recorder_lookup_failed", error=str(exc))
+            body = ack_body(
+                command_id=outcome.command.id,
+                action=outcome.command.action.value,
+                device=outcome.command.device,
+                outcome=AckOutcome.FAILED,
+                reason="recorder_lookup_failed",
+                detail=str(exc),
+                quarantined=state.quarantined(),
+            )
+            new_state = replace(state, last_command_id=outcome.command.id)
         if new_state != state:
-            save_state(self.state_dir, new_state)
+            try:
+                save_state(self.state_dir, new_state)
+            except OSError as exc:
+                # The kernel has the rules but a restart would lose them: say so in the ack.
+                log.error("enforce_state_write_failed", error=str(exc))
+                body = {**body, "outcome": AckOutcome.FAILED.value, "reason": "state_write_failed"}
+                body["detail"] = f"{body['detail']}; state not saved: {exc}".lstrip("; ")
         log.info(
             "command_handled",
             command_id=outcome.command.id,

@@ -41,6 +41,8 @@ def load_state(state_dir: Path) -> EnforcementState:
         raw = path.read_bytes()
     except FileNotFoundError:
         return EnforcementState()
+    except OSError as exc:
+        raise EnforceError(f"{path}: cannot read quarantine state: {exc}") from exc
     try:
         doc = json.loads(raw)
         if doc.get("v") != STATE_VERSION:

@@ -21,11 +21,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import structlog
+
 from agent.errors import CamsentryError
 from agent.wire.topics import valid_name
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 E = TypeVar("E", bound=StrEnum)
+log = structlog.get_logger(__name__)
 
 
 class Severity(StrEnum):
@@ -479,6 +482,18 @@ def check_policy_file(path: Path) -> list[str]:
     except OSError as exc:
         return [f"{path}: -: cannot read: {exc.strerror or exc}"]
     return parse_policy(data, str(path))[1]
+
+
+def reload_policy(path: Path, current: Policy) -> Policy:
+    """For SIGHUP: the new policy if the file is valid, else ``current`` (and every error logged)."""
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        log.error("policy_reload_failed", path=str(path), errors=exc.errors, kept=current.version)
+        return current
+    if policy.version != current.version:
+        log.info("policy_reloaded", path=str(path), version=policy.version, previous=current.version)
+    return policy
 
 
 def load_policy(path: Path) -> Policy:

@@ -151,3 +151,29 @@ def test_corrupt_state_is_a_failed_ack(
     state_path(tmp_path).write_text("{")
     ack = _handler(collector_key, tmp_path, DryRunNft(), clock).handle(make_command(1))
     assert (ack["outcome"], ack["reason"]) == ("failed", "state_unusable")
+
+
+def test_preview_touches_nothing(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    runner = DryRunNft()
+    handler = _handler(collector_key, tmp_path, runner, clock)
+    handler.handle(make_command(1))
+    before = state_path(tmp_path).read_bytes()
+    text = handler.preview("10.77.1.9", ["10.77.3.3"])
+    assert "ip saddr 10.77.1.2 counter drop" in text
+    assert "ip saddr 10.77.1.9 ip daddr { 10.77.2.2, 10.77.3.3 } accept" in text
+    assert "10.77.1.2" not in handler.preview("10.77.1.2", release=True)
+    assert len(runner.rulesets) == 1
+    assert state_path(tmp_path).read_bytes() == before
+
+
+def test_state_write_failure_is_reported(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    # The temporary file the state is written through cannot be created: a directory is in the way.
+    (tmp_path / "enforce.tmp").mkdir()
+    handler = _handler(collector_key, tmp_path, DryRunNft(), clock)
+    ack = handler.handle(make_command(1))
+    assert (ack["outcome"], ack["reason"]) == ("failed", "state_write_failed")
+    assert ack["ruleset"]

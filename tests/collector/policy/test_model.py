@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from collector.policy.model import (
     Enforcement,
@@ -14,6 +15,7 @@ from collector.policy.model import (
     check_policy_file,
     default_policy,
     load_policy,
+    reload_policy,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,3 +104,16 @@ def test_unreadable_and_not_toml(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[sites\n")
     assert "not valid TOML" in check_policy_file(bad)[0]
+
+
+def test_reload_keeps_old_policy_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[sites.a]\nclass = 'sensitive'\n")
+    first = load_policy(path)
+    path.write_text("[sites.a]\nclass = 'secret'\n")
+    with capture_logs() as logs:
+        assert reload_policy(path, first) is first
+    assert logs[0]["event"] == "policy_reload_failed"
+    assert "sites.a.class" in logs[0]["errors"][0]
+    path.write_text("[sites.a]\nclass = 'standard'\n")
+    assert reload_policy(path, first).site("a").site_class is SiteClass.STANDARD
