@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from agent.wire.canonical import canonical_json
@@ -53,6 +56,8 @@ class Envelope:
     kind: Kind
     body: dict[str, Any]
     sig: str
+    # The payload it was decoded from, kept for the fast signature check and as stored evidence.
+    raw: bytes = field(default=b"", compare=False, repr=False)
 
     def as_document(self) -> dict[str, Any]:
         return {
@@ -134,7 +139,27 @@ def decode(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Env
         raise WireError(RejectReason.MALFORMED_ENVELOPE, "unknown kind") from exc
     if document["seq"] < 1:
         raise WireError(RejectReason.MALFORMED_ENVELOPE, "seq must be >= 1")
-    return Envelope(**{**document, "kind": kind})
+    return Envelope(**{**document, "kind": kind}, raw=payload)
+
+
+_SIG_MARK = b',"' + SIG_FIELD.encode() + b'":"'
+
+
+def signed_bytes(payload: bytes) -> tuple[bytes, str] | None:
+    """Cut the top-level signature out of a canonical payload: (signed bytes, signature).
+
+    In canonical JSON the top-level ``sig`` member is the last ``,"sig":"`` in the text:
+    only ``site``, ``ts`` and ``v`` follow it, and a string cannot hold an unescaped quote.
+    For a payload that is not canonical the cut is simply wrong and verification falls back.
+    """
+    start = payload.rfind(_SIG_MARK)
+    if start < 0:
+        return None
+    value_start = start + len(_SIG_MARK)
+    end = payload.find(b'"', value_start)
+    if end < 0:
+        return None
+    return payload[:start] + payload[end + 1 :], payload[value_start:end].decode("ascii", "replace")
 
 
 def check_topic(envelope: Envelope, parts: TopicParts) -> None:
@@ -152,6 +177,14 @@ def check_topic(envelope: Envelope, parts: TopicParts) -> None:
 
 
 def verify(envelope: Envelope, public_key: Ed25519PublicKey) -> None:
+    """Check the signature; from the received bytes when canonical, else by re-encoding."""
+    cut = signed_bytes(envelope.raw) if envelope.raw else None
+    if cut is not None and cut[1] == envelope.sig:
+        try:
+            public_key.verify(base64.b64decode(envelope.sig, validate=True), cut[0])
+            return
+        except (InvalidSignature, ValueError, binascii.Error):
+            pass  # not canonical, or not genuine: the full check below decides
     if not verify_document(public_key, envelope.as_document()):
         raise WireError(
             RejectReason.BAD_SIGNATURE, f"{envelope.agent} boot={envelope.boot} seq={envelope.seq}"

@@ -26,7 +26,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 kind TEXT NOT NULL,
                 ts TEXT NOT NULL,
                 received_at TEXT NOT NULL,
-                body TEXT NOT NULL,
+                payload TEXT NOT NULL,
                 PRIMARY KEY (site, agent, boot, seq)
             )""",
             "CREATE INDEX envelopes_kind ON envelopes (site, agent, kind)",
@@ -44,7 +44,6 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 maker TEXT,
                 brand TEXT,
                 maker_confidence REAL,
-                record TEXT NOT NULL,
                 first_seen TEXT NOT NULL,
                 last_seen TEXT NOT NULL,
                 evidence_boot TEXT NOT NULL,

@@ -10,9 +10,57 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.wire.envelope import Envelope, Kind
+from agent.wire.envelope import Envelope, Kind, encode
 from agent.wire.inventory import device_key
 from collector.store.migrations import MIGRATIONS
+
+DEVICE_COLUMNS = (
+    "site", "device_key", "agent", "address", "port", "mac", "manufacturer", "model", "firmware",
+    "serial", "maker", "brand", "maker_confidence", "first_seen", "last_seen", "evidence_boot",
+    "evidence_seq",
+)  # fmt: skip
+_LATEST = ("agent", "address", "port", "mac", "manufacturer", "model", "firmware", "serial", "maker", "brand",
+           "maker_confidence", "last_seen", "evidence_boot", "evidence_seq")  # fmt: skip
+# A backlog can deliver an older record after a newer one: the newer record's fields win,
+# and first_seen keeps the earliest time either ever reported.
+UPSERT_DEVICE = (
+    f"INSERT INTO devices ({', '.join(DEVICE_COLUMNS)}) VALUES ({', '.join('?' * len(DEVICE_COLUMNS))}) "
+    "ON CONFLICT (site, device_key) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = CASE WHEN devices.last_seen <= excluded.last_seen THEN excluded.{c} ELSE devices.{c} END"
+        for c in _LATEST
+    )
+    + ", first_seen = CASE WHEN excluded.first_seen < devices.first_seen "
+    "THEN excluded.first_seen ELSE devices.first_seen END"
+)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def device_row(env: Envelope, record: dict[str, Any]) -> tuple[Any, ...]:
+    confidence = record.get("maker_confidence")
+    port = record.get("port")
+    return (
+        env.site,
+        device_key(record),
+        env.agent,
+        _text(record.get("address")),
+        port if isinstance(port, int) and not isinstance(port, bool) else None,
+        _text(record.get("mac")),
+        _text(record.get("manufacturer")),
+        _text(record.get("model")),
+        _text(record.get("firmware")),
+        _text(record.get("serial")),
+        _text(record.get("maker")),
+        _text(record.get("brand")),
+        float(confidence) if isinstance(confidence, int | float) else None,
+        env.ts,
+        env.ts,
+        env.boot,
+        env.seq,
+    )
 
 
 class StoreError(RuntimeError):
@@ -32,10 +80,6 @@ class AgentRow:
 class StoredBatch:
     new: list[Envelope]
     duplicates: list[Envelope]
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 class SqliteStore:
@@ -124,26 +168,43 @@ class SqliteStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                seen = self._stored_seqs(envelopes)
                 for env in envelopes:
-                    cur = self._db.execute(
-                        "INSERT INTO envelopes (site, agent, boot, seq, kind, ts, received_at, body) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (
-                            env.site,
-                            env.agent,
-                            env.boot,
-                            env.seq,
-                            env.kind.value,
-                            env.ts,
-                            received_at,
-                            json.dumps(env.body, separators=(",", ":"), sort_keys=True),
-                        ),
-                    )
-                    if cur.rowcount == 1:
-                        new.append(env)
-                        self._apply(env, received_at)
-                    else:
+                    ident = (env.site, env.agent, env.boot, env.seq)
+                    if ident in seen:
                         duplicates.append(env)
+                    else:
+                        seen.add(ident)
+                        new.append(env)
+                self._db.executemany(
+                    "INSERT INTO envelopes (site, agent, boot, seq, kind, ts, received_at, payload) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            e.site,
+                            e.agent,
+                            e.boot,
+                            e.seq,
+                            e.kind.value,
+                            e.ts,
+                            received_at,
+                            # the signed bytes as received: evidence anyone can verify again later
+                            e.raw.decode("utf-8") if e.raw else encode(e).decode("utf-8"),
+                        )
+                        for e in new
+                    ],
+                )
+                self._db.executemany(
+                    UPSERT_DEVICE,
+                    [
+                        device_row(e, e.body["device"])
+                        for e in new
+                        if e.kind is Kind.INVENTORY and isinstance(e.body.get("device"), dict)
+                    ],
+                )
+                for env in new:
+                    if env.kind is Kind.STATUS:
+                        self._apply_status(env, received_at)
                 self._touch_agents({(e.site, e.agent) for e in envelopes}, received_at)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -151,71 +212,31 @@ class SqliteStore:
                 raise StoreError(f"storing a batch of {len(envelopes)} failed: {exc}") from exc
         return StoredBatch(new=new, duplicates=duplicates)
 
-    def _apply(self, env: Envelope, received_at: str) -> None:
-        if env.kind is Kind.INVENTORY:
-            record = env.body.get("device")
-            if isinstance(record, dict):
-                self._upsert_device(env, record)
-        elif env.kind is Kind.STATUS:
-            state = env.body.get("state")
-            if isinstance(state, str):
-                self._db.execute(
-                    "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
-                    "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts "
-                    "WHERE agent_status.state_ts <= excluded.state_ts",
-                    (
-                        env.site,
-                        env.agent,
-                        state,
-                        _text(env.body.get("reason")),
-                        env.ts,
-                        received_at,
-                    ),
-                )
+    def _stored_seqs(self, envelopes: Sequence[Envelope]) -> set[tuple[str, str, str, int]]:
+        """Which of these are already stored: one range query per (site, agent, boot)."""
+        ranges: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for e in envelopes:
+            lo, hi = ranges.get((e.site, e.agent, e.boot), (e.seq, e.seq))
+            ranges[(e.site, e.agent, e.boot)] = (min(lo, e.seq), max(hi, e.seq))
+        found: set[tuple[str, str, str, int]] = set()
+        for (site, agent, boot), (lo, hi) in ranges.items():
+            rows = self._db.execute(
+                "SELECT seq FROM envelopes WHERE site = ? AND agent = ? AND boot = ? AND seq BETWEEN ? AND ?",
+                (site, agent, boot, lo, hi),
+            )
+            found.update((site, agent, boot, seq) for (seq,) in rows)
+        return found
 
-    def _upsert_device(self, env: Envelope, record: dict[str, Any]) -> None:
-        confidence = record.get("maker_confidence")
-        port = record.get("port")
-        values = (
-            env.site,
-            device_key(record),
-            env.agent,
-            _text(record.get("address")),
-            port if isinstance(port, int) else None,
-            _text(record.get("mac")),
-            _text(record.get("manufacturer")),
-            _text(record.get("model")),
-            _text(record.get("firmware")),
-            _text(record.get("serial")),
-            _text(record.get("maker")),
-            _text(record.get("brand")),
-            float(confidence) if isinstance(confidence, int | float) else None,
-            json.dumps(record, separators=(",", ":"), sort_keys=True),
-            env.ts,
-            env.ts,
-            env.boot,
-            env.seq,
-        )
-        # A backlog can deliver an older record after a newer one: never let it win.
-        self._db.execute(
-            "INSERT INTO devices (site, device_key, agent, address, port, mac, manufacturer, model, "
-            "firmware, serial, maker, brand, maker_confidence, record, first_seen, last_seen, "
-            "evidence_boot, evidence_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (site, device_key) DO UPDATE SET agent = excluded.agent, "
-            "address = excluded.address, port = excluded.port, mac = excluded.mac, "
-            "manufacturer = excluded.manufacturer, model = excluded.model, "
-            "firmware = excluded.firmware, serial = excluded.serial, maker = excluded.maker, "
-            "brand = excluded.brand, maker_confidence = excluded.maker_confidence, "
-            "record = excluded.record, last_seen = excluded.last_seen, "
-            "evidence_boot = excluded.evidence_boot, evidence_seq = excluded.evidence_seq "
-            "WHERE devices.last_seen <= excluded.last_seen",
-            values,
-        )
-        self._db.execute(
-            "UPDATE devices SET first_seen = ? WHERE site = ? AND device_key = ? AND first_seen > ?",
-            (env.ts, env.site, values[1], env.ts),
-        )
+    def _apply_status(self, env: Envelope, received_at: str) -> None:
+        state = env.body.get("state")
+        if isinstance(state, str):
+            self._db.execute(
+                "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+                "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts "
+                "WHERE agent_status.state_ts <= excluded.state_ts",
+                (env.site, env.agent, state, _text(env.body.get("reason")), env.ts, received_at),
+            )
 
     def _touch_agents(self, agents: Iterable[tuple[str, str]], received_at: str) -> None:
         for site, agent in agents:
@@ -265,13 +286,17 @@ class SqliteStore:
     def devices(self) -> list[dict[str, Any]]:
         with self._lock:
             cur = self._db.execute(
-                "SELECT site, agent, device_key, address, port, mac, manufacturer, model, firmware, "
-                "serial, maker, brand, maker_confidence, first_seen, last_seen, record, "
-                "evidence_boot, evidence_seq FROM devices ORDER BY site, address, port"
+                f"SELECT {', '.join('d.' + c for c in DEVICE_COLUMNS)}, e.payload FROM devices d "
+                "JOIN envelopes e ON e.site = d.site AND e.agent = d.agent AND e.boot = d.evidence_boot "
+                "AND e.seq = d.evidence_seq ORDER BY d.site, d.address, d.port"
             )
-            names = [d[0] for d in cur.description]
             rows = cur.fetchall()
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        devices = []
+        for row in rows:
+            device = dict(zip(DEVICE_COLUMNS, row[:-1], strict=True))
+            device["record"] = json.loads(row[-1])["body"].get("device", {})
+            devices.append(device)
+        return devices
 
     def count_envelopes(self, kind: str | None = None) -> int:
         with self._lock:
@@ -284,11 +309,11 @@ class SqliteStore:
     def envelope_bodies(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT site, agent, boot, seq, ts, body FROM envelopes WHERE kind = ? "
+                "SELECT site, agent, boot, seq, ts, payload FROM envelopes WHERE kind = ? "
                 "ORDER BY site, agent, boot, seq",
                 (kind,),
             ).fetchall()
         return [
-            {"site": s, "agent": a, "boot": b, "seq": q, "ts": t, "body": json.loads(body)}
-            for s, a, b, q, t, body in rows
+            {"site": s, "agent": a, "boot": b, "seq": q, "ts": t, "body": json.loads(payload)["body"]}
+            for s, a, b, q, t, payload in rows
         ]
