@@ -51,6 +51,7 @@ def apply_command(
     recorder_lookup: RecorderLookup,
     *,
     table: str = DEFAULT_TABLE,
+    host_monitoring: bool = True,
     dry_run: bool = False,
 ) -> tuple[dict[str, Any], EnforcementState]:
     """Apply a verified command; return the ack body and the state to persist.
@@ -77,7 +78,7 @@ def apply_command(
     else:
         quarantines = others
         detail = "" if len(others) < len(state.quarantines) else "device was not quarantined"
-    ruleset = render_quarantine(quarantines, table=table)
+    ruleset = render_quarantine(quarantines, table=table, host_monitoring=host_monitoring)
     new_state = EnforcementState(command.id, quarantines, state.policy)
     if dry_run:
         body = ack(
@@ -121,6 +122,7 @@ class CommandHandler:
         agent: str,
         clock: Clock | None = None,
         table: str = DEFAULT_TABLE,
+        host_monitoring: bool = True,
     ) -> None:
         self.collector_public_key = collector_public_key
         self.state_dir = state_dir
@@ -130,6 +132,10 @@ class CommandHandler:
         self.agent = agent
         self.clock: Clock = clock or SystemClock()
         self.table = table
+        self.host_monitoring = host_monitoring
+
+    def _render(self, quarantines: Sequence[Quarantine]) -> str:
+        return render_quarantine(quarantines, table=self.table, host_monitoring=self.host_monitoring)
 
     def state(self) -> EnforcementState:
         return load_state(self.state_dir)
@@ -137,7 +143,7 @@ class CommandHandler:
     def restore(self) -> str:
         """Apply the persisted quarantines again (agent start); returns the ruleset applied."""
         state = load_state(self.state_dir)
-        ruleset = render_quarantine(state.quarantines, table=self.table)
+        ruleset = self._render(state.quarantines)
         self.nft_runner(ruleset)
         log.info("quarantine_restored", devices=list(state.quarantined()))
         return ruleset
@@ -147,10 +153,10 @@ class CommandHandler:
         state = load_state(self.state_dir)
         others = tuple(q for q in state.quarantines if q.device != device)
         if release:
-            return render_quarantine(others, table=self.table)
+            return self._render(others)
         known = {*self.recorder_lookup(device), *recorders} - {device}
         new = Quarantine(device, tuple(sorted(known)), state.last_command_id)
-        return render_quarantine((*others, new), table=self.table)
+        return self._render((*others, new))
 
     def handle(self, payload: bytes) -> dict[str, Any]:
         """Verify, apply and persist one command; the ack body says what happened and why."""
@@ -189,7 +195,12 @@ class CommandHandler:
             )
         try:
             body, new_state = apply_command(
-                outcome.command, state, self.nft_runner, self.recorder_lookup, table=self.table
+                outcome.command,
+                state,
+                self.nft_runner,
+                self.recorder_lookup,
+                table=self.table,
+                host_monitoring=self.host_monitoring,
             )
         except (OSError, LookupError) as exc:
             log.error("recorder_lookup_failed", error=str(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.enforce.handler import CommandHandler
 from agent.enforce.nft import SubprocessNft
+from agent.enforce.rules import Quarantine, render_quarantine
 from agent.wire.commands import CommandAction
 from tests.agent.enforce.conftest import FakeClock, MakeCommand
 from tests.agent.enforce.topology import Topology, enforcement_topology
@@ -41,7 +43,8 @@ ALL_OPEN = {
     "cam->gw": True,
     "rec->inet": True,
 }
-QUARANTINED = {**ALL_OPEN, "cam->inet": False, "inet->cam": False, "gw->cam": False, "cam->gw": False}
+# The agent's host may still open connections to the camera (monitoring); the camera may not.
+QUARANTINED = {**ALL_OPEN, "cam->inet": False, "inet->cam": False, "cam->gw": False}
 
 
 def test_quarantine_release_restart(
@@ -88,3 +91,34 @@ def test_quarantine_release_restart(
     replayed = handler().handle(make_command(1, device=topo.address("cam")))
     assert (replayed["outcome"], replayed["reason"]) == ("refused", "replayed")
     assert _reach(topo) == ALL_OPEN
+
+
+def test_nft_accepts_every_rendering() -> None:
+    """Both families, with and without recorders and host monitoring, load into a real kernel."""
+    require_root()
+    ns = f"cs-enf-{secrets.token_hex(3)}-chk"
+    quarantines = [
+        Quarantine("10.0.0.9", ("10.0.0.1", "fd00::1"), 1),
+        Quarantine("fd00::9", ("fd00::1",), 2),
+        Quarantine("192.0.2.7", (), 3),
+    ]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        nft = SubprocessNft(("ip", "netns", "exec", ns, "nft"))
+        for monitoring in (True, False):
+            nft(render_quarantine(quarantines, host_monitoring=monitoring))
+            listed = subprocess.run(
+                ["ip", "netns", "exec", ns, "nft", "list", "table", "inet", "camsentry"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert "ip6 saddr fd00::9 ip6 daddr fd00::1 accept" in listed
+            assert ("ct direction reply" in listed) is monitoring
+        nft(render_quarantine([]))
+        gone = subprocess.run(
+            ["ip", "netns", "exec", ns, "nft", "list", "tables"], capture_output=True, text=True, check=True
+        )
+        assert "camsentry" not in gone.stdout
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
