@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Give one site agent its broker identity: a client certificate and its ACL block.
+#
+#   deploy/mosquitto/add-agent.sh [--dir PKI] [--acl FILE] [--csr FILE] [--renew] SITE AGENT
+#
+# The certificate's CN is agent:SITE:AGENT; the broker uses it as username and client id. The
+# ACL lets it write camsentry/v1/SITE/AGENT/{birth,inventory,flow,health,ack,status} and read
+# camsentry/v1/SITE/AGENT/{receipt,cmd}; nothing else. Output in PKI/clients/agent:SITE:AGENT/
+# (client.key, client.crt, ca.crt, all 0600) goes to the box's /etc/camsentry/tls/.
+#   --csr FILE  sign a request made on the box instead (its key never travels)
+#   --renew     issue a new certificate for an identity that has one (rotation; revoke the old
+#               serial with revoke.sh --serial once the box uses the new one)
+# Idempotent: an identity with a certificate is left alone unless --renew.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=pki-lib.sh
+. "$here/pki-lib.sh"
+
+csr=""
+renew=0
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dir) pki="${2:?--dir needs a directory}"; shift ;;
+        --acl) acl="${2:?--acl needs a file}"; shift ;;
+        --csr) csr="${2:?--csr needs a file}"; shift ;;
+        --renew) renew=1 ;;
+        -h|--help) sed -n '2,/^here=/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -*) die "unknown option: $1" ;;
+        *) args+=("$1") ;;
+    esac
+    shift
+done
+[ ${#args[@]} -eq 2 ] || die "usage: add-agent.sh [--dir PKI] [--acl FILE] [--csr FILE] SITE AGENT"
+site="${args[0]}"
+agent="${args[1]}"
+check_name site "$site"
+check_name agent "$agent"
+[[ "$RESERVED_SITES" != *" $site "* ]] || die "site name '$site' is reserved"
+require_ca
+
+identity="agent:$site:$agent"
+out="$pki/clients/$identity"
+if [ -f "$out/client.crt" ] && [ "$renew" -eq 0 ]; then
+    say "$identity already has a certificate (--renew issues a new one)"
+else
+    [ -f "$out/client.crt" ] && mv "$out/client.crt" "$out/client.crt.old"
+    issue_client "$identity" "$out" "$csr"
+fi
+
+base="camsentry/v1/$site/$agent"
+{
+    for kind in $TELEMETRY_KINDS; do echo "topic write $base/$kind"; done
+    echo "topic read $base/receipt"
+    echo "topic read $base/cmd"
+} | acl_add "$identity"
