@@ -4,6 +4,9 @@ The collector's CLI registers them with ``add_policy_commands(subparsers, ctx)``
 gets ``func=handler`` where ``handler(args) -> int`` is the exit code (0 ok, 1 refused or
 invalid, 2 not found or ambiguous). Database, command sending and the device list come in
 through ``PolicyCliContext`` so this module never opens MQTT or chooses a database itself.
+``ctx`` may be a context or a factory ``(args) -> PolicyCliContext`` called when a command
+runs (after the collector has read its ``--config``). A CLI that already has a ``report``
+command passes ``include_report=False`` and calls ``run_compliance_report(ctx, fmt)`` itself.
 """
 
 from __future__ import annotations
@@ -80,9 +83,12 @@ class _Run:
 Handler = Callable[[_Run, argparse.Namespace], int]
 
 
-def _wrap(ctx: PolicyCliContext, handler: Handler) -> Callable[[argparse.Namespace], int]:
+ContextSource = PolicyCliContext | Callable[[argparse.Namespace], PolicyCliContext]
+
+
+def _wrap(ctx: ContextSource, handler: Handler) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        r = _Run(ctx)
+        r = _Run(ctx if isinstance(ctx, PolicyCliContext) else ctx(args))
         try:
             return handler(r, args)
         except (TransitionError, PolicyError) as exc:
@@ -232,10 +238,15 @@ def _report(r: _Run, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_compliance_report(ctx: PolicyCliContext, fmt: str = "table") -> int:
+    """``report compliance`` for a CLI that owns its own ``report`` command."""
+    return _wrap(ctx, _report)(argparse.Namespace(format=fmt))
+
+
 # -- registration --------------------------------------------------------------------------
 
 
-def add_policy_commands(subparsers: Any, ctx: PolicyCliContext) -> None:
+def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: bool = True) -> None:
     """Add policy, violations, audit, ack, accept-risk, resolve, quarantine, release, report."""
     user = getpass.getuser()
 
@@ -283,6 +294,8 @@ def add_policy_commands(subparsers: Any, ctx: PolicyCliContext) -> None:
             p.add_argument("--dry-run", action="store_true", help="print the exact rules, send nothing")
         p.set_defaults(func=_wrap(ctx, _command_handler(action)))
 
+    if not include_report:
+        return
     report = subparsers.add_parser("report", help="reports")
     report_sub = report.add_subparsers(dest="report_command", required=True)
     comp = report_sub.add_parser("compliance", help="compliance by site and department")

@@ -241,3 +241,20 @@ def test_unknown_device(world: World) -> None:
     assert code == 2
     assert "is not known" in err
     assert Rule.UNEXPECTED_EGRESS.value == "unexpected_egress"
+
+
+def test_context_factory_and_report_without_registration(world: World, tmp_path: Path) -> None:
+    from collector.policy.cli import run_compliance_report
+
+    out = io.StringIO()
+    db = tmp_path / "collector.db"
+    ctx = PolicyCliContext(connect=lambda: sqlite3.connect(db), policy_path=world.policy_path, out=out)
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("report")  # the collector's own report command stays
+    add_policy_commands(sub, lambda _args: ctx, include_report=False)
+    args = parser.parse_args(["violations", "--site", "depot"])
+    assert args.func(args) == 0
+    assert "restricted_on_core_network" in out.getvalue()
+    assert run_compliance_report(ctx, "csv") == 0
+    assert "scope,name,department" in out.getvalue()
