@@ -26,6 +26,7 @@ CONF_DIR=/etc/camsentry
 STATE_DIR=/var/lib/camsentry
 UNIT_DIR=/etc/systemd/system
 MODULES_FILE=/etc/modules-load.d/camsentry.conf
+SYSCTL_FILE=/etc/sysctl.d/60-camsentry.conf
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 checkout="$(dirname "$here")"
@@ -192,6 +193,13 @@ install_unit() {
         printf '# camsentry agent: conntrack events and nftables quarantine\n%s\n%s\n' \
             nf_conntrack_netlink nf_tables > "$R$MODULES_FILE"
         chmod 0644 "$R$MODULES_FILE"
+        # ProtectKernelTunables= keeps /proc/sys read-only for the agent: switch on byte counts
+        # and start times in conntrack events here (systemd-sysctl runs after modules-load).
+        mkdir -p "$R$(dirname "$SYSCTL_FILE")"
+        printf '# camsentry agent: flow bytes and timestamps in conntrack events\n%s\n%s\n' \
+            "net.netfilter.nf_conntrack_acct = 1" "net.netfilter.nf_conntrack_timestamp = 1" \
+            > "$R$SYSCTL_FILE"
+        chmod 0644 "$R$SYSCTL_FILE"
     fi
     if [ "$live_systemd" -eq 1 ]; then
         systemctl daemon-reload
@@ -217,7 +225,7 @@ uninstall() {
     fi
     rm -f "$R$UNIT_DIR/multi-user.target.wants/$unit" "$R$UNIT_DIR/$unit"
     rmdir "$R$UNIT_DIR/multi-user.target.wants" 2>/dev/null || true
-    [ "$role" = agent ] && rm -f "$R$MODULES_FILE"
+    [ "$role" = agent ] && rm -f "$R$MODULES_FILE" "$R$SYSCTL_FILE"
     [ "$live_systemd" -eq 1 ] && systemctl daemon-reload
     say "removed $unit"
     # The venv, config, state and user are shared by both roles: keep them while one remains.

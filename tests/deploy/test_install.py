@@ -26,7 +26,15 @@ SEED_ACCOUNTS = {
     "gshadow": "root:*::\nnogroup:*::\n",
 }
 # Directories a real system has anyway; an uninstall may leave them (empty) behind.
-SYSTEM_DIRS = {"etc/systemd", "etc/systemd/system", "etc/modules-load.d", "opt", "var", "var/lib"}
+SYSTEM_DIRS = {
+    "etc/systemd",
+    "etc/systemd/system",
+    "etc/modules-load.d",
+    "etc/sysctl.d",
+    "opt",
+    "var",
+    "var/lib",
+}
 
 AS_ROOT = os.geteuid() == 0
 
@@ -135,6 +143,7 @@ def test_install_reinstall_uninstall(site_root: Path, wheels: Path) -> None:
     wants = root / "etc/systemd/system/multi-user.target.wants/camsentry-agent.service"
     assert os.readlink(wants) == "/etc/systemd/system/camsentry-agent.service"
     assert "nf_conntrack_netlink" in (root / "etc/modules-load.d/camsentry.conf").read_text()
+    assert "nf_conntrack_acct = 1" in (root / "etc/sysctl.d/60-camsentry.conf").read_text()
     if AS_ROOT:
         uid, gid = account_id(root, "passwd"), account_id(root, "group")
         assert (root / "etc/passwd").read_text().count("/usr/sbin/nologin") == 2
@@ -162,6 +171,7 @@ def test_install_reinstall_uninstall(site_root: Path, wheels: Path) -> None:
     assert not wants.is_symlink()
     assert not (root / "opt/camsentry").exists()
     assert not (root / "etc/modules-load.d/camsentry.conf").exists()
+    assert not (root / "etc/sysctl.d/60-camsentry.conf").exists()
     assert (conf / "agent.toml").read_text().startswith("[broker]")
     assert (root / "var/lib/camsentry/agent.key").exists()
 
