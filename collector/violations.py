@@ -232,6 +232,7 @@ class ViolationStore:
     def __init__(self, conn: DBConnection, *, clock: Clock, paramstyle: str = "qmark") -> None:
         self.conn = conn
         self.clock = clock
+        self.paramstyle = paramstyle
         self._format = paramstyle in ("format", "pyformat")
 
     # -- plumbing -------------------------------------------------------------------------

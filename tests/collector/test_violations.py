@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.wire.commands import CommandAction
+from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, EvidenceRef, Rule, Violation
 from collector.policy.model import Severity
 from collector.violations import TransitionError, ViolationState, ViolationStore
@@ -32,15 +39,45 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def store(clock: Clock) -> Iterator[ViolationStore]:
+PG_DSN = os.environ.get("CAMSENTRY_TEST_PG_DSN", "host=127.0.0.1 user=postgres dbname=postgres")
+
+
+@contextmanager
+def _postgres() -> Iterator[tuple[Any, str]]:
+    """A throwaway schema in the local PostgreSQL; the same SQL must work there unchanged."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        conn = psycopg.connect(PG_DSN, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"needs the PostgreSQL server on 127.0.0.1:5432 ({PG_DSN}): {exc}")
+    schema = f"cs_violations_{secrets.token_hex(4)}"
+    try:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"SET search_path TO {schema}")
+        conn.commit()
+        yield conn, "pyformat"
+    finally:
+        conn.rollback()
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.commit()
+        conn.close()
+
+
+@contextmanager
+def _sqlite() -> Iterator[tuple[Any, str]]:
     conn = sqlite3.connect(":memory:")
     try:
-        s = ViolationStore(conn, clock=clock)
-        s.create_schema()
-        yield s
+        yield conn, "qmark"
     finally:
         conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ViolationStore]:
+    with _sqlite() if request.param == "sqlite" else _postgres() as (conn, paramstyle):
+        s = ViolationStore(conn, clock=clock, paramstyle=paramstyle)
+        s.create_schema()
+        yield s
 
 
 def violation(
@@ -199,3 +236,26 @@ def test_format_paramstyle_rewrites_placeholders(clock: Clock) -> None:
     store = ViolationStore(Conn(), clock=clock, paramstyle="format")
     store._exec(Cursor(), "SELECT 1 FROM violations WHERE id = ? AND site = ?", ("x", "y"))
     assert seen == ["SELECT 1 FROM violations WHERE id = %s AND site = %s"]
+
+
+def test_command_ids_and_acks_in_the_same_database(store: ViolationStore, clock: Clock) -> None:
+    published: list[tuple[str, bytes]] = []
+    issuer = CommandIssuer(
+        store.conn,
+        Ed25519PrivateKey.generate(),
+        lambda t, p: published.append((t, p)),
+        clock=clock,
+        paramstyle=store.paramstyle,
+    )
+    assert issuer.send("hq", "a1", CommandAction.QUARANTINE, "10.77.1.2", {"recorders": []}) == 1
+    assert issuer.send("hq", "a1", CommandAction.QUARANTINE, "10.77.1.3") == 2
+    assert issuer.send("depot", "a1", CommandAction.QUARANTINE, "10.0.4.4") == 1
+    assert issuer.quarantined() == {
+        ("hq", "a1", "10.77.1.2"),
+        ("hq", "a1", "10.77.1.3"),
+        ("depot", "a1", "10.0.4.4"),
+    }
+    assert issuer.record_ack("hq", "a1", {"command_id": 2, "outcome": "refused", "reason": "expired"})
+    assert not issuer.record_ack("hq", "a1", {"command_id": 99, "outcome": "applied"})
+    assert ("hq", "a1", "10.77.1.3") not in issuer.quarantined()
+    assert [t for t, _ in published] == ["camsentry/v1/hq/a1/cmd"] * 2 + ["camsentry/v1/depot/a1/cmd"]
