@@ -22,6 +22,9 @@ class DeliverySettings:
     # After a reconnect the backlog drains at this rate so a site does not flood the broker.
     backlog_rate_per_s: float = 500.0
     max_unacked: int = 100
+    # Published but not yet confirmed by a receipt: an end-to-end window, so a slow collector
+    # slows the agent instead of overflowing the broker's queue for it (Mosquitto's is 1,000).
+    max_unconfirmed: int = 1000
     outbox_max_messages: int = 100_000
     outbox_max_bytes: int = 64 * 1024 * 1024
     outbox_sync: str = "NORMAL"
@@ -111,9 +114,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
     agent = top.get_str("agent", required=True)
     for name, value in (("site", site), ("agent", agent)):
         if not valid_name(value):
-            raise top.error(
-                name, "must be 1-64 of A-Z a-z 0-9 _ . - and start with a letter or digit"
-            )
+            raise top.error(name, "must be 1-64 of A-Z a-z 0-9 _ . - and start with a letter or digit")
     collector = top.table("collector")
     collector_key = collector.get_str("public_key", required=True)
     try:
@@ -129,6 +130,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
         receipt_timeout_s=d.get_float("receipt_timeout_s", 30.0, minimum=0.1),
         backlog_rate_per_s=d.get_float("backlog_rate_per_s", 500.0, minimum=1.0),
         max_unacked=d.get_int("max_unacked", 100, minimum=1, maximum=10_000),
+        max_unconfirmed=d.get_int("max_unconfirmed", 1000, minimum=1, maximum=1_000_000),
         outbox_max_messages=d.get_int("outbox_max_messages", 100_000, minimum=10),
         outbox_max_bytes=d.get_int("outbox_max_bytes", 64 * 1024 * 1024, minimum=64 * 1024),
         outbox_sync=d.choice("outbox_sync", ("NORMAL", "FULL"), "NORMAL"),

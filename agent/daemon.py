@@ -36,6 +36,7 @@ log = structlog.get_logger("camsentry.agent")
 SweepFn = Callable[[], list[dict[str, Any]]]
 FAST_TICK_S = 0.005
 STATUS_WRITE_INTERVAL_S = 2.0
+MAX_EVENTS_PER_TICK = 1000
 
 
 @dataclass(frozen=True)
@@ -122,20 +123,19 @@ class AgentDaemon:
                 timeout = (
                     FAST_TICK_S if more_due else max(0.0, min(next_sweep, next_health, next_status) - now())
                 )
-                try:
-                    event = self._events.get(timeout=min(timeout, 1.0))
-                except queue.Empty:
-                    event = None
-                if isinstance(event, Stop):
-                    log.info("agent stopping", reason=event.reason)
+                events = self._take_events(min(timeout, 1.0))
+                stop = next((e for e in events if isinstance(e, Stop)), None)
+                if stop is not None:
+                    log.info("agent stopping", reason=stop.reason)
                     break
-                if isinstance(event, SweepDone):
-                    snapshot = now() >= next_snapshot
-                    if snapshot:
-                        next_snapshot = now() + self.config.polling.snapshot_interval_s
-                    self._on_sweep(event, snapshot=snapshot)
-                elif event is not None:
-                    self.publisher.handle(event)
+                for event in events:
+                    if isinstance(event, SweepDone):
+                        snapshot = now() >= next_snapshot
+                        if snapshot:
+                            next_snapshot = now() + self.config.polling.snapshot_interval_s
+                        self._on_sweep(event, snapshot=snapshot)
+                    elif not isinstance(event, Stop):
+                        self.publisher.handle(event)
                 if not self._sweeping and now() >= next_sweep:
                     next_sweep = now() + self.config.polling.interval_s
                     self._start_sweep()
@@ -159,6 +159,19 @@ class AgentDaemon:
             self._write_status()
             self.outbox.close()
             self._stopped.set()
+
+    def _take_events(self, timeout_s: float) -> list[LinkEvent | SweepDone | Stop]:
+        """Wait for one event, then take whatever else is already queued (PUBACKs come in bursts)."""
+        try:
+            events = [self._events.get(timeout=timeout_s)]
+        except queue.Empty:
+            return []
+        while len(events) < MAX_EVENTS_PER_TICK:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        return events
 
     def _start_sweep(self) -> None:
         self._sweeping = True

@@ -1,15 +1,20 @@
 """The agent's durable outbox: every envelope is on disk before it is published.
 
 An envelope leaves the outbox only when the collector's signed receipt says it was
-stored. PUBACK merely marks it sent; a sent envelope with no receipt after the resend
-timeout is due again. The outbox is bounded; when full it drops the oldest ``health``
-first, then ``birth``, and only then the oldest evidence, counting every drop by kind.
+stored. A published envelope with no receipt after the resend timeout is due again.
+The outbox is bounded; when full it drops the oldest ``health`` first, then ``birth``
+and ``ack``, and only then the oldest evidence, counting every drop by kind.
+
+Only the envelopes are durable. Which ones were published in this connection is kept
+in memory: after a reconnect or a restart everything unconfirmed goes again, in order,
+so there is nothing about "sent" worth an fsync.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +33,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     created_at REAL NOT NULL,
-    sent_at REAL,
     UNIQUE (boot, seq)
 );
-CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
-CREATE INDEX IF NOT EXISTS outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dropped (kind TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
+_COLUMNS = "id, boot, seq, kind, topic, payload"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
+        # Published in this connection and awaiting a receipt: id -> when, oldest first.
+        self._sent: OrderedDict[int, float] = OrderedDict()
+        # Every id up to here has been published in this connection.
+        self._cursor = 0
         self._count = 0
         self._bytes = 0
         self._recount()
@@ -92,11 +99,10 @@ class Outbox:
         self.put_many([(boot, seq, kind, topic, payload)])
 
     def put_many(self, rows: Sequence[tuple[str, int, str, str, bytes]]) -> None:
-        """Store envelopes in one transaction, making room first if the bound requires it."""
+        """Store envelopes in one transaction, trimming to the bound before it commits."""
         if not rows:
             return
         now = self._clock.now().timestamp()
-        incoming = sum(len(r[4]) for r in rows)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -106,7 +112,7 @@ class Outbox:
                     [(b, s, k, t, p, now) for b, s, k, t, p in rows],
                 )
                 self._count += len(rows)
-                self._bytes += incoming
+                self._bytes += sum(len(r[4]) for r in rows)
                 self._trim()
                 self._db.execute("COMMIT")
             except BaseException:
@@ -131,44 +137,56 @@ class Outbox:
                 ).fetchone()
                 if row is None:
                     break
-                kind = row[2]
                 self._db.execute("DELETE FROM outbox WHERE id = ?", (row[0],))
                 self._db.execute(
                     "INSERT INTO dropped (kind, count) VALUES (?, 1) "
                     "ON CONFLICT (kind) DO UPDATE SET count = count + 1",
-                    (kind,),
+                    (row[2],),
                 )
+                self._sent.pop(row[0], None)
                 self._count -= 1
                 self._bytes -= int(row[1])
 
     def due(self, limit: int, resend_after_s: float) -> list[OutboxItem]:
-        """Oldest first: never sent, or sent longer ago than ``resend_after_s`` with no receipt."""
+        """Oldest first: published longer ago than ``resend_after_s`` with no receipt, then new."""
         if limit <= 0:
             return []
         cutoff = self._clock.now().timestamp() - resend_after_s
         with self._lock:
-            overdue = self._db.execute(
-                "SELECT id, boot, seq, kind, topic, payload FROM outbox "
-                "WHERE sent_at IS NOT NULL AND sent_at < ? ORDER BY id LIMIT ?",
-                (cutoff, limit),
+            overdue: list[int] = []
+            for item_id, sent_at in self._sent.items():
+                if sent_at >= cutoff or len(overdue) >= limit:
+                    break
+                overdue.append(item_id)
+            rows = []
+            if overdue:
+                marks = ",".join("?" * len(overdue))
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM outbox WHERE id IN ({marks})", overdue
+                ).fetchall()
+            rows += self._db.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                (self._cursor, limit - len(rows)),
             ).fetchall()
-            unsent = self._db.execute(
-                "SELECT id, boot, seq, kind, topic, payload FROM outbox "
-                "WHERE sent_at IS NULL ORDER BY id LIMIT ?",
-                (limit,),
-            ).fetchall()
-        rows = sorted(overdue + unsent)[:limit]
-        return [OutboxItem(*row) for row in rows]
+        return [OutboxItem(*row) for row in sorted(rows)[:limit]]
 
     def mark_sent(self, ids: Iterable[int]) -> None:
         now = self._clock.now().timestamp()
         with self._lock:
-            self._db.executemany("UPDATE outbox SET sent_at = ? WHERE id = ?", [(now, i) for i in ids])
+            for item_id in ids:
+                self._sent.pop(item_id, None)
+                self._sent[item_id] = now
+                self._cursor = max(self._cursor, item_id)
+
+    def unconfirmed(self) -> int:
+        """Published in this connection and still waiting for a receipt."""
+        return len(self._sent)
 
     def mark_all_unsent(self) -> None:
         """After a reconnect or restart: everything unconfirmed goes again, in order."""
         with self._lock:
-            self._db.execute("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL")
+            self._sent.clear()
+            self._cursor = 0
 
     def confirm(self, boot: str, ranges: Iterable[tuple[int, int]]) -> int:
         """Delete what a receipt confirms; returns how many envelopes left the outbox."""
@@ -177,27 +195,24 @@ class Outbox:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for lo, hi in ranges:
-                    row = self._db.execute(
-                        "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox "
-                        "WHERE boot = ? AND seq BETWEEN ? AND ?",
+                    for item_id, size in self._db.execute(
+                        "DELETE FROM outbox WHERE boot = ? AND seq BETWEEN ? AND ? "
+                        "RETURNING id, LENGTH(payload)",
                         (boot, lo, hi),
-                    ).fetchone()
-                    if row[0]:
-                        self._db.execute(
-                            "DELETE FROM outbox WHERE boot = ? AND seq BETWEEN ? AND ?",
-                            (boot, lo, hi),
-                        )
-                        removed += int(row[0])
-                        self._count -= int(row[0])
-                        self._bytes -= int(row[1])
+                    ).fetchall():
+                        self._sent.pop(item_id, None)
+                        removed += 1
+                        self._count -= 1
+                        self._bytes -= int(size)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._recount()
                 raise
         return removed
 
     def stats(self) -> OutboxStats:
         with self._lock:
-            unsent = self._db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
+            unsent = self._db.execute("SELECT COUNT(*) FROM outbox WHERE id > ?", (self._cursor,)).fetchone()
             dropped = dict(self._db.execute("SELECT kind, count FROM dropped").fetchall())
         return OutboxStats(depth=self._count, bytes=self._bytes, unsent=int(unsent[0]), dropped=dropped)

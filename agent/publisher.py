@@ -182,9 +182,13 @@ class Publisher:
         """Publish what is due; True when more may be due right away (the loop should tick soon)."""
         if not self.connected or self.link is None:
             return False
-        room = self._delivery.max_unacked - len(self._unacked)
-        if room <= 0:
-            return True
+        room = min(
+            self._delivery.max_unacked - len(self._unacked),
+            self._delivery.max_unconfirmed - self._outbox.unconfirmed(),
+        )
+        # Publish in batches: each pump costs two queries and a transaction, whatever it sends.
+        if room <= 0 or (self._unacked and room < self._delivery.max_unacked // 4):
+            return bool(self._unacked)
         items = self._outbox.due(room, self._delivery.receipt_timeout_s)
         if not items:
             return False

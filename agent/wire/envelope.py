@@ -15,12 +15,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from agent.wire.canonical import canonical_json
 from agent.wire.errors import RejectReason, WireError
-from agent.wire.signing import SIG_FIELD, sign_document, verify_document
+from agent.wire.signing import SIG_FIELD, verify_document
 from agent.wire.topics import TopicParts
 
 WIRE_VERSION = 1
 # DESIGN.md: oversize payloads are refused; 256 KiB unless the collector is configured otherwise.
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+_SITE_MARK = b',"site":"'
 
 
 class Kind(StrEnum):
@@ -92,7 +95,7 @@ def seal(
     """Build and sign one envelope."""
     if seq < 1:
         raise ValueError("seq starts at 1")
-    fields = {
+    fields: dict[str, Any] = {
         "v": WIRE_VERSION,
         "agent": agent,
         "site": site,
@@ -102,12 +105,29 @@ def seal(
         "kind": kind.value,
         "body": body,
     }
-    signed = sign_document(key, fields)
-    return Envelope(**{**signed, "kind": kind})
+    unsigned = canonical_json(fields)
+    sig = base64.b64encode(key.sign(unsigned)).decode("ascii")
+    # Canonical order puts "sig" just before "site", the last top-level `,"site":"` in the text;
+    # splicing it in is the same bytes as encoding the whole document again, at a fraction of the cost.
+    cut = unsigned.rfind(_SITE_MARK)
+    payload = unsigned[:cut] + b',"sig":"' + sig.encode("ascii") + b'"' + unsigned[cut:]
+    return Envelope(
+        v=WIRE_VERSION,
+        agent=agent,
+        site=site,
+        boot=boot,
+        seq=seq,
+        ts=str(fields["ts"]),
+        kind=kind,
+        body=body,
+        sig=sig,
+        raw=payload,
+    )
 
 
 def encode(envelope: Envelope) -> bytes:
-    return canonical_json(envelope.as_document())
+    """The payload: the bytes it was sealed or received as, else its canonical JSON."""
+    return envelope.raw or canonical_json(envelope.as_document())
 
 
 def decode(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Envelope:

@@ -134,3 +134,14 @@ def test_wire_package_imports_without_paho_psutil_or_zeep() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_sealed_payload_is_exactly_the_canonical_encoding() -> None:
+    # seal() splices the signature into the signed bytes; it must equal a full re-encoding,
+    # including when the body itself holds keys named "site" or "sig".
+    body = {"site": "x", "nested": {"sig": "y", "site": "z"}, "text": ',"site":"'}
+    env = seal(KEY, agent="a", site="s", boot="b", seq=7, ts=T0, kind=Kind.FLOW, body=body)
+    assert encode(env) == canonical_json(env.as_document())
+    decoded = decode(encode(env))
+    verify(decoded, KEY.public_key())
+    assert decoded.body == body
