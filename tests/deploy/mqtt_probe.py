@@ -62,10 +62,13 @@ class Probe:
         self.disconnected = threading.Event()
         self._subacks: dict[int, list[ReasonCode]] = {}
         self._subacked = threading.Condition()
+        self._pubacks: dict[int, ReasonCode] = {}
+        self._pubacked = threading.Condition()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_publish = self._on_publish
 
     def _on_connect(
         self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, props: Properties | None
@@ -87,6 +90,12 @@ class Probe:
         with self._subacked:
             self._subacks[mid] = codes
             self._subacked.notify_all()
+
+    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
+        # paho may call this before publish() has returned the mid: keep it until asked.
+        with self._pubacked:
+            self._pubacks[mid] = rc
+            self._pubacked.notify_all()
 
     def connect(self) -> Probe:
         """Return once the broker accepted the connection; raise Refused otherwise."""
@@ -115,11 +124,12 @@ class Probe:
             assert self._subacked.wait_for(lambda: mid in self._subacks, WAIT_S), "no SUBACK"
             return self._subacks[mid]
 
-    def publish(self, topic: str, payload: bytes = b"x") -> None:
-        """QoS 1 publish, returned once the broker sent its PUBACK."""
+    def publish(self, topic: str, payload: bytes = b"x") -> ReasonCode:
+        """QoS 1 publish; returns the PUBACK's reason code once the broker sent it."""
         info = self.client.publish(topic, payload, qos=1)
-        info.wait_for_publish(WAIT_S)
-        assert info.is_published(), f"no PUBACK for {topic}"
+        with self._pubacked:
+            assert self._pubacked.wait_for(lambda: info.mid in self._pubacks, WAIT_S), topic
+            return self._pubacks[info.mid]
 
     def receive_until(self, topic: str) -> list[str]:
         """The topics received before the first message on `topic` (which must arrive)."""

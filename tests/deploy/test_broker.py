@@ -13,6 +13,7 @@ import pytest
 from tests.deploy.broker_setup import SiteBroker, client_dir, require_tools, script, shipped_broker
 from tests.deploy.mqtt_probe import Identity, Probe, Refused
 
+NOT_AUTHORIZED = 0x87  # MQTT v5 PUBACK reason code; v3.1.1 clients get no such signal
 KINDS = ["birth", "inventory", "flow", "health", "ack", "status"]
 AGENTS = [
     ("site1", "agentA"),
@@ -87,7 +88,7 @@ def test_agent_telemetry_reaches_the_collector(connect: Connect) -> None:
     collector.subscribe("camsentry/v1/+/+/+")
     agent = connect(AGENT_A)
     for kind in KINDS:
-        agent.publish(t("site1", "agentA", kind))
+        assert not agent.publish(t("site1", "agentA", kind)).is_failure
     for kind in KINDS:
         assert collector.receive_until(t("site1", "agentA", kind)) == []
 
@@ -116,7 +117,7 @@ def test_agent_cannot_publish_outside_its_telemetry(connect: Connect, forged: st
     watcher = connect(COLLECTOR)
     watcher.subscribe("camsentry/v1/#")
     agent = connect(AGENT_A)
-    agent.publish(forged)
+    assert agent.publish(forged).value == NOT_AUTHORIZED
     sentinel = t("site1", "agentA", "health")
     agent.publish(sentinel)
     assert watcher.receive_until(sentinel) == []
@@ -154,7 +155,7 @@ def test_collector_cannot_publish_telemetry_as_an_agent(connect: Connect, kind: 
     watcher = connect(COLLECTOR_2)
     watcher.subscribe("camsentry/v1/#")
     collector = connect(COLLECTOR)
-    collector.publish(t("site1", "agentA", kind))
+    assert collector.publish(t("site1", "agentA", kind)).value == NOT_AUTHORIZED
     sentinel = "camsentry/v1/alerts/site1/agentA"
     collector.publish(sentinel)
     assert watcher.receive_until(sentinel) == []
