@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.mosquitto import Broker, running_broker
+from tests.support.mosquitto import Broker, mosquitto_binary, running_broker
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CAPTURES = SHARED / "onvif-captures"
@@ -18,7 +17,7 @@ CAPTURES = SHARED / "onvif-captures"
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """A Mosquitto of this test's own on a free loopback port, without persistence."""
-    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+    if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (deploy/system-packages.sh installs it)")
     with running_broker(tmp_path / "broker") as b:
         yield b
