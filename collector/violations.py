@@ -38,6 +38,8 @@ ENGINE = "policy-engine"
 SYSTEM = "system"
 # A risk is accepted for a bounded time so that someone looks at it again (at least yearly).
 MAX_RISK_ACCEPTANCE = timedelta(days=366)
+# SQLite's default limit on bound parameters is 999 in old builds; stay well under it.
+ID_CHUNK = 500
 
 VIOLATIONS_SCHEMA: list[str] = [
     """CREATE TABLE IF NOT EXISTS violations (
@@ -307,6 +309,14 @@ class ViolationStore:
         self._exec(cur, f"SELECT {_COLUMNS} FROM violations {where}", params)
         return [_row(values) for values in cur.fetchall()]
 
+    def _by_ids(self, cur: Any, ids: Sequence[str]) -> dict[str, ViolationRow]:
+        rows: dict[str, ViolationRow] = {}
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            where = f"WHERE id IN ({', '.join('?' for _ in chunk)})"
+            rows.update((r.id, r) for r in self._select(cur, where, chunk))
+        return rows
+
     def _transaction(self) -> Any:
         return _Transaction(self.conn)
 
@@ -389,8 +399,7 @@ class ViolationStore:
                     self._audit(cur, vid, ENGINE, "opened", None, ViolationState.OPEN, v.summary, version)
                     opened.append(vid)
                     continue
-                self._refresh(cur, row, v, version)
-                updated += 1
+                updated += self._refresh(cur, row, v, version)
                 if row.state is ViolationState.RESOLVED:
                     self._set_state(
                         cur, row, ViolationState.OPEN, who=ENGINE, action="reopened", reason=v.summary
@@ -412,7 +421,7 @@ class ViolationStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 (rfc3339_utc(evaluation.evaluated_at), version, len(current), len(opened), len(resolved)),
             )
-            fresh = {r.id: r for r in self._select(cur)}
+            fresh = self._by_ids(cur, [*opened, *reopened, *resolved])
         log.info(
             "policy_evaluated",
             policy_version=version,
@@ -457,8 +466,15 @@ class ViolationStore:
             ),
         )
 
-    def _refresh(self, cur: Any, row: ViolationRow, v: Violation, version: str) -> None:
+    def _refresh(self, cur: Any, row: ViolationRow, v: Violation, version: str) -> bool:
+        """Update a known violation from a new evaluation; False when nothing changed."""
         evidence = _merge_evidence(row.evidence, [e.as_dict() for e in v.evidence])
+        detail = json.loads(json.dumps(dict(v.detail), sort_keys=True, default=str))
+        first, last = min(row.first_seen, v.first_seen), max(row.last_seen, v.last_seen)
+        new = (v.severity.value, v.summary, detail, evidence, first, last, v.address, version)
+        old = (row.severity, row.summary, row.detail, list(row.evidence), row.first_seen, row.last_seen)
+        if new == (*old, row.address, row.policy_version):
+            return False
         self._exec(
             cur,
             "UPDATE violations SET severity = ?, summary = ?, detail = ?, evidence = ?, first_seen = ?, "
@@ -466,10 +482,10 @@ class ViolationStore:
             (
                 v.severity.value,
                 v.summary,
-                json.dumps(dict(v.detail), sort_keys=True, default=str),
+                json.dumps(detail, sort_keys=True),
                 json.dumps(evidence),
-                rfc3339_utc(min(row.first_seen, v.first_seen)),
-                rfc3339_utc(max(row.last_seen, v.last_seen)),
+                rfc3339_utc(first),
+                rfc3339_utc(last),
                 v.address,
                 version,
                 row.id,
@@ -478,6 +494,7 @@ class ViolationStore:
         if row.severity != v.severity.value:
             reason = f"severity {row.severity} -> {v.severity.value}"
             self._audit(cur, row.id, ENGINE, "severity_changed", row.state, row.state, reason, version)
+        return True
 
     def expire_risk(self) -> list[ViolationRow]:
         """Reopen every risk acceptance whose ``until`` has passed; returns the reopened rows."""
