@@ -40,9 +40,7 @@ class Table:
     def error(self, name: str, problem: str) -> ConfigError:
         return ConfigError(self.file, self.key(name), problem)
 
-    def _get(
-        self, name: str, kind: type[T], kind_name: str, default: T | None, required: bool
-    ) -> T:
+    def _get(self, name: str, kind: type[T], kind_name: str, default: T | None, required: bool) -> T:
         self._read.add(name)
         if name not in self.data:
             if required:
@@ -79,9 +77,7 @@ class Table:
             raise self.error(name, f"must be at most {maximum}, got {value}")
         return value
 
-    def get_float(
-        self, name: str, default: float | None = None, *, minimum: float | None = None
-    ) -> float:
+    def get_float(self, name: str, default: float | None = None, *, minimum: float | None = None) -> float:
         value = self._get(name, float, "a number", default, default is None)
         if minimum is not None and value < minimum:
             raise self.error(name, f"must be at least {minimum}, got {value}")

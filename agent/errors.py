@@ -1,8 +1,8 @@
 """The agent's exception tree.
 
-    CamsentryError
-    ├── ConfigError        a config file that cannot be used: names file, key and problem
-    (key files: agent.wire.signing.KeyFormatError, a ValueError)
+CamsentryError
+├── ConfigError        a config file that cannot be used: names file, key and problem
+(key files: agent.wire.signing.KeyFormatError, a ValueError)
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ LogFormat = Literal["auto", "json", "console"]
 SECRET_KEYS = frozenset({"password", "passwd", "secret", "private_key", "token", "authorization"})
 
 
-def _redact(
-    _logger: object, _method: str, event: structlog.typing.EventDict
-) -> structlog.typing.EventDict:
+def _redact(_logger: object, _method: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
     for key in list(event):
         if key.lower() in SECRET_KEYS:
             event[key] = "[redacted]"
@@ -38,9 +36,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    logging.basicConfig(
-        stream=sys.stderr, level=max(numeric, logging.WARNING), format="%(message)s"
-    )
+    logging.basicConfig(stream=sys.stderr, level=max(numeric, logging.WARNING), format="%(message)s")
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

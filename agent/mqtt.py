@@ -162,9 +162,7 @@ class MqttLink:
         self._client.loop_stop()
         self._connected.clear()
 
-    def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
-    ) -> int | None:
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int | None:
         """Queue a publish; the message id, or None when there is no connection to queue it on."""
         if not self.connected:
             return None
@@ -239,6 +237,4 @@ class MqttLink:
         self._on_event(PubAck(mid=mid, ok=not reason.is_failure, reason=str(reason)))
 
     def _handle_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
-        self._on_event(
-            Message(topic=msg.topic, payload=bytes(msg.payload), retained=bool(msg.retain))
-        )
+        self._on_event(Message(topic=msg.topic, payload=bytes(msg.payload), retained=bool(msg.retain)))
