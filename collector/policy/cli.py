@@ -258,7 +258,7 @@ def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: 
 
     vio = subparsers.add_parser("violations", help="list violations, worst first")
     vio.add_argument("--site")
-    vio.add_argument("--state", action="append", choices=[s.value for s in ViolationState])
+    vio.add_argument("--state", action="extend", nargs="+", choices=[s.value for s in ViolationState])
     vio.add_argument("--rule", action="append")
     vio.add_argument("--json", action="store_true")
     vio.set_defaults(func=_wrap(ctx, _violations))

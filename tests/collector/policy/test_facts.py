@@ -12,9 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.wire.envelope import Kind, rfc3339_utc, seal
 from agent.wire.inventory import inventory_body
 from agent.wire.signing import public_key_to_text
+from collector.alerts import Alerter
+from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import EvidenceRef, Facts, Rule, evaluate
 from collector.policy.facts import agent_facts, device_facts, flow_facts
 from collector.policy.model import parse_policy
+from collector.policy.runner import PolicyRunner
 from collector.reports.compliance import build_compliance, render_table
 from collector.store.sqlite import SqliteStore
 from collector.violations import ViolationStore
@@ -100,4 +103,63 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
         assert "hikvision (sold as Prima)" in text
         assert "envelopes: a1/b1#1" in text
     finally:
+        store.close()
+
+
+def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    store = SqliteStore(tmp_path / "collector.db")
+    conn = sqlite3.connect(tmp_path / "collector.db")
+    policy_path = tmp_path / "policy.toml"
+    policy_path.write_text(
+        '[sites.hq]\nclass = "sensitive"\nenforcement = "quarantine"\nrecorders = ["10.77.2.2"]\n'
+    )
+    try:
+        store.add_agent("hq", "a1", public_key_to_text(key.public_key()), rfc3339_utc(NOW))
+        record = {"address": "10.77.1.2", "port": 80, "maker": "Dahua", "maker_confidence": 0.9}
+        env = seal(
+            key,
+            agent="a1",
+            site="hq",
+            boot="b1",
+            seq=1,
+            ts=NOW,
+            kind=Kind.INVENTORY,
+            body=inventory_body(record, sweep="s", snapshot=True),
+        )
+        store.store_batch([env], rfc3339_utc(NOW))
+        violations = ViolationStore(conn, clock=Clock())
+        violations.create_schema()
+        published: list[tuple[str, bytes]] = []
+
+        def publish(topic: str, payload: bytes) -> None:
+            published.append((topic, payload))
+
+        runner = PolicyRunner(
+            store,
+            violations,
+            clock=Clock(),
+            policy_path=policy_path,
+            alerter=Alerter(clock=Clock(), publish=publish),
+            issuer=CommandIssuer(conn, Ed25519PrivateKey.generate(), publish, clock=Clock()),
+        )
+        first = runner.run_once()
+        assert [v.rule for v in first.evaluation.violations] == [Rule.RESTRICTED_AT_SENSITIVE_SITE]
+        assert first.commands == (1,)
+        assert first.alerts is not None
+        assert first.alerts.sent == 1
+        assert sorted(t for t, _ in published) == ["camsentry/alerts/v1/hq", "camsentry/v1/hq/a1/cmd"]
+        second = runner.run_once()
+        assert second.commands == ()
+        assert second.sync.opened == ()
+
+        version = runner.policy.version
+        policy_path.write_text('[sites.hq]\nclass = "secret"\n')
+        assert runner.reload().version == version
+        policy_path.write_text('[sites.hq]\nclass = "standard"\n')
+        assert runner.reload().version != version
+        third = runner.run_once()
+        assert [r.rule for r in third.sync.resolved] == ["restricted_at_sensitive_site"]
+    finally:
+        conn.close()
         store.close()
