@@ -151,8 +151,9 @@ install_venv() {
     if [ -d "$source_path" ]; then
         # Build from a copy: the checkout may be read-only (a USB stick) and must stay clean.
         work="$(mktemp -d)"
-        tar -C "$source_path" -cf - --exclude=__pycache__ --exclude='*.egg-info' \
-            --exclude=build pyproject.toml README.md agent collector simulator \
+        tar -C "$source_path" -cf - --exclude=.git --exclude=.venv --exclude=__pycache__ \
+            --exclude='*.egg-info' --exclude=build --exclude=dist --exclude=.mypy_cache \
+            --exclude=.pytest_cache --exclude=.ruff_cache --exclude=demo-state . \
             | tar -C "$work" -xf -
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
             "${pip_args[@]}" "$work"
@@ -161,6 +162,9 @@ install_venv() {
             "${pip_args[@]}" "$source_path"
     fi
     [ -x "$venv/bin/camsentry-$role" ] || die "the venv has no camsentry-$role after pip install"
+    # The units' Documentation= points here.
+    mkdir -p "$R$PREFIX_OPT/doc"
+    install -m 0644 "$checkout/docs/install.md" "$checkout/docs/broker.md" "$R$PREFIX_OPT/doc/"
     say "installed camsentry into $PREFIX_OPT/venv"
 }
 
@@ -240,12 +244,16 @@ uninstall() {
     say "removed $PREFIX_OPT"
     if [ "$purge" -eq 1 ]; then
         rm -rf "$R$CONF_DIR" "$R$STATE_DIR"
+        say "purged $CONF_DIR and $STATE_DIR"
         if have_user && [ "$is_root" -eq 1 ]; then
             userdel "${account_args[@]}" "$USER_NAME"
-            grep -q "^$USER_NAME:" "$R/etc/group" 2>/dev/null \
-                && groupdel "${account_args[@]}" "$USER_NAME"
+            if grep -q "^$USER_NAME:" "$R/etc/group" 2>/dev/null; then
+                groupdel "${account_args[@]}" "$USER_NAME"
+            fi
+            say "removed the $USER_NAME account"
+        elif have_user; then
+            say "not root: left the $USER_NAME account in $root/etc/passwd"
         fi
-        say "purged $CONF_DIR, $STATE_DIR and the $USER_NAME account"
     else
         say "kept $CONF_DIR, $STATE_DIR and the $USER_NAME account (--purge removes them)"
     fi
