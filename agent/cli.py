@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
 from agent.daemon import SweepFn
 from agent.errors import ConfigError
+from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import (
     KeyFormatError,
     load_private_key,
@@ -23,8 +26,6 @@ KEY_FILE = "agent.key"
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     state_dir = Path(args.state_dir)
     if args.config:
         state_dir = load_agent_config(Path(args.config)).state_dir
@@ -36,8 +37,20 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         key = Ed25519PrivateKey.generate()
         write_private_key(path, key)
         print(f"wrote {path} (mode 0600); public key:", file=sys.stderr)
-    print(public_key_to_text(key.public_key()))
+    public = public_key_to_text(key.public_key())
+    print(
+        f"fingerprint {key_fingerprint(public)} (compare with `camsentry-collector agents pending`)",
+        file=sys.stderr,
+    )
+    print(public)
     return 0
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The agent's key; made on first start so a fresh install can ask to be enrolled."""
+    if not path.exists():
+        write_private_key(path, Ed25519PrivateKey.generate())
+    return load_private_key(path)
 
 
 def build_sweep(config: AgentConfig) -> SweepFn:
@@ -62,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent.logs import configure_logging
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
-    key = load_private_key(config.key_path)
+    key = load_or_create_key(config.key_path)
     daemon = AgentDaemon(config, key, sweep=sweep, notify=sdnotify.notify)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

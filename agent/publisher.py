@@ -20,6 +20,7 @@ from agent.clock import Clock
 from agent.config import DeliverySettings
 from agent.mqtt import Connected, Disconnected, LinkEvent, Message, PubAck, Will
 from agent.outbox import Outbox
+from agent.wire.enrol import ENROL_KIND, seal_enrol
 from agent.wire.envelope import Kind, encode, seal
 from agent.wire.receipts import RECEIPT_KIND, open_receipt
 from agent.wire.topics import topic
@@ -149,6 +150,18 @@ class Publisher:
                     topic(self.site, self.agent, Kind.STATUS.value),
                     self.status_payload("online", "connected"),
                     retain=True,
+                )
+                # Harmless once enrolled (the collector ignores a key it already has); until then
+                # it puts this agent in the operator's `agents pending` list.
+                self.link.publish(
+                    topic(self.site, self.agent, ENROL_KIND),
+                    seal_enrol(
+                        self._key,
+                        site=self.site,
+                        agent=self.agent,
+                        host=socket.gethostname(),
+                        now=self._clock.now(),
+                    ),
                 )
             log.info("broker connected", session_present=event.session_present)
         elif isinstance(event, Disconnected):

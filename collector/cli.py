@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from agent.errors import ConfigError
+from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import (
     KeyFormatError,
     load_private_key,
@@ -64,6 +65,29 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
                 return 2
             store.add_agent(args.site, args.agent, args.public_key.strip(), _now())
             print(f"enrolled {args.site}/{args.agent}")
+        elif args.agents_command == "pending":
+            rows = [{**r, "fingerprint": key_fingerprint(r["public_key"])} for r in store.pending()]
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                print(render(rows, ["site", "agent", "host", "fingerprint", "requested_at"], "table"))
+        elif args.agents_command == "approve":
+            request = next(
+                (r for r in store.pending() if (r["site"], r["agent"]) == (args.site, args.agent)), None
+            )
+            if request is None:
+                print(f"error: no pending request from {args.site}/{args.agent}", file=sys.stderr)
+                return 1
+            fingerprint = key_fingerprint(request["public_key"])
+            if fingerprint != args.fingerprint:
+                print(
+                    f"error: the request's key fingerprint is {fingerprint}, not {args.fingerprint}; "
+                    "compare it with what the agent's box shows before approving",
+                    file=sys.stderr,
+                )
+                return 1
+            store.approve_pending(args.site, args.agent, _now())
+            print(f"enrolled {args.site}/{args.agent} (key {fingerprint})")
         elif args.agents_command == "revoke":
             if not store.revoke_agent(args.site, args.agent, _now()):
                 print(f"error: no active agent {args.site}/{args.agent}", file=sys.stderr)
@@ -152,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = agents_sub.add_parser("revoke", help="refuse an agent's messages from now on")
     revoke.add_argument("--site", required=True)
     revoke.add_argument("--agent", required=True)
+    pending = agents_sub.add_parser("pending", help="enrolment requests agents have published")
+    pending.add_argument("--json", action="store_true")
+    approve = agents_sub.add_parser(
+        "approve", help="enrol a pending agent after checking its key fingerprint"
+    )
+    approve.add_argument("--site", required=True)
+    approve.add_argument("--agent", required=True)
+    approve.add_argument(
+        "--fingerprint", required=True, help="as printed by camsentry-agent keygen on the box"
+    )
     listing = agents_sub.add_parser("list")
     listing.add_argument("--json", action="store_true")
     sub.add_parser("run", help="run the collector service")

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.clock import Clock, SystemClock
 from agent.mqtt import Connected, Disconnected, LinkEvent, Message, MqttLink
+from agent.wire.enrol import ENROL_KIND, open_enrol
 from agent.wire.topics import parse_topic, telemetry_subscription
 from collector.config import CollectorConfig
 from collector.ingest import Ingestor
@@ -27,6 +28,8 @@ log = structlog.get_logger("camsentry.collector")
 # Bound the hand-off queue: when the store falls behind, paho's thread blocks and the broker
 # queues (and may drop, which receipts make harmless) instead of this process growing.
 MAX_QUEUED_MESSAGES = 20_000
+# Requests beyond this wait until the operator clears some: a flood cannot grow the table.
+MAX_PENDING_ENROLMENTS = 1000
 
 
 class CollectorService:
@@ -83,7 +86,10 @@ class CollectorService:
                 event = None
             while event is not None:
                 if isinstance(event, Message):
-                    if is_telemetry(event.topic) or parse_topic(event.topic) is None:
+                    kind = topic_kind(event.topic)
+                    if kind == ENROL_KIND:
+                        self._enrol_request(event.topic, event.payload)
+                    elif kind not in ("receipt", "cmd"):
                         batch.append((event.topic, event.payload))
                 elif isinstance(event, Connected):
                     log.info("broker connected", session_present=event.session_present)
@@ -101,6 +107,29 @@ class CollectorService:
                 self.receipts.flush()
         self.receipts.flush()
 
+    def _enrol_request(self, topic: str, payload: bytes) -> None:
+        parts = parse_topic(topic)
+        request = open_enrol(payload)
+        if parts is None or request is None or (request.site, request.agent) != (parts.site, parts.agent):
+            log.warning("enrolment request refused: unsigned, malformed or topic mismatch", topic=topic[:200])
+            return
+        recorded = self.store.add_pending(
+            request.site,
+            request.agent,
+            request.public_key,
+            request.host,
+            self._clock.now().isoformat(),
+            limit=MAX_PENDING_ENROLMENTS,
+        )
+        if recorded:
+            log.info(
+                "enrolment request awaiting approval",
+                site=request.site,
+                agent=request.agent,
+                host=request.host,
+                fingerprint=request.fingerprint,
+            )
+
     def _ingest(self, batch: list[tuple[str, bytes]]) -> None:
         self._batch_hook(len(batch))
         try:
@@ -116,6 +145,6 @@ class CollectorService:
         self.receipts.add(result.duplicates)
 
 
-def is_telemetry(topic: str) -> bool:
+def topic_kind(topic: str) -> str | None:
     parts = parse_topic(topic)
-    return parts is not None and parts.kind not in ("receipt", "cmd")
+    return parts.kind if parts else None

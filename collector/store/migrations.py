@@ -68,4 +68,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "enrolment requests awaiting an operator",
+        [
+            """CREATE TABLE pending_enrolments (
+                site TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                public_key TEXT NOT NULL,
+                host TEXT NOT NULL,
+                requested_at TEXT NOT NULL,
+                PRIMARY KEY (site, agent)
+            )""",
+        ],
+    ),
 ]

@@ -152,6 +152,51 @@ class SqliteStore:
             )
         return cur.rowcount > 0
 
+    def add_pending(self, site: str, agent: str, public_key: str, host: str, now: str, limit: int) -> bool:
+        """Record an enrolment request (the latest per agent); False when full or already enrolled."""
+        with self._lock:
+            enrolled = self._db.execute(
+                "SELECT public_key FROM agents WHERE site = ? AND agent = ? AND revoked_at IS NULL",
+                (site, agent),
+            ).fetchone()
+            if enrolled is not None and enrolled[0] == public_key:
+                return False
+            count = self._db.execute("SELECT COUNT(*) FROM pending_enrolments").fetchone()[0]
+            exists = self._db.execute(
+                "SELECT 1 FROM pending_enrolments WHERE site = ? AND agent = ?", (site, agent)
+            ).fetchone()
+            if exists is None and count >= limit:
+                return False
+            self._db.execute(
+                "INSERT INTO pending_enrolments (site, agent, public_key, host, requested_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+                "public_key = excluded.public_key, host = excluded.host, "
+                "requested_at = excluded.requested_at",
+                (site, agent, public_key, host, now),
+            )
+        return True
+
+    def pending(self) -> list[dict[str, str]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT site, agent, public_key, host, requested_at FROM pending_enrolments "
+                "ORDER BY site, agent"
+            ).fetchall()
+        keys = ("site", "agent", "public_key", "host", "requested_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def approve_pending(self, site: str, agent: str, now: str) -> str | None:
+        """Enrol the pending request's key; returns it, or None if there is no request."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT public_key FROM pending_enrolments WHERE site = ? AND agent = ?", (site, agent)
+            ).fetchone()
+            if row is None:
+                return None
+            self._db.execute("DELETE FROM pending_enrolments WHERE site = ? AND agent = ?", (site, agent))
+        self.add_agent(site, agent, row[0], now)
+        return str(row[0])
+
     def agents(self) -> list[AgentRow]:
         with self._lock:
             rows = self._db.execute(
