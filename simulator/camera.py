@@ -1,0 +1,113 @@
+"""One camera's ONVIF behaviour: request bytes in, reply out (no sockets; the clock is injected)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from simulator import hostile
+from simulator.fleet import CameraSpec
+from simulator.operations import OPERATIONS, UNAUTHENTICATED, fault
+from simulator.profile import AuthFlaw
+from simulator.request import BadRequest, parse_request
+from simulator.wire import TDS_NS, envelope
+from simulator.wsse import AuthOutcome, NonceCache, check_token
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str
+    operation: str
+    auth: AuthOutcome | None = None
+
+
+class Camera:
+    """State of one simulated camera: identity, remembered nonces, clock offset."""
+
+    def __init__(self, spec: CameraSpec, clock: Clock = utc_now) -> None:
+        self.spec = spec
+        self._clock = clock
+        self.nonces = NonceCache()
+        self.counts: dict[str, int] = {}
+
+    def now(self) -> datetime:
+        """The camera's own clock: the host's plus the configured offset."""
+        return self._clock() + timedelta(seconds=self.spec.knobs.clock_offset_s)
+
+    def _reply(self, status: int, body: bytes, operation: str, auth: AuthOutcome | None = None) -> Reply:
+        self.counts[operation] = self.counts.get(operation, 0) + 1
+        return Reply(status, body, self.spec.profile.wire.content_type, operation, auth)
+
+    def _fault(self, status: int, code: str, subcodes: tuple[str, ...], reason: str, op: str) -> Reply:
+        style = self.spec.profile.wire.style
+        body = fault(code, subcodes, reason)(style.envelope_prefix)
+        return self._reply(status, envelope(style, body), op)
+
+    def authorise(self, token_outcome: AuthOutcome) -> bool:
+        flaw = self.spec.profile.auth_flaw
+        return flaw is AuthFlaw.BYPASS or token_outcome is AuthOutcome.OK
+
+    def handle_soap(self, data: bytes) -> Reply:
+        """Answer one SOAP request the way this camera's firmware would."""
+        wire = self.spec.profile.wire
+        parsed = parse_request(data)
+        if isinstance(parsed, BadRequest):
+            return self._fault(400, "Sender", ("ter:WellFormed",), "Well-formed Error", "BadRequest")
+        op = parsed.operation
+        if parsed.namespace != TDS_NS or op not in OPERATIONS:
+            return self._fault(
+                wire.action_not_supported_status,
+                "Receiver",
+                ("ter:ActionNotSupported", "ter:InvalidOperation"),
+                wire.action_not_supported_reason,
+                op,
+            )
+        now = self.now()
+        outcome: AuthOutcome | None = None
+        if op not in UNAUTHENTICATED:
+            profile = self.spec.profile
+            outcome = check_token(
+                parsed.token,
+                username=self.spec.username,
+                password=self.spec.password,
+                now=now,
+                window_s=profile.freshness_s,
+                nonces=None if profile.auth_flaw is AuthFlaw.REPLAY else self.nonces,
+            )
+            if not self.authorise(outcome):
+                reply = self._fault(
+                    wire.not_authorized_status,
+                    "Sender",
+                    ("ter:NotAuthorized",),
+                    wire.not_authorized_reason,
+                    op,
+                )
+                return Reply(reply.status, reply.body, reply.content_type, op, outcome)
+        body = envelope(wire.style, OPERATIONS[op](self.spec, now))
+        return self._reply(200, body, op, outcome)
+
+    def hostile_body(self, reply: Reply) -> tuple[bytes, str]:
+        """Apply the body-changing knobs to a reply; returns body and content type."""
+        knobs = self.spec.knobs
+        body, ctype = reply.body, reply.content_type
+        if not knobs.applies_to(reply.operation):
+            return body, ctype
+        prefix = self.spec.profile.wire.style.envelope_prefix
+        if knobs.xml_bomb:
+            body = hostile.entity_bomb(prefix)
+        elif knobs.malformed_xml:
+            body = hostile.malformed(body)
+        if knobs.oversized_bytes:
+            body = hostile.oversize(body, knobs.oversized_bytes)
+        if knobs.wrong_content_type:
+            ctype = hostile.WRONG_CONTENT_TYPE
+        return body, ctype

@@ -1,0 +1,323 @@
+"""Fleet files (TOML) into a list of concrete cameras (pure: no sockets are opened here).
+
+Format (see ``simulator/fleets/demo-site.toml`` and docs/simulator.md)::
+
+    [fleet]
+    base_address = "127.20.0.1"   # consecutive addresses from here (x.y.z.0 and .255 are skipped)
+    port = 8080                   # 80 inside a namespace
+    seed = "demo"                 # MACs, serials and passwords derive from it: same file, same fleet
+    total = 0                     # with [[mix]]: fill up to this many cameras
+
+    [defaults]                    # knobs every camera starts from
+    latency_s = 0.0
+
+    [[cameras]]                   # explicit cameras
+    profile = "hikvision-ds-2cd2143g0-i-v5.5.61"
+    id = "hik-lobby"              # optional; with count > 1 a suffix -1, -2 ... is added
+    count = 1
+    knobs = { default_password = true }
+
+    [[mix]]                       # share of the remaining `total - explicit` cameras
+    profile = "dahua-ipc-hdbw2431e-s-v2.800-210302"
+    weight = 3
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import tomllib
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from simulator.profile import Profile, ProfileError, bundled_profiles
+
+
+class FleetError(ValueError):
+    """A fleet file is invalid; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A phone-home destination: ``host:port/proto``."""
+
+    host: str
+    port: int
+    proto: str = "tcp"
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        spec, _, proto = text.partition("/")
+        host, sep, port = spec.rpartition(":")
+        if not sep or not port.isdigit() or proto not in ("", "tcp", "udp"):
+            raise ValueError(f"phone-home target {text!r} is not host:port[/tcp|/udp]")
+        ipaddress.ip_address(host)
+        return cls(host, int(port), proto or "tcp")
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}/{self.proto}"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Per-camera behaviour; every hostile knob applies to SOAP answers (``hostile_ops`` narrows them)."""
+
+    clock_offset_s: float = 0.0
+    latency_s: float = 0.0
+    hang: bool = False  # accept, read the request, never answer
+    drop: bool = False  # read the request, close the connection without a byte
+    malformed_xml: bool = False
+    oversized_bytes: int = 0  # pad the answer to exactly this many bytes
+    xml_bomb: bool = False  # answer with an entity-expansion ("billion laughs") document
+    wrong_content_type: bool = False  # text/html instead of application/soap+xml
+    slow_drip_chunk: int = 0  # bytes per write; 0 = off
+    slow_drip_interval_s: float = 0.5
+    default_password: bool = False  # the profile's factory password instead of a per-camera one
+    phone_home: tuple[Target, ...] = ()
+    phone_home_interval_s: float = 30.0
+    hostile_ops: tuple[str, ...] = ()  # empty = every SOAP operation
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["phone_home"] = [str(t) for t in self.phone_home]
+        out["hostile_ops"] = list(self.hostile_ops)
+        return out
+
+    def applies_to(self, operation: str) -> bool:
+        return not self.hostile_ops or operation in self.hostile_ops
+
+
+_KNOB_FIELDS = {f.name: f for f in fields(Knobs)}
+
+
+def parse_knobs(raw: Mapping[str, Any], base: Knobs, where: str) -> Knobs:
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _KNOB_FIELDS:
+            raise FleetError(f"{where}.{key}: unknown knob; known: {sorted(_KNOB_FIELDS)}")
+        default = getattr(Knobs(), key)
+        try:
+            if key == "phone_home":
+                changes[key] = tuple(Target.parse(str(v)) for v in value)
+            elif key == "hostile_ops":
+                changes[key] = tuple(str(v) for v in value)
+            elif isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise TypeError("must be true or false")
+                changes[key] = value
+            elif isinstance(default, int):
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise TypeError("must be a non-negative integer")
+                changes[key] = value
+            else:
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    raise TypeError("must be a number")
+                changes[key] = float(value)
+        except (TypeError, ValueError) as exc:
+            raise FleetError(f"{where}.{key}: {exc}") from exc
+    return replace(base, **changes)
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """One simulated camera, fully decided."""
+
+    id: str
+    profile: Profile
+    address: str
+    port: int
+    username: str
+    password: str
+    mac: str
+    serial: str
+    uuid: str
+    knobs: Knobs = field(default_factory=Knobs)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        p = self.profile
+        return {
+            "id": self.id,
+            "profile": p.id,
+            "vendor": p.vendor,
+            "brand": p.brand,
+            "model": p.model,
+            "firmware": p.firmware,
+            "address": self.address,
+            "port": self.port,
+            "username": self.username,
+            "password": self.password,
+            "mac": self.mac,
+            "serial": self.serial,
+            "uuid": self.uuid,
+            "hostname": self.hostname,
+            "xaddr": self.xaddr("device"),
+            "server_header": p.server_header,
+            "auth_flaw": p.auth_flaw.value,
+            "knobs": self.knobs.to_json(),
+        }
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.profile.hostname}-{self.mac.replace(':', '')[-6:].lower()}"
+
+    def xaddr(self, service: str) -> str:
+        port = "" if self.port == 80 else f":{self.port}"
+        return f"http://{self.address}{port}{self.profile.xaddr_path(service)}"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    cameras: tuple[CameraSpec, ...]
+    port: int
+    source: str = "<fleet>"
+
+
+def _digest(seed: str, *parts: str) -> bytes:
+    return hashlib.sha256("\x1f".join((seed, *parts)).encode()).digest()
+
+
+def derive_mac(profile: Profile, seed: str, camera_id: str) -> str:
+    h = _digest(seed, "mac", camera_id)
+    oui = profile.oui[h[0] % len(profile.oui)]
+    return (oui + ":" + ":".join(f"{b:02X}" for b in h[1:4])).lower()
+
+
+def derive_password(seed: str, camera_id: str) -> str:
+    # Letters, digits and a symbol: passes the strength checks that activation-era firmware applies.
+    return "Sim-" + hashlib.sha256(f"{seed}\x1fpw\x1f{camera_id}".encode()).hexdigest()[:12]
+
+
+def _serial(profile: Profile, seed: str, camera_id: str) -> str:
+    n = int.from_bytes(_digest(seed, "serial", camera_id)[:6], "big") % 10**9
+    return f"{profile.serial_prefix}{n:09d}"
+
+
+def address_sequence(base: str) -> Any:
+    """Consecutive IPv4 addresses from ``base``, skipping host parts .0 and .255."""
+    addr = ipaddress.IPv4Address(base)
+    while True:
+        if addr.packed[3] not in (0, 255):
+            yield str(addr)
+        addr += 1
+
+
+def _apportion(total: int, weights: list[int]) -> list[int]:
+    """Largest-remainder split of ``total`` by ``weights`` (deterministic)."""
+    wsum = sum(weights)
+    if total <= 0 or wsum <= 0:
+        return [0] * len(weights)
+    exact = [total * w / wsum for w in weights]
+    counts = [int(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def build_fleet(
+    data: Mapping[str, Any], source: str = "<fleet>", profiles: Mapping[str, Profile] | None = None
+) -> Fleet:
+    """Turn a parsed fleet table into cameras; raises FleetError naming ``source`` and the key."""
+    profiles = bundled_profiles() if profiles is None else profiles
+    head = data.get("fleet", {})
+    if not isinstance(head, dict):
+        raise FleetError(f"{source}: fleet: must be a table")
+    base_address = str(head.get("base_address", "127.20.0.1"))
+    port = head.get("port", 8080)
+    seed = str(head.get("seed", "camsentry"))
+    total = head.get("total", 0)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise FleetError(f"{source}: fleet.port: must be an integer 1-65535")
+    if not isinstance(total, int) or total < 0:
+        raise FleetError(f"{source}: fleet.total: must be a non-negative integer")
+    try:
+        addresses = address_sequence(base_address)
+    except ValueError as exc:
+        raise FleetError(f"{source}: fleet.base_address: {exc}") from exc
+    defaults = parse_knobs(data.get("defaults", {}), Knobs(), f"{source}: defaults")
+
+    plan: list[tuple[str, str | None, Knobs, str | None]] = []  # profile id, id, knobs, address
+    for i, cam in enumerate(data.get("cameras", [])):
+        where = f"{source}: cameras[{i}]"
+        pid = cam.get("profile")
+        if pid not in profiles:
+            raise FleetError(f"{where}.profile: unknown profile {pid!r}; known: {sorted(profiles)}")
+        count = cam.get("count", 1)
+        if not isinstance(count, int) or count < 1:
+            raise FleetError(f"{where}.count: must be a positive integer")
+        knobs = parse_knobs(cam.get("knobs", {}), defaults, f"{where}.knobs")
+        base_id = cam.get("id")
+        for n in range(count):
+            cid = None if base_id is None else (base_id if count == 1 else f"{base_id}-{n + 1}")
+            plan.append((pid, cid, knobs, cam.get("address") if count == 1 else None))
+    mix = data.get("mix", [])
+    weights = []
+    for i, m in enumerate(mix):
+        if m.get("profile") not in profiles:
+            raise FleetError(f"{source}: mix[{i}].profile: unknown profile {m.get('profile')!r}")
+        weight = m.get("weight", 1)
+        if not isinstance(weight, int) or weight < 0:
+            raise FleetError(f"{source}: mix[{i}].weight: must be a non-negative integer")
+        weights.append(weight)
+    for i, n in enumerate(_apportion(total - len(plan), weights)):
+        knobs = parse_knobs(mix[i].get("knobs", {}), defaults, f"{source}: mix[{i}].knobs")
+        plan.extend((mix[i]["profile"], None, knobs, None) for _ in range(n))
+
+    cameras: list[CameraSpec] = []
+    seen_ids: set[str] = set()
+    seen_addrs: set[str] = set()
+    for index, (pid, cid, knobs, fixed_addr) in enumerate(plan):
+        profile = profiles[pid]
+        camera_id = cid or f"cam-{index + 1:04d}"
+        if camera_id in seen_ids:
+            raise FleetError(f"{source}: cameras: duplicate id {camera_id!r}")
+        address = fixed_addr or next(a for a in addresses if a not in seen_addrs)
+        if address in seen_addrs:
+            raise FleetError(f"{source}: cameras: address {address} used twice")
+        seen_ids.add(camera_id)
+        seen_addrs.add(address)
+        mac = derive_mac(profile, seed, camera_id)
+        cameras.append(
+            CameraSpec(
+                id=camera_id,
+                profile=profile,
+                address=address,
+                port=port,
+                username=profile.default_username,
+                password=profile.default_password
+                if knobs.default_password
+                else derive_password(seed, camera_id),
+                mac=mac,
+                serial=_serial(profile, seed, camera_id),
+                uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"camsentry-sim:{seed}:{camera_id}")),
+                knobs=knobs,
+            )
+        )
+    if not cameras:
+        raise FleetError(f"{source}: no cameras (add [[cameras]] or [[mix]] with fleet.total)")
+    return Fleet(cameras=tuple(cameras), port=port, source=source)
+
+
+def load_fleet(
+    path_or_dict: Path | str | Mapping[str, Any], profiles: Mapping[str, Profile] | None = None
+) -> Fleet:
+    """Load a fleet from a TOML file path or an already parsed dict."""
+    if isinstance(path_or_dict, Mapping):
+        return build_fleet(path_or_dict, "<dict>", profiles)
+    path = Path(path_or_dict)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FleetError(f"{path}: {exc}") from exc
+    try:
+        return build_fleet(data, str(path), profiles)
+    except ProfileError as exc:
+        raise FleetError(str(exc)) from exc
+
+
+def bundled_fleet_path(name: str = "demo-site") -> Path:
+    """Path of a fleet file shipped in ``simulator/fleets``."""
+    return Path(__file__).with_name("fleets") / f"{name}.toml"
