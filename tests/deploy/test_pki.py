@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.wire.envelope import Kind
+from agent.wire.topics import NAME_PATTERN, topic
 from tests.deploy.broker_setup import SCRIPTS, client_dir, require_tools, script
 
 
@@ -125,3 +127,15 @@ def test_broker_install_never_copies_private_ca_or_client_keys(pki: Path, tmp_pa
     for path in dest.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert stat.S_IMODE(dest.stat().st_mode) == 0o750
+
+
+def test_agent_acl_follows_the_wire_format(pki: Path) -> None:
+    """A new telemetry kind or a changed name rule in agent.wire must reach pki-lib.sh."""
+    script("add-agent.sh", "site1", "agentA", pki=pki)
+    lines = (pki / "acl").read_text().splitlines()
+    writes = {ln.removeprefix("topic write ") for ln in lines if ln.startswith("topic write ")}
+    reads = {ln.removeprefix("topic read ") for ln in lines if ln.startswith("topic read ")}
+    assert writes == {topic("site1", "agentA", kind) for kind in Kind}
+    assert reads == {topic("site1", "agentA", "receipt"), topic("site1", "agentA", "cmd")}
+    lib = (SCRIPTS / "pki-lib.sh").read_text()
+    assert f"NAME_RE='{NAME_PATTERN.pattern}'" in lib
