@@ -369,6 +369,14 @@ def parse_policy(data: bytes, source: str) -> tuple[Policy | None, list[str]]:
     except tomllib.TOMLDecodeError as exc:
         r.error("-", f"not valid TOML: {exc}")
         return None, r.errors
+    return policy_from_document(doc, "sha256:" + hashlib.sha256(data).hexdigest(), source)
+
+
+def policy_from_document(
+    doc: Mapping[str, Any], version: str, source: str
+) -> tuple[Policy | None, list[str]]:
+    """Validate a parsed TOML document; the policy is None when any error was found."""
+    r = _Reader(source)
     r.unknown(doc, {"defaults", "core_networks", "restricted", "sites", "egress", "firmware"}, "")
 
     d = r.table(doc, "defaults", "defaults")
@@ -455,7 +463,7 @@ def parse_policy(data: bytes, source: str) -> tuple[Policy | None, list[str]]:
     if r.errors:
         return None, r.errors
     policy = Policy(
-        version="sha256:" + hashlib.sha256(data).hexdigest(),
+        version=version,
         source=source,
         sites=MappingProxyType(sites),
         default_class=defaults.site_class,
