@@ -1,0 +1,126 @@
+"""``camsentry-agent scan``: one sweep with no broker, for an installer on site."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from agent.errors import ConfigError
+from agent.onvif.targets import CameraTarget, parse_camera_tables, parse_target_arg
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="camsentry-agent scan",
+        description="Poll cameras over ONVIF once and print who made them, their firmware and findings.",
+    )
+    p.add_argument(
+        "--target", action="append", default=[], metavar="HOST[:PORT]", help="a camera (repeatable)"
+    )
+    p.add_argument("--config", metavar="FILE", help="a TOML file with [[camera]] tables (address, port, ...)")
+    p.add_argument("--user", help="ONVIF username for --target cameras (and config cameras without one)")
+    p.add_argument("--password", help="ONVIF password (never logged)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of device records")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per camera (default 10)")
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument(
+        "--try-default-credentials",
+        action="store_true",
+        help="also try factory default passwords (only where the site allows it)",
+    )
+    return p
+
+
+def load_targets(args: argparse.Namespace) -> list[CameraTarget]:
+    targets: list[CameraTarget] = []
+    if args.config:
+        path = Path(args.config)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(str(path), "-", f"cannot read: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), "-", f"not TOML: {exc}") from exc
+        tables = data.get("camera", [])
+        if not isinstance(tables, list):
+            raise ConfigError(str(path), "camera", "must be an array of tables ([[camera]])")
+        targets += parse_camera_tables(tables, str(path))
+    for text in args.target:
+        try:
+            targets.append(parse_target_arg(text))
+        except ValueError as exc:
+            raise ConfigError("--target", text, str(exc)) from exc
+    if args.user is not None:
+        targets = [
+            t if t.username is not None else replace(t, username=args.user, password=args.password or "")
+            for t in targets
+        ]
+    return targets
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "-" if value is None or value == "" else str(value)
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def render_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
+    """One line per camera, then its findings indented below it."""
+    header = f"{'camera':<22} {'maker':<10} {'brand':<11} {'conf':>4} {'model':<18} {'firmware':<24} {'CVEs'}"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for r in records:
+        camera = f"{r['address']}:{r['port']}"
+        cves = ",".join(v["cve"] + ("!" if v["kev"] else "") for v in r["vulnerabilities"]) or "-"
+        maker = _cell(r["maker"] or "unknown", 10)
+        model, firmware = _cell(r["model"], 18), _cell(r["firmware"], 24)
+        print(
+            f"{_cell(camera, 22):<22} {maker:<10} {_cell(r['brand'], 11):<11} "
+            f"{r['maker_confidence']:>4.2f} {model:<18} {firmware:<24} {cves}",
+            file=out,
+        )
+        for f in r["findings"]:
+            print(f"    {f['severity']:<8} {f['kind']}: {f['detail']}", file=out)
+    print("(! = in the CISA Known Exploited Vulnerabilities catalog)", file=out)
+
+
+def run_scan(argv: list[str]) -> int:
+    """Exit 0 when every camera answered, 1 when some did not, 2 on a usage or config error."""
+    args = build_parser().parse_args(argv)
+    try:
+        targets = load_targets(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    if not targets:
+        print("camsentry-agent scan: give --target HOST[:PORT] or --config FILE", file=sys.stderr)
+        return 2
+    from agent.onvif import client
+
+    client.preload()  # before logging is configured: onvif-zeep reconfigures logging on import
+    from agent.logs import configure_logging
+
+    configure_logging("warning")
+    from agent.onvif.sweep import Sweeper
+
+    try:
+        sweeper = Sweeper(
+            concurrency=args.concurrency,
+            per_camera_timeout_s=args.timeout,
+            try_default_credentials=args.try_default_credentials,
+        )
+    except ValueError as exc:
+        print(f"camsentry-agent scan: {exc}", file=sys.stderr)
+        return 2
+    records = sweeper.sweep(targets)
+    if args.json:
+        json.dump(records, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        render_table(records, sys.stdout)
+    return 0 if all(r["reachable"] for r in records) else 1

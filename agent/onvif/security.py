@@ -1,0 +1,182 @@
+"""Security findings from one camera's Observation (pure): what an operator must act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from agent.onvif.errors import FailureKind
+from agent.onvif.poll import Observation
+
+# WS-Security receivers commonly refuse tokens more than 5 minutes off (WSS UsernameToken
+# Profile leaves it to the receiver; gSOAP and Hikvision firmware use 300 s).
+CLOCK_SKEW_WARN_S = 300.0
+CLOCK_SKEW_HIGH_S = 3600.0
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class FindingKind(StrEnum):
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    RESPONSE_TOO_LARGE = "response_too_large"
+    HOSTILE_XML = "hostile_xml"
+    MALFORMED_RESPONSE = "malformed_response"
+    AUTH_FAILED = "auth_failed"
+    NO_CREDENTIALS = "no_credentials"
+    UNAUTHENTICATED_ACCESS = "unauthenticated_access"
+    REPLAYED_DIGEST_ACCEPTED = "replayed_digest_accepted"
+    DEFAULT_CREDENTIALS = "default_credentials"
+    PLAIN_HTTP_ONLY = "plain_http_only"
+    CLOCK_SKEW = "clock_skew"
+    NTP_ABSENT = "ntp_absent"
+    XADDR_FOREIGN_HOST = "xaddr_foreign_host"
+    OPERATION_FAILED = "operation_failed"
+    VULNERABLE_FIRMWARE = "vulnerable_firmware"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    severity: Severity
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"kind": str(self.kind), "severity": str(self.severity), "detail": self.detail}
+
+
+_FAILURE_FINDINGS = {
+    FailureKind.UNREACHABLE: (FindingKind.UNREACHABLE, Severity.MEDIUM),
+    FailureKind.TIMEOUT: (FindingKind.TIMEOUT, Severity.MEDIUM),
+    FailureKind.TOO_LARGE: (FindingKind.RESPONSE_TOO_LARGE, Severity.HIGH),
+    FailureKind.HOSTILE_XML: (FindingKind.HOSTILE_XML, Severity.HIGH),
+    FailureKind.MALFORMED: (FindingKind.MALFORMED_RESPONSE, Severity.MEDIUM),
+}
+
+
+def _failures(obs: Observation) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[FindingKind] = set()
+    other: list[str] = []
+    for failure in obs.failures:
+        mapped = _FAILURE_FINDINGS.get(failure.kind)
+        if mapped is not None:
+            kind, severity = mapped
+            if kind not in seen:
+                seen.add(kind)
+                out.append(Finding(kind, severity, f"{failure.operation}: {failure.detail}"))
+        elif failure.operation == "login":
+            out.append(
+                Finding(
+                    FindingKind.AUTH_FAILED,
+                    Severity.MEDIUM,
+                    f"configured credentials refused: {failure.detail}",
+                )
+            )
+        elif failure.kind in (FailureKind.FAULT, FailureKind.HTTP_STATUS) or obs.authenticated:
+            other.append(f"{failure.operation} ({failure.kind})")
+    if other:
+        out.append(
+            Finding(FindingKind.OPERATION_FAILED, Severity.INFO, "not answered: " + ", ".join(other[:12]))
+        )
+    return out
+
+
+def _xaddr_findings(obs: Observation) -> list[Finding]:
+    foreign = sorted(
+        {
+            host
+            for service in obs.services
+            if (host := (urlsplit(service.xaddr).hostname or "")) and host != obs.target.address
+        }
+    )
+    if not foreign:
+        return []
+    return [
+        Finding(
+            FindingKind.XADDR_FOREIGN_HOST,
+            Severity.LOW,
+            f"service addresses point at {', '.join(foreign[:5])}, not {obs.target.address}; "
+            "not followed (NAT, misconfiguration or a camera steering clients elsewhere)",
+        )
+    ]
+
+
+def security_findings(obs: Observation) -> list[Finding]:
+    """Every finding for one camera, most severe first."""
+    findings = _failures(obs)
+    if (
+        obs.reachable
+        and obs.target.username is None
+        and obs.authenticated is None
+        and not obs.open_operations
+    ):
+        findings.append(
+            Finding(FindingKind.NO_CREDENTIALS, Severity.INFO, "no credentials configured; inventory partial")
+        )
+    if obs.open_operations:
+        severity = Severity.CRITICAL if "GetUsers" in obs.open_operations else Severity.HIGH
+        findings.append(
+            Finding(
+                FindingKind.UNAUTHENTICATED_ACCESS,
+                severity,
+                "protected operations answered without credentials: " + ", ".join(obs.open_operations),
+            )
+        )
+    if obs.replay_accepted:
+        findings.append(
+            Finding(
+                FindingKind.REPLAYED_DIGEST_ACCEPTED,
+                Severity.HIGH,
+                "a WS-Security UsernameToken sent again with the same nonce and timestamp was accepted "
+                "(anyone who sniffs one request can replay it; CVE-2022-30563 class)",
+            )
+        )
+    if obs.default_usernames_tried:
+        tried = ", ".join(obs.default_usernames_tried)
+        if obs.default_username_accepted is not None:
+            findings.append(
+                Finding(
+                    FindingKind.DEFAULT_CREDENTIALS,
+                    Severity.CRITICAL,
+                    f"factory default password accepted for user {obs.default_username_accepted!r} "
+                    f"(usernames tried: {tried})",
+                )
+            )
+    if obs.protocols is not None:
+        enabled = {p.name for p in obs.protocols if p.enabled}
+        if "HTTP" in enabled and "HTTPS" not in enabled:
+            findings.append(
+                Finding(
+                    FindingKind.PLAIN_HTTP_ONLY,
+                    Severity.MEDIUM,
+                    "HTTP enabled and HTTPS not: credentials and video travel in clear text",
+                )
+            )
+    if obs.clock_offset_s is not None and abs(obs.clock_offset_s) >= CLOCK_SKEW_WARN_S:
+        severity = Severity.MEDIUM if abs(obs.clock_offset_s) >= CLOCK_SKEW_HIGH_S else Severity.LOW
+        findings.append(
+            Finding(
+                FindingKind.CLOCK_SKEW,
+                severity,
+                f"camera clock is {obs.clock_offset_s:+.0f} s off (recordings mis-timed; "
+                "WS-Security signed with the camera's time)",
+            )
+        )
+    ntp_absent = obs.ntp is not None and not obs.ntp.servers
+    manual = obs.system_time is not None and obs.system_time.date_time_type.lower() == "manual"
+    if ntp_absent or manual:
+        detail = (
+            "clock set manually (DateTimeType=Manual): NTP not used" if manual else "no NTP server configured"
+        )
+        findings.append(Finding(FindingKind.NTP_ABSENT, Severity.LOW, detail))
+    findings += _xaddr_findings(obs)
+    order = list(Severity)
+    return sorted(findings, key=lambda f: -order.index(f.severity))
