@@ -117,6 +117,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_install_reinstall_uninstall(site_root: Path, wheels: Path) -> None:
     root = site_root
     before = snapshot(root)
@@ -186,6 +187,7 @@ def test_install_reinstall_uninstall(site_root: Path, wheels: Path) -> None:
     assert all(after[p][0] == "dir" for p in leftovers)
 
 
+@pytest.mark.slow
 def test_two_roles_share_the_venv_until_the_last_goes(site_root: Path, wheels: Path) -> None:
     root = site_root
     run_install(root, wheels, "--agent")
