@@ -335,9 +335,12 @@ def _egress_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
         tags = frozenset(str(t) for t in rec.get("tags") or [])
         port = rec.get("port") if isinstance(rec.get("port"), int) else None
         hostname = rec.get("hostname") if isinstance(rec.get("hostname"), str) else None
+        others = rec.get("hostnames")
+        candidates: list[Any] = [hostname, *(others if isinstance(others, list) else [])]
+        names = [n for n in candidates if isinstance(n, str) and n]
         if rec.get("allowed") is True or policy.in_core(dest) or CORE_NETWORK_TAG in tags:
             continue
-        if any(rule.matches(dest, port, hostname, tags) for rule in allow):
+        if any(rule.matches(dest, port, names, tags) for rule in allow):
             continue
         clouds = sorted(t for t in tags if t.startswith(VENDOR_CLOUD_TAG))
         protocol = str(rec.get("protocol") or "")
@@ -389,13 +392,20 @@ def evaluate(facts: Facts, policy: Policy) -> Evaluation:
                 )
             )
 
+    # A flow names its device by address ("device") and, when the agent knew it, by id ("device_id").
     by_device: dict[tuple[str, str, str], list[FlowFact]] = {}
     for f in facts.flows:
-        by_device.setdefault((f.site, f.agent, str(f.record.get("device") or "")), []).append(f)
+        for ref in {str(f.record.get("device") or ""), str(f.record.get("device_id") or "")} - {""}:
+            by_device.setdefault((f.site, f.agent, ref), []).append(f)
 
     for d in facts.devices:
-        flows = by_device.get((d.site, d.agent, d.address), []) + (
-            by_device.get((d.site, d.agent, d.device_id), []) if d.device_id != d.address else []
+        flows = list(
+            {
+                id(f): f
+                for ref in (d.address, d.device_id)
+                if ref
+                for f in by_device.get((d.site, d.agent, ref), [])
+            }.values()
         )
         _device_rules(b, d, flows)
         _egress_rules(b, d, flows)

@@ -13,7 +13,7 @@ import hashlib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -95,7 +95,10 @@ class AllowRule:
     hostname: str | None = None
     tag: str | None = None
 
-    def matches(self, destination: str, port: int | None, hostname: str | None, tags: frozenset[str]) -> bool:
+    def matches(
+        self, destination: str, port: int | None, hostnames: Sequence[str], tags: frozenset[str]
+    ) -> bool:
+        """``hostnames``: every name the site's DNS gave for the destination; one must match."""
         if self.cidr is not None:
             try:
                 if ipaddress.ip_address(destination) not in self.cidr:
@@ -105,11 +108,12 @@ class AllowRule:
         if self.ports and port not in self.ports:
             return False
         if self.hostname is not None:
-            name = (hostname or "").lower().rstrip(".")
+            names = [n.lower().rstrip(".") for n in hostnames]
             if self.hostname.startswith("*."):
-                if not name.endswith(self.hostname[1:]):
+                suffix = self.hostname[1:]
+                if not any(n.endswith(suffix) for n in names):
                     return False
-            elif name != self.hostname:
+            elif self.hostname not in names:
                 return False
         return not (self.tag is not None and self.tag not in tags)
 

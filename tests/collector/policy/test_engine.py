@@ -246,3 +246,17 @@ def test_enforcement_actions_only_in_quarantine_mode() -> None:
     actions = enforcement_actions(evaluation, policy())
     assert [(a.site, a.address, a.recorders) for a in actions] == [("hq", "10.77.1.2", ("10.77.2.2",))]
     assert len(actions[0].violation_ids) == 2
+
+
+def test_flow_shapes_from_the_egress_watcher() -> None:
+    d = device()
+    # Matched by device_id alone, and by both address and device_id without counting twice.
+    by_id = flow(d, "203.0.113.5", device="10.99.9.9", device_id=d.device_id)
+    both = flow(d, "203.0.113.6", device_id=d.device_id)
+    fired = rules([d], [by_id, both])[Rule.UNEXPECTED_EGRESS]
+    assert sorted(v.detail["destination"] for v in fired) == ["203.0.113.5", "203.0.113.6"]
+    # Any of the names the site's DNS returned may match the allowlist.
+    named = flow(
+        d, "198.51.100.1", hostname="cdn.example.net", hostnames=["x.cdn.example.net", "ntp.example.gov.uk"]
+    )
+    assert rules([d], [named]) == {}
