@@ -14,6 +14,7 @@ from agent.enforce.handler import CommandHandler
 from agent.enforce.nft import SubprocessNft
 from agent.enforce.rules import Quarantine, render_quarantine
 from agent.wire.commands import CommandAction
+from simulator import netns
 from tests.agent.enforce.conftest import FakeClock, MakeCommand
 from tests.agent.enforce.topology import Topology, enforcement_topology
 from tests.conftest import require_root
@@ -102,23 +103,12 @@ def test_nft_accepts_every_rendering() -> None:
         Quarantine("fd00::9", ("fd00::1",), 2),
         Quarantine("192.0.2.7", (), 3),
     ]
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    try:
-        nft = SubprocessNft(("ip", "netns", "exec", ns, "nft"))
+    with netns.namespace(ns) as space:
+        nft = SubprocessNft(space.exec_argv(["nft"]))
         for monitoring in (True, False):
             nft(render_quarantine(quarantines, host_monitoring=monitoring))
-            listed = subprocess.run(
-                ["ip", "netns", "exec", ns, "nft", "list", "table", "inet", "camsentry"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            listed = space.run(["nft", "list", "table", "inet", "camsentry"]).stdout
             assert "ip6 saddr fd00::9 ip6 daddr fd00::1 accept" in listed
             assert ("ct direction reply" in listed) is monitoring
         nft(render_quarantine([]))
-        gone = subprocess.run(
-            ["ip", "netns", "exec", ns, "nft", "list", "tables"], capture_output=True, text=True, check=True
-        )
-        assert "camsentry" not in gone.stdout
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+        assert "camsentry" not in space.run(["nft", "list", "tables"]).stdout

@@ -1,10 +1,11 @@
-"""A minimal namespace topology for enforcement tests (until simulator/netns.py serves this).
+"""The namespace topology for enforcement tests, built with ``simulator.netns`` primitives.
 
     cam 10.77.1.2 ──┐
     rec 10.77.2.2 ──┼── gw (routes; the agent and its nftables live here)
     inet 203.0.113.10 ┘   (203.0.113.0/24: documentation range, RFC 5737)
 
-Every namespace is named ``cs-enf-<random>-<role>`` and removed in ``finally``.
+Every namespace is named ``cs-enf-<random>-<role>`` and removed in ``finally`` (by that run's
+own prefix, so parallel runs never remove each other's).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from simulator import netns
 
 LINKS = {
     # role: (leaf address, gateway address, prefix)
@@ -53,10 +56,6 @@ try:
 except OSError:
     sys.exit(1)
 """
-
-
-def _run(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, timeout=10)
 
 
 @dataclass
@@ -99,30 +98,26 @@ class Topology:
 @contextmanager
 def enforcement_topology() -> Iterator[Topology]:
     topo = Topology(prefix=f"cs-enf-{secrets.token_hex(3)}")
-    created: list[str] = []
     try:
-        for role in ("gw", *LINKS):
-            _run("ip", "netns", "add", topo.ns(role))
-            created.append(topo.ns(role))
-            _run("ip", "-n", topo.ns(role), "link", "set", "lo", "up")
-        gw = topo.ns("gw")
-        _run("ip", "netns", "exec", gw, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        for role, (leaf, gw_addr, plen) in LINKS.items():
-            _run("ip", "-n", gw, "link", "add", f"to-{role}", "type", "veth", "peer", "name", "eth0")
-            _run("ip", "-n", gw, "link", "set", "eth0", "netns", topo.ns(role))
-            _run("ip", "-n", gw, "addr", "add", f"{gw_addr}/{plen}", "dev", f"to-{role}")
-            _run("ip", "-n", gw, "link", "set", f"to-{role}", "up")
-            _run("ip", "-n", topo.ns(role), "addr", "add", f"{leaf}/{plen}", "dev", "eth0")
-            _run("ip", "-n", topo.ns(role), "link", "set", "eth0", "up")
-            _run("ip", "-n", topo.ns(role), "route", "add", "default", "via", gw_addr)
-        for role in ("gw", *LINKS):
-            topo.serve(role)
-        yield topo
+        with netns.namespaces(f"{topo.prefix}-", ["gw", *LINKS]) as spaces:
+            gw = spaces["gw"]
+            gw.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            for role, (leaf, gw_addr, plen) in LINKS.items():
+                netns.veth_pair(gw, f"to-{role}", spaces[role], "eth0")
+                netns.add_address(gw, f"to-{role}", f"{gw_addr}/{plen}")
+                netns.set_up(gw, f"to-{role}")
+                netns.add_address(spaces[role], "eth0", f"{leaf}/{plen}")
+                netns.set_up(spaces[role], "eth0")
+                netns.add_route(spaces[role], "default", gw_addr)
+            try:
+                for role in ("gw", *LINKS):
+                    topo.serve(role)
+                yield topo
+            finally:
+                for proc in topo.servers:
+                    proc.kill()
+                    proc.wait(timeout=5)
+                    if proc.stdout:
+                        proc.stdout.close()
     finally:
-        for proc in topo.servers:
-            proc.kill()
-            proc.wait(timeout=5)
-            if proc.stdout:
-                proc.stdout.close()
-        for name in reversed(created):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        netns.cleanup_prefix(f"{topo.prefix}-")
