@@ -12,7 +12,7 @@ from types import FrameType
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
-from agent.daemon import SweepFn
+from agent.daemon import CommandSink, SweepFn
 from agent.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import (
@@ -76,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
     key = load_or_create_key(config.key_path)
-    daemon = AgentDaemon(config, key, sweep=sweep, notify=sdnotify.notify)
+    daemon = AgentDaemon(config, key, sweep=sweep, notify=sdnotify.notify, commands=build_commands(config))
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         daemon.stop(signal.Signals(signum).name)
@@ -85,6 +85,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     daemon.run()
     return 0
+
+
+def build_commands(config: AgentConfig) -> CommandSink:
+    """Signed-command handling; rules are applied with nft only when enforcement is enabled."""
+    from agent.enforce.handler import CommandHandler
+    from agent.enforce.nft import DryRunNft, NftRunner, SubprocessNft
+    from agent.wire.signing import public_key_from_text
+
+    runner: NftRunner = SubprocessNft(config.enforce.nft_command) if config.enforce.enabled else DryRunNft()
+    handler = CommandHandler(
+        public_key_from_text(config.collector_public_key),
+        config.state_dir,
+        runner,
+        lambda _device: config.enforce.recorders,
+        site=config.site,
+        agent=config.agent,
+    )
+    if config.enforce.enabled:
+        handler.restore()  # quarantines survive agent restarts
+    return handler
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,15 @@ class PollingSettings:
 
 
 @dataclass(frozen=True)
+class EnforceSettings:
+    # Quarantine commands are verified and acked either way; only with this on are rules applied.
+    enabled: bool = False
+    # Addresses every quarantined camera may still reach (the site's recorders / NVRs).
+    recorders: tuple[str, ...] = ()
+    nft_command: tuple[str, ...] = ("nft",)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     file: str
     site: str
@@ -52,6 +62,7 @@ class AgentConfig:
     health_interval_s: float = 60.0
     cameras: tuple[dict[str, Any], ...] = ()
     egress: dict[str, Any] = field(default_factory=dict)
+    enforce: EnforceSettings = field(default_factory=EnforceSettings)
     log_level: str = "info"
     log_format: str = "auto"
 
@@ -108,6 +119,25 @@ def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
     return settings
 
 
+def parse_enforce(table: Table) -> EnforceSettings:
+    recorders = table.raw("recorders") or []
+    if not isinstance(recorders, list) or not all(isinstance(r, str) for r in recorders):
+        raise table.error("recorders", "must be a list of IP addresses")
+    for address in recorders:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError as exc:
+            raise table.error("recorders", f"{address!r} is not an IP address") from exc
+    nft = table.raw("nft_command") or ["nft"]
+    if not isinstance(nft, list) or not nft or not all(isinstance(a, str) for a in nft):
+        raise table.error("nft_command", "must be a non-empty list of strings")
+    settings = EnforceSettings(
+        enabled=table.get_bool("enabled", False), recorders=tuple(recorders), nft_command=tuple(nft)
+    )
+    table.finish()
+    return settings
+
+
 def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
     top = Table(data, file)
     site = top.get_str("site", required=True)
@@ -154,6 +184,8 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
     if not isinstance(egress, dict):
         raise top.error("egress", "must be a table")
 
+    enforce = parse_enforce(top.table("enforce"))
+
     logging = top.table("logging")
     log_level = logging.choice("level", ("debug", "info", "warning", "error"), "info")
     log_format = logging.choice("format", ("auto", "json", "console"), "auto")
@@ -171,6 +203,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
         health_interval_s=top.get_float("health_interval_s", 60.0, minimum=1.0),
         cameras=tuple(cameras),
         egress=egress,
+        enforce=enforce,
         log_level=log_level,
         log_format=log_format,
     )

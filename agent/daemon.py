@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -51,6 +51,15 @@ class Stop:
     reason: str
 
 
+@dataclass(frozen=True)
+class CommandReceived:
+    payload: bytes
+
+
+class CommandSink(Protocol):
+    def handle(self, payload: bytes) -> dict[str, Any]: ...
+
+
 class AgentDaemon:
     def __init__(
         self,
@@ -61,12 +70,14 @@ class AgentDaemon:
         clock: Clock | None = None,
         link_factory: Callable[..., MqttLink] = MqttLink,
         notify: Callable[[str], object] = lambda _state: None,
+        commands: CommandSink | None = None,
     ) -> None:
         self.config = config
         self._clock = clock or SystemClock()
         self._sweep = sweep
         self._notify = notify
-        self._events: queue.Queue[LinkEvent | SweepDone | Stop] = queue.Queue()
+        self._events: queue.Queue[LinkEvent | SweepDone | Stop | CommandReceived] = queue.Queue()
+        self._commands = commands
         self.outbox = Outbox(
             config.outbox_path,
             clock=self._clock,
@@ -82,6 +93,7 @@ class AgentDaemon:
             outbox=self.outbox,
             delivery=config.delivery,
             clock=self._clock,
+            on_command=lambda payload: self._events.put(CommandReceived(payload)),
         )
         self.link = link_factory(
             config.mqtt,
@@ -129,7 +141,9 @@ class AgentDaemon:
                     log.info("agent stopping", reason=stop.reason)
                     break
                 for event in events:
-                    if isinstance(event, SweepDone):
+                    if isinstance(event, CommandReceived):
+                        self._on_command(event.payload)
+                    elif isinstance(event, SweepDone):
                         snapshot = now() >= next_snapshot
                         if snapshot:
                             next_snapshot = now() + self.config.polling.snapshot_interval_s
@@ -160,7 +174,13 @@ class AgentDaemon:
             self.outbox.close()
             self._stopped.set()
 
-    def _take_events(self, timeout_s: float) -> list[LinkEvent | SweepDone | Stop]:
+    def _on_command(self, payload: bytes) -> None:
+        if self._commands is None:
+            return
+        ack = self._commands.handle(payload)  # never raises for what a peer sends
+        self.publisher.emit(Kind.ACK, ack)
+
+    def _take_events(self, timeout_s: float) -> list[LinkEvent | SweepDone | Stop | CommandReceived]:
         """Wait for one event, then take whatever else is already queued (PUBACKs come in bursts)."""
         try:
             events = [self._events.get(timeout=timeout_s)]

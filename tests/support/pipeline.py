@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import AgentConfig, DeliverySettings, PollingSettings
-from agent.daemon import AgentDaemon, SweepFn
+from agent.daemon import AgentDaemon, CommandSink, SweepFn
 from agent.mqtt import MqttSettings
 from agent.wire.signing import public_key_to_text
 from collector.config import CollectorConfig
@@ -117,8 +117,10 @@ class CountingSweep:
 
 
 @contextmanager
-def running_agent(config: AgentConfig, key: Ed25519PrivateKey, sweep: SweepFn) -> Iterator[AgentDaemon]:
-    daemon = AgentDaemon(config, key, sweep=sweep)
+def running_agent(
+    config: AgentConfig, key: Ed25519PrivateKey, sweep: SweepFn, commands: CommandSink | None = None
+) -> Iterator[AgentDaemon]:
+    daemon = AgentDaemon(config, key, sweep=sweep, commands=commands)
     thread = threading.Thread(target=daemon.run, name="test-agent", daemon=True)
     thread.start()
     try:
