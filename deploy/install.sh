@@ -23,7 +23,7 @@ set -euo pipefail
 USER_NAME=camsentry
 PREFIX_OPT=/opt/camsentry
 CONF_DIR=/etc/camsentry
-STATE_DIR=/var/lib/camsentry
+STATE_DIR=/var/lib/camsentry            # the agent's; the collector's is $STATE_DIR-collector
 UNIT_DIR=/etc/systemd/system
 MODULES_FILE=/etc/modules-load.d/camsentry.conf
 SYSCTL_FILE=/etc/sysctl.d/60-camsentry.conf
@@ -68,6 +68,9 @@ root="$(cd "$root" && pwd)"
 # R prefixes every path written; with --root / it is empty.
 R="${root%/}"
 unit="camsentry-$role.service"
+# Matches the unit's StateDirectory= and the example config's state_dir.
+state_dir="$STATE_DIR"
+[ "$role" = agent ] || state_dir="$STATE_DIR-$role"
 [ -n "$config_example" ] || config_example="$here/$role.example.toml"
 
 work=""
@@ -134,7 +137,7 @@ ensure_user() {
     grep -q "^$USER_NAME:" "$R/etc/group" 2>/dev/null \
         || groupadd "${account_args[@]}" --system "$USER_NAME"
     useradd "${account_args[@]}" --system --gid "$USER_NAME" --home-dir "$STATE_DIR" \
-        --no-create-home --shell /usr/sbin/nologin --comment "camsentry $role" "$USER_NAME"
+        --no-create-home --shell /usr/sbin/nologin --comment "camsentry" "$USER_NAME"
     say "created system user $USER_NAME"
 }
 
@@ -170,8 +173,7 @@ install_venv() {
 
 install_config() {
     ensure_dir group 0750 "$R$CONF_DIR"
-    ensure_dir group 0750 "$R$CONF_DIR/tls"
-    ensure_dir user 0700 "$R$STATE_DIR"
+    ensure_dir user 0700 "$R$state_dir"
     local conf="$R$CONF_DIR/$role.toml"
     if [ -f "$config_example" ]; then
         install -m 0640 "$config_example" "$R$CONF_DIR/$role.example.toml"
@@ -232,7 +234,7 @@ uninstall() {
     [ "$role" = agent ] && rm -f "$R$MODULES_FILE" "$R$SYSCTL_FILE"
     [ "$live_systemd" -eq 1 ] && systemctl daemon-reload
     say "removed $unit"
-    # The venv, config, state and user are shared by both roles: keep them while one remains.
+    # The venv, config and user are shared by both roles: keep them (and state) while one remains.
     local other
     for other in "$R$UNIT_DIR"/camsentry-*.service; do
         if [ -e "$other" ]; then
@@ -243,8 +245,8 @@ uninstall() {
     rm -rf "$R$PREFIX_OPT"
     say "removed $PREFIX_OPT"
     if [ "$purge" -eq 1 ]; then
-        rm -rf "$R$CONF_DIR" "$R$STATE_DIR"
-        say "purged $CONF_DIR and $STATE_DIR"
+        rm -rf "$R$CONF_DIR" "$R$STATE_DIR" "$R$STATE_DIR-collector"
+        say "purged $CONF_DIR, $STATE_DIR and $STATE_DIR-collector"
         if have_user && [ "$is_root" -eq 1 ]; then
             userdel "${account_args[@]}" "$USER_NAME"
             if grep -q "^$USER_NAME:" "$R/etc/group" 2>/dev/null; then

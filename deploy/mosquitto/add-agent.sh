@@ -6,7 +6,8 @@
 # The certificate's CN is agent:SITE:AGENT; the broker uses it as username and client id. The
 # ACL lets it write camsentry/v1/SITE/AGENT/{birth,inventory,flow,health,ack,status} and read
 # camsentry/v1/SITE/AGENT/{receipt,cmd}; nothing else. Output in PKI/clients/agent:SITE:AGENT/
-# (client.key, client.crt, ca.crt, all 0600) goes to the box's /etc/camsentry/tls/.
+# (client.key, client.crt, ca.crt, all 0600) goes to the box as /etc/camsentry/agent.key.pem,
+# agent.crt and ca.crt (docs/broker.md).
 #   --csr FILE  sign a request made on the box instead (its key never travels)
 #   --renew     issue a new certificate for an identity that has one (rotation; revoke the old
 #               serial with revoke.sh --serial once the box uses the new one)

@@ -137,7 +137,6 @@ def test_install_reinstall_uninstall(site_root: Path, wheels: Path) -> None:
     conf = root / "etc/camsentry"
     assert (conf / "agent.toml").read_text() == EXAMPLE_CONFIG
     assert mode(conf) == 0o750
-    assert mode(conf / "tls") == 0o750
     assert mode(conf / "agent.toml") == 0o640
     assert mode(root / "var/lib/camsentry") == 0o700
     unit = root / "etc/systemd/system/camsentry-agent.service"
@@ -159,7 +158,7 @@ def test_install_reinstall_uninstall(site_root: Path, wheels: Path) -> None:
     # The operator edits the config and the agent makes its keys; a rerun must keep both.
     (conf / "agent.toml").write_text('[broker]\nhost = "broker.site-7.internal"\n')
     (root / "var/lib/camsentry/agent.key").write_text("secret")
-    (conf / "tls/client.key").write_text("tls secret")
+    (conf / "agent.key.pem").write_text("tls secret")
     installed = snapshot(root, skip=("opt/camsentry/venv",))
     second = run_install(root, wheels, "--agent")
     assert "kept /etc/camsentry/agent.toml" in second.stdout
@@ -195,6 +194,7 @@ def test_two_roles_share_the_venv_until_the_last_goes(site_root: Path, wheels: P
     units = root / "etc/systemd/system"
     assert (units / "camsentry-collector.service").exists()
     assert (root / "etc/camsentry/collector.toml").exists()
+    assert mode(root / "var/lib/camsentry-collector") == 0o700
     assert os.access(root / "opt/camsentry/venv/bin/camsentry-collector", os.X_OK)
 
     run_install(root, wheels, "--agent", "--uninstall", "--purge")
@@ -206,6 +206,7 @@ def test_two_roles_share_the_venv_until_the_last_goes(site_root: Path, wheels: P
     run_install(root, wheels, "--collector", "--uninstall", "--purge")
     assert not (root / "opt/camsentry").exists()
     assert not (root / "etc/camsentry").exists()
+    assert not (root / "var/lib/camsentry-collector").exists()
     assert "camsentry:" not in (root / "etc/passwd").read_text()
 
 

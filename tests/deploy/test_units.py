@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,8 @@ def test_unit_is_a_hardened_notify_service(unit_name: str) -> None:
         f"/opt/camsentry/venv/bin/camsentry-{role} run --config /etc/camsentry/{role}.toml"
     ]
     assert d["User"] == ["camsentry"]
-    assert d["StateDirectory"] == ["camsentry"]
+    # The state_dir of deploy/<role>.example.toml: ProtectSystem=strict leaves only it writable.
+    assert d["StateDirectory"] == ["camsentry" if role == "agent" else "camsentry-collector"]
     for key in (
         "NoNewPrivileges",
         "PrivateTmp",
@@ -112,3 +114,15 @@ def test_exposure_is_low_and_as_documented(unit_name: str) -> None:
     score = exposure(UNITS / unit_name)
     assert score <= 2.0
     assert score <= documented_exposure()[unit_name]
+
+
+@pytest.mark.parametrize("unit_name", UNIT_NAMES)
+def test_state_directory_is_where_the_example_config_writes(unit_name: str) -> None:
+    """ProtectSystem=strict: a state_dir other than the unit's StateDirectory is read-only."""
+    role = unit_name.removeprefix("camsentry-").removesuffix(".service")
+    example = REPO / "deploy" / f"{role}.example.toml"
+    if not example.exists():
+        pytest.skip(f"{example.name} not written yet")
+    state_dir = tomllib.loads(example.read_text())["state_dir"]
+    d = directives((UNITS / unit_name).read_text())
+    assert state_dir == "/var/lib/" + d["StateDirectory"][0]
