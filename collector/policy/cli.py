@@ -26,7 +26,7 @@ from agent.clock import Clock, SystemClock
 from agent.enforce.rules import Quarantine, render_quarantine
 from agent.wire.commands import CommandAction, parse_rfc3339
 from agent.wire.envelope import rfc3339_utc
-from collector.policy.commanding import CommandSender
+from collector.policy.commanding import CommandSender, quarantines_in_force
 from collector.policy.engine import DeviceFact
 from collector.policy.model import Policy, PolicyError, check_policy_file, default_policy, load_policy
 from collector.reports.compliance import RENDERERS, build_compliance
@@ -66,10 +66,13 @@ class _Run:
         self.err = ctx.err or sys.stderr
         self._conn: DBConnection | None = None
 
-    def store(self) -> ViolationStore:
+    def connection(self) -> DBConnection:
         if self._conn is None:
             self._conn = self.ctx.connect()
-        return ViolationStore(self._conn, clock=self.ctx.clock, paramstyle=self.ctx.paramstyle)
+        return self._conn
+
+    def store(self) -> ViolationStore:
+        return ViolationStore(self.connection(), clock=self.ctx.clock, paramstyle=self.ctx.paramstyle)
 
     def policy(self) -> Policy:
         return load_policy(self.ctx.policy_path) if self.ctx.policy_path else default_policy()
@@ -209,9 +212,18 @@ def _command(r: _Run, args: argparse.Namespace, action: CommandAction) -> int:
     policy = r.policy()
     recorders = policy.site(place.site).recorders
     if action is CommandAction.QUARANTINE and getattr(args, "dry_run", False):
-        # The agent adds recorders it knows itself; these rules are what the collector asks for.
-        print(f"# dry run: would send quarantine to {place.site}/{place.agent}; nothing sent", file=r.out)
-        r.out.write(render_quarantine([Quarantine(place.address, recorders, 0)]))
+        in_force = quarantines_in_force(r.connection())
+        others = [
+            q
+            for (s, a, dev), q in in_force.items()
+            if (s, a) == (place.site, place.agent) and dev != place.address
+        ]
+        print(
+            f"# dry run: the ruleset {place.site}/{place.agent} would apply; nothing sent, nothing changed.\n"
+            "# The agent adds any recorders it knows itself for the device.",
+            file=r.out,
+        )
+        r.out.write(render_quarantine([*others, Quarantine(place.address, recorders, 0)]))
         return EXIT_OK
     if r.ctx.send_command is None:
         print("error: this collector cannot send commands (no MQTT or no signing key)", file=r.err)

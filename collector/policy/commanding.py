@@ -18,6 +18,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.clock import Clock
+from agent.enforce.rules import Quarantine
 from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, seal_command
 from agent.wire.envelope import rfc3339_utc
 from agent.wire.topics import topic
@@ -165,23 +166,8 @@ class CommandIssuer:
         return found
 
     def quarantined(self) -> set[tuple[str, str, str]]:
-        """(site, agent, device) whose latest quarantine/release is a quarantine not refused or failed."""
-        cur = self.conn.cursor()
-        try:
-            cur.execute(
-                "SELECT site, agent, device, action, outcome FROM commands "
-                "WHERE action IN ('quarantine', 'release') ORDER BY site, agent, id"
-            )
-            latest: dict[tuple[str, str, str], tuple[str, str | None]] = {}
-            for site, agent, device, action, outcome in cur.fetchall():
-                latest[(site, agent, device)] = (action, outcome)
-        finally:
-            cur.close()
-        return {
-            k
-            for k, (action, outcome) in latest.items()
-            if action == CommandAction.QUARANTINE.value and outcome in (None, "applied")
-        }
+        """(site, agent, device) quarantined by an applied (or not yet acked) command."""
+        return set(quarantines_in_force(self.conn))
 
     def enforce(self, actions: Sequence[QuarantineAction]) -> list[int]:
         """Send a quarantine for each action whose device is not already quarantined."""
@@ -197,3 +183,30 @@ class CommandIssuer:
                 )
             )
         return sent
+
+
+def quarantines_in_force(conn: DBConnection) -> dict[tuple[str, str, str], Quarantine]:
+    """What the agents have applied (or are about to): commands refused, failed or dry-run
+    changed nothing and are skipped; in id order, a quarantine sets and a release clears."""
+    cur = conn.cursor()
+    try:
+        cur.execute(
+            "SELECT site, agent, device, action, params, id FROM commands "
+            "WHERE action IN ('quarantine', 'release') AND (outcome IS NULL OR outcome = 'applied') "
+            "ORDER BY site, agent, id"
+        )
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    state: dict[tuple[str, str, str], Quarantine] = {}
+    for site, agent, device, action, params, cid in rows:
+        key = (site, agent, device)
+        if action == CommandAction.RELEASE.value:
+            state.pop(key, None)
+            continue
+        try:
+            recorders = json.loads(params).get("recorders", [])
+            state[key] = Quarantine(device, tuple(str(r) for r in recorders), int(cid))
+        except (ValueError, TypeError, AttributeError):
+            log.warning("command_row_unreadable", site=site, agent=agent, command_id=cid)
+    return state

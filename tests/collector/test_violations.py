@@ -258,4 +258,8 @@ def test_command_ids_and_acks_in_the_same_database(store: ViolationStore, clock:
     assert issuer.record_ack("hq", "a1", {"command_id": 2, "outcome": "refused", "reason": "expired"})
     assert not issuer.record_ack("hq", "a1", {"command_id": 99, "outcome": "applied"})
     assert ("hq", "a1", "10.77.1.3") not in issuer.quarantined()
-    assert [t for t, _ in published] == ["camsentry/v1/hq/a1/cmd"] * 2 + ["camsentry/v1/depot/a1/cmd"]
+    # A refused repeat changes nothing: the earlier quarantine still stands.
+    assert issuer.send("hq", "a1", CommandAction.QUARANTINE, "10.77.1.2") == 3
+    issuer.record_ack("hq", "a1", {"command_id": 3, "outcome": "refused", "reason": "expired"})
+    assert ("hq", "a1", "10.77.1.2") in issuer.quarantined()
+    assert [t for t, _ in published][:3] == ["camsentry/v1/hq/a1/cmd"] * 2 + ["camsentry/v1/depot/a1/cmd"]

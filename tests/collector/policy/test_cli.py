@@ -235,6 +235,11 @@ def test_quarantine_dry_run_then_real_then_release(world: World, tmp_path: Path)
     assert world.issuer.quarantined() == set()
     assert world.issuer.enforce(actions) == [3]
 
+    # The dry run shows the agent's whole table: devices already quarantined there, plus this one.
+    code, out, _ = world.run("quarantine", "10.77.1.3", "--dry-run")
+    assert "ip saddr 10.77.1.2 counter drop" in out
+    assert "ip saddr 10.77.1.3 counter drop" in out
+
 
 def test_unknown_device(world: World) -> None:
     code, _, err = world.run("quarantine", "10.9.9.9")
