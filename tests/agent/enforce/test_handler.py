@@ -177,3 +177,14 @@ def test_state_write_failure_is_reported(
     ack = handler.handle(make_command(1))
     assert (ack["outcome"], ack["reason"]) == ("failed", "state_write_failed")
     assert ack["ruleset"]
+
+
+def test_bad_recorders_refused_and_id_spent(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    runner = DryRunNft()
+    handler = _handler(collector_key, tmp_path, runner, clock)
+    ack = handler.handle(make_command(1, params={"recorders": ["nvr.local"]}))
+    assert (ack["outcome"], ack["reason"]) == ("refused", "malformed")
+    assert runner.rulesets == []
+    assert load_state(tmp_path).last_command_id == 1
