@@ -4,8 +4,8 @@
 #   deploy/mosquitto/add-agent.sh [--dir PKI] [--acl FILE] [--csr FILE] [--renew] SITE AGENT
 #
 # The certificate's CN is agent:SITE:AGENT; the broker uses it as username and client id. The
-# ACL lets it write camsentry/v1/SITE/AGENT/{birth,inventory,flow,health,ack,status} and read
-# camsentry/v1/SITE/AGENT/{receipt,cmd}; nothing else. Output in PKI/clients/agent:SITE:AGENT/
+# ACL lets it write camsentry/v1/SITE/AGENT/{birth,inventory,flow,health,ack,status,enrol} and
+# read camsentry/v1/SITE/AGENT/{receipt,cmd}; nothing else. Output in PKI/clients/agent:SITE:AGENT/
 # (client.key, client.crt, ca.crt, all 0600) goes to the box as /etc/camsentry/agent.key.pem,
 # agent.crt and ca.crt (docs/broker.md).
 #   --csr FILE  sign a request made on the box instead (its key never travels)
@@ -50,7 +50,7 @@ fi
 
 base="camsentry/v1/$site/$agent"
 {
-    for kind in $TELEMETRY_KINDS; do echo "topic write $base/$kind"; done
+    for kind in $AGENT_WRITE_KINDS; do echo "topic write $base/$kind"; done
     echo "topic read $base/receipt"
     echo "topic read $base/cmd"
 } | acl_add "$identity"

@@ -11,8 +11,11 @@ NAME_RE='^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
 # shellcheck disable=SC2034  # used by the scripts that source this file
 RESERVED_SITES=" alerts "
 CLIENT_DAYS="${CAMSENTRY_CLIENT_DAYS:-825}"
+# What an agent may publish under its own subtree: the telemetry kinds (agent.wire Kind) and
+# its enrolment request (agent.wire.enrol ENROL_KIND), which the collector answers only after
+# an operator approves the key fingerprint.
 # shellcheck disable=SC2034
-TELEMETRY_KINDS="birth inventory flow health ack status"
+AGENT_WRITE_KINDS="birth inventory flow health ack status enrol"
 
 pki="${CAMSENTRY_PKI:-./camsentry-pki}"
 acl="${CAMSENTRY_ACL:-}"

@@ -83,13 +83,13 @@ COLLECTOR = "collector:central-1"
 COLLECTOR_2 = "collector:central-2"
 
 
-def test_agent_telemetry_reaches_the_collector(connect: Connect) -> None:
+def test_agent_telemetry_and_enrolment_reach_the_collector(connect: Connect) -> None:
     collector = connect(COLLECTOR)
     collector.subscribe("camsentry/v1/+/+/+")
     agent = connect(AGENT_A)
-    for kind in KINDS:
+    for kind in [*KINDS, "enrol"]:
         assert not agent.publish(t("site1", "agentA", kind)).is_failure
-    for kind in KINDS:
+    for kind in [*KINDS, "enrol"]:
         assert collector.receive_until(t("site1", "agentA", kind)) == []
 
 
@@ -105,6 +105,7 @@ def test_shared_subscription_for_several_collectors(connect: Connect) -> None:
     [
         t("site1", "agentB", "flow"),  # another agent at the same site
         t("site2", "agentC", "inventory"),  # an agent at another site
+        t("site1", "agentB", "enrol"),  # an enrolment request for another agent
         t("site2", "agentA", "birth"),  # its own name under another site
         t("site1", "agentA", "cmd"),  # a command to itself
         t("site1", "agentA", "receipt"),  # a receipt to itself
@@ -150,7 +151,7 @@ def test_agent_reads_its_own_receipts_and_commands(connect: Connect) -> None:
     assert agent.receive_until(t("site1", "agentA", "cmd")) == []
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, "enrol"])
 def test_collector_cannot_publish_telemetry_as_an_agent(connect: Connect, kind: str) -> None:
     watcher = connect(COLLECTOR_2)
     watcher.subscribe("camsentry/v1/#")

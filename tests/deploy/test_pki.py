@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.wire.enrol import ENROL_KIND
 from agent.wire.envelope import Kind
 from agent.wire.topics import NAME_PATTERN, topic
 from tests.deploy.broker_setup import SCRIPTS, client_dir, require_tools, script
@@ -135,7 +136,8 @@ def test_agent_acl_follows_the_wire_format(pki: Path) -> None:
     lines = (pki / "acl").read_text().splitlines()
     writes = {ln.removeprefix("topic write ") for ln in lines if ln.startswith("topic write ")}
     reads = {ln.removeprefix("topic read ") for ln in lines if ln.startswith("topic read ")}
-    assert writes == {topic("site1", "agentA", kind) for kind in Kind}
+    kinds = {*Kind, ENROL_KIND}
+    assert writes == {topic("site1", "agentA", kind) for kind in kinds}
     assert reads == {topic("site1", "agentA", "receipt"), topic("site1", "agentA", "cmd")}
     lib = (SCRIPTS / "pki-lib.sh").read_text()
     assert f"NAME_RE='{NAME_PATTERN.pattern}'" in lib
