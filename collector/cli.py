@@ -94,7 +94,7 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
                 return 1
             print(f"revoked {args.site}/{args.agent}")
         else:
-            rows = [
+            rows: list[dict[str, str | None]] = [
                 {
                     "site": a.site,
                     "agent": a.agent,
