@@ -66,11 +66,11 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
             store.add_agent(args.site, args.agent, args.public_key.strip(), _now())
             print(f"enrolled {args.site}/{args.agent}")
         elif args.agents_command == "pending":
-            rows = [{**r, "fingerprint": key_fingerprint(r["public_key"])} for r in store.pending()]
+            requests = [{**r, "fingerprint": key_fingerprint(r["public_key"])} for r in store.pending()]
             if args.json:
-                print(json.dumps(rows, indent=2))
+                print(json.dumps(requests, indent=2))
             else:
-                print(render(rows, ["site", "agent", "host", "fingerprint", "requested_at"], "table"))
+                print(render(requests, ["site", "agent", "host", "fingerprint", "requested_at"], "table"))
         elif args.agents_command == "approve":
             request = next(
                 (r for r in store.pending() if (r["site"], r["agent"]) == (args.site, args.agent)), None
