@@ -36,7 +36,6 @@ site="${args[0]}"
 agent="${args[1]}"
 check_name site "$site"
 check_name agent "$agent"
-[[ "$RESERVED_SITES" != *" $site "* ]] || die "site name '$site' is reserved"
 require_ca
 
 identity="agent:$site:$agent"

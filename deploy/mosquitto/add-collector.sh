@@ -40,10 +40,11 @@ else
     issue_client "$identity" "$out" "$csr"
 fi
 
-# '+' also matches the alerts level; harmless, as alerts topics carry no receipt/cmd kind.
+# Alerts live outside the telemetry tree (collector.alerts ALERT_TOPIC_PREFIX), so the
+# collector's camsentry/v1/+/+/+ subscription never sees them.
 acl_add "$identity" <<'ACL'
 topic read camsentry/v1/#
 topic write camsentry/v1/+/+/receipt
 topic write camsentry/v1/+/+/cmd
-topic write camsentry/v1/alerts/#
+topic readwrite camsentry/alerts/v1/#
 ACL

@@ -7,9 +7,6 @@ umask 077  # every key, certificate and database file is written 0600
 # Site and agent names become topic levels, file names and certificate names; the alphabet
 # matches agent/wire/topics.py NAME_PATTERN.
 NAME_RE='^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
-# camsentry/v1/alerts/... is the collector's; a site of that name would be ambiguous.
-# shellcheck disable=SC2034  # used by the scripts that source this file
-RESERVED_SITES=" alerts "
 CLIENT_DAYS="${CAMSENTRY_CLIENT_DAYS:-825}"
 # What an agent may publish under its own subtree: the telemetry kinds (agent.wire Kind) and
 # its enrolment request (agent.wire.enrol ENROL_KIND), which the collector answers only after

@@ -22,7 +22,7 @@ SCRIPTS = REPO / "deploy" / "mosquitto"
 SHIPPED_CONF = SCRIPTS / "mosquitto.conf"
 INSTALLED_DIR = "/etc/mosquitto/camsentry/"
 SCRIPT_TIMEOUT_S = 60
-BARRIER_TOPIC = "camsentry/v1/alerts/test/barrier"
+BARRIER_TOPIC = "camsentry/alerts/v1/test-barrier"
 
 
 def require_tools() -> None:

@@ -11,6 +11,7 @@ import pytest
 from agent.wire.enrol import ENROL_KIND
 from agent.wire.envelope import Kind
 from agent.wire.topics import NAME_PATTERN, topic
+from collector.alerts import ALERT_TOPIC_PREFIX
 from tests.deploy.broker_setup import SCRIPTS, client_dir, require_tools, script
 
 
@@ -71,7 +72,6 @@ def test_rerunning_changes_nothing(pki: Path) -> None:
 @pytest.mark.parametrize(
     ("site", "agent", "message"),
     [
-        ("alerts", "a1", "reserved"),
         ("site/1", "a1", "must match"),
         ("site1", "+", "must match"),
         ("site1", "#", "must match"),
@@ -141,3 +141,13 @@ def test_agent_acl_follows_the_wire_format(pki: Path) -> None:
     assert reads == {topic("site1", "agentA", "receipt"), topic("site1", "agentA", "cmd")}
     lib = (SCRIPTS / "pki-lib.sh").read_text()
     assert f"NAME_RE='{NAME_PATTERN.pattern}'" in lib
+
+
+def test_collector_acl_follows_the_collector(pki: Path) -> None:
+    """Alerts are published where collector.alerts says; receipts and commands per agent."""
+    script("add-collector.sh", "central-1", pki=pki)
+    lines = set((pki / "acl").read_text().splitlines())
+    assert f"topic readwrite {ALERT_TOPIC_PREFIX}/#" in lines
+    assert f"topic write {topic('+', '+', 'receipt')}" in lines
+    assert f"topic write {topic('+', '+', 'cmd')}" in lines
+    assert not any(ln.startswith("topic write camsentry/v1/#") for ln in lines)
