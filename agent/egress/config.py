@@ -1,0 +1,97 @@
+"""The agent TOML's ``[egress]`` table → ``EgressConfig`` (frozen), every error by file and key.
+
+[egress]
+conntrack = true          # routed flows from conntrack NEW/DESTROY events (needs CAP_NET_ADMIN)
+conntrack_hook = true     # add nft table inet camsentry_egress so the kernel tracks this netns
+sockets = true            # this host's own sockets, with the owning process
+socket_reader = "procnet" # or "psutil"
+poll_interval_s = 2.0     # host sockets
+dns = true                # names from DNS answers seen on `interfaces` (needs CAP_NET_RAW)
+interfaces = ["eth1"]     # camera-side interfaces; [] = all
+device_networks = ["198.51.100.0/24"]  # flow sources that are devices; [] = any non-local
+core_networks = ["10.0.0.0/8"]         # tagged core_network
+report_allowed = false    # also publish flows the allowlist allows (allowed = true)
+max_flow_keys = 4096      # aggregation records kept; more fold into a per-device overflow
+max_findings_per_drain = 500
+allow = [
+  { cidr = "192.0.2.0/24", ports = [123], protocol = "udp" },
+  { hostname = "*.updates.example.org", ports = [443] },
+]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.configfile import Table
+from agent.egress.allowlist import Allowlist, Network, parse_entry, parse_networks
+from agent.errors import ConfigError
+
+SOCKET_READERS = ("procnet", "psutil")
+# Host sockets: 2 s keeps a recorder's phone-home visible (it holds connections open) at
+# ~1 ms of CPU per poll with ProcNet; short flows are conntrack's job, not polling's.
+DEFAULT_POLL_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class EgressConfig:
+    file: str = "-"
+    conntrack: bool = True
+    conntrack_hook: bool = True
+    sockets: bool = True
+    socket_reader: str = "procnet"
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    dns: bool = True
+    interfaces: tuple[str, ...] = ()
+    device_networks: tuple[Network, ...] = ()
+    report_allowed: bool = False
+    max_flow_keys: int = 4096
+    max_findings_per_drain: int = 500
+    allowlist: Allowlist = field(default_factory=Allowlist)
+
+
+def _strings(table: Table, name: str) -> tuple[str, ...]:
+    value = table.raw(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise table.error(name, "must be a list of non-empty strings")
+    return tuple(value)
+
+
+def parse_egress_config(table: dict[str, Any], file: str) -> EgressConfig:
+    """Validate the ``[egress]`` table; raises ConfigError(file, "egress.<key>", problem)."""
+    t = Table(table, file, "egress")
+    allow_raw: Any = t.raw("allow")
+    if allow_raw is None:
+        allow_raw = []
+    if not isinstance(allow_raw, list):
+        raise t.error("allow", "must be a list of tables like { cidr = ..., ports = [...] }")
+    entries = tuple(parse_entry(item, file, f"egress.allow[{i}]") for i, item in enumerate(allow_raw))
+    core = parse_networks(t.raw("core_networks") or [], file, "egress.core_networks")
+    devices = parse_networks(t.raw("device_networks") or [], file, "egress.device_networks")
+    interfaces = _strings(t, "interfaces")
+    for name in interfaces:
+        if len(name) > 15 or "/" in name:
+            raise t.error("interfaces", f"{name!r} is not an interface name")
+    config = EgressConfig(
+        file=file,
+        conntrack=t.get_bool("conntrack", True),
+        conntrack_hook=t.get_bool("conntrack_hook", True),
+        sockets=t.get_bool("sockets", True),
+        socket_reader=t.choice("socket_reader", SOCKET_READERS, "procnet"),
+        poll_interval_s=t.get_float("poll_interval_s", DEFAULT_POLL_INTERVAL_S, minimum=0.1),
+        dns=t.get_bool("dns", True),
+        interfaces=interfaces,
+        device_networks=devices,
+        report_allowed=t.get_bool("report_allowed", False),
+        max_flow_keys=t.get_int("max_flow_keys", 4096, minimum=16, maximum=1_000_000),
+        max_findings_per_drain=t.get_int("max_findings_per_drain", 500, minimum=1, maximum=100_000),
+        allowlist=Allowlist(entries, core, "config"),
+    )
+    t.finish()
+    return config
+
+
+__all__ = ["ConfigError", "EgressConfig", "parse_egress_config"]

@@ -1,0 +1,384 @@
+"""EgressWatcher: runs the egress sources, classifies and aggregates flows, reports degradations.
+
+Lifecycle: ``start()`` → (``drain_findings()``, ``health()`` as often as the daemon likes) →
+``stop()``. Sources run in their own threads and only hand events over under one lock; a source
+that cannot start becomes a health finding while the others keep running.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import structlog
+
+from agent.clock import Clock, SystemClock
+from agent.egress.aggregate import Aggregator, FlowKey, FlowRecord
+from agent.egress.allowlist import Allowlist
+from agent.egress.clouds import CORE_NETWORK_TAG, CloudTable, load_cloud_domains
+from agent.egress.config import EgressConfig
+from agent.egress.conntrack import ConntrackStream
+from agent.egress.dns import DnsAnswer, NameCache
+from agent.egress.dnssniff import DnsSniffer
+from agent.egress.model import FlowEvent, FlowKind, Source
+from agent.egress.procnet import ProcNet
+from agent.egress.sockets import SocketPoller, psutil_owner, psutil_sockets
+
+log = structlog.get_logger("agent.egress.watcher")
+
+DeviceLookup = Callable[[str], str | None]
+# conntrack ids of flows seen NEW and not yet DESTROYed; beyond this the oldest are forgotten
+# (a DESTROY without its NEW then counts the flow once more, which we prefer to losing it).
+MAX_LIVE_FLOWS = 262_144
+NFT_TABLE = "camsentry_egress"
+# Any rule with a ct expression makes the kernel track connections in this network namespace;
+# without one, a namespace that does no NAT or stateful filtering produces no conntrack events.
+NFT_HOOK_RULESET = f"""table inet {NFT_TABLE} {{
+  chain track {{ type filter hook prerouting priority 0; policy accept; ct state new counter; }}
+  chain track_out {{ type filter hook output priority 0; policy accept; ct state new counter; }}
+}}
+"""
+
+
+def _utc(ts: float | None, clock: Clock) -> datetime:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else clock.now()
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EgressWatcher:
+    def __init__(
+        self,
+        config: EgressConfig,
+        device_lookup: DeviceLookup = lambda _address: None,
+        clock: Clock | None = None,
+        *,
+        conntrack_command: Sequence[str] = ("conntrack",),
+        nft_command: Sequence[str] = ("nft",),
+        proc_root: Path = Path("/proc"),
+        procnet: ProcNet | None = None,
+    ) -> None:
+        self.config = config
+        self._lookup = device_lookup
+        self._clock = clock or SystemClock()
+        self._conntrack_command = tuple(conntrack_command)
+        self._nft_command = tuple(nft_command)
+        self._proc_root = proc_root
+        self._lock = threading.Lock()
+        self._allowlist = config.allowlist
+        self._clouds = CloudTable(load_cloud_domains())
+        self._names = NameCache()
+        self._agg = Aggregator(config.max_flow_keys, config.max_findings_per_drain)
+        self._live: OrderedDict[int, FlowKey] = OrderedDict()
+        self._local: frozenset[str] = frozenset()
+        self._health: dict[str, dict[str, Any]] = {}
+        self._stop = threading.Event()
+        self._poll_thread: threading.Thread | None = None
+        self._conntrack: ConntrackStream | None = None
+        self._dns: DnsSniffer | None = None
+        self._hook_installed = False
+        self._procnet = procnet or ProcNet(proc_root)
+        self.counters = {"conntrack_events": 0, "out_of_scope": 0, "socket_flows": 0}
+        if config.socket_reader == "psutil":
+            self._poller = SocketPoller(psutil_sockets, psutil_owner)
+        else:
+            self._poller = SocketPoller(self._procnet.sockets, self._procnet.owner)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._refresh_local_addresses()
+        if self.config.dns:
+            self._start_dns()
+        if self.config.conntrack:
+            if self.config.conntrack_hook:
+                self._install_hook()
+            self._check_accounting()
+            self._conntrack = ConntrackStream(
+                self._on_conntrack, self._on_conntrack_exit, self._conntrack_command
+            )
+            self._conntrack.start()
+        else:
+            self._degrade("conntrack", "disabled", "conntrack = false in [egress]: routed flows unseen")
+        if self.config.sockets:
+            self._poll_thread = threading.Thread(target=self._poll_loop, name="egress-sockets", daemon=True)
+            self._poll_thread.start()
+        log.info("egress_started", conntrack=self.config.conntrack, sockets=self.config.sockets)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._conntrack is not None:
+            self._conntrack.stop()
+        if self._dns is not None:
+            self._dns.stop()
+        if self._poll_thread is not None:
+            self._poll_thread.join(timeout=10)
+        if self._hook_installed:
+            self._nft(f"delete table inet {NFT_TABLE}\n")
+            self._hook_installed = False
+        log.info("egress_stopped")
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    def drain_findings(self) -> list[dict[str, Any]]:
+        """Flow findings changed since the last drain (cumulative counters), at most
+        ``max_findings_per_drain``; the rest stay pending for the next call."""
+        now = self._clock.monotonic()
+        with self._lock:
+            records = self._agg.take()
+            out = [body for rec in records if (body := self._finding(rec, now)) is not None]
+            self._agg.forget_idle(now)
+        return out
+
+    def health(self) -> list[dict[str, Any]]:
+        """Current degradations: a source that cannot run, lost events, overflowing aggregation."""
+        with self._lock:
+            out = [dict(v) for v in self._health.values()]
+            if self._agg.overflowed or self._agg.dropped:
+                out.append(
+                    {
+                        "component": "egress.aggregation",
+                        "status": "degraded",
+                        "problem": f"more than {self._agg.max_keys} distinct flows: "
+                        f"{self._agg.overflowed} folded into per-device overflow records, "
+                        f"{self._agg.dropped} dropped",
+                    }
+                )
+        if self._conntrack is not None and self._conntrack.stats.lost_event_warnings:
+            out.append(
+                {
+                    "component": "egress.conntrack",
+                    "status": "degraded",
+                    "problem": "kernel dropped conntrack events (ENOBUFS) "
+                    f"{self._conntrack.stats.lost_event_warnings} times",
+                }
+            )
+        return sorted(out, key=lambda h: str(h["component"]))
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                **self.counters,
+                "records": len(self._agg),
+                "pending": self._agg.pending,
+                "overflowed": self._agg.overflowed,
+                "dropped": self._agg.dropped,
+                "names": len(self._names),
+            }
+
+    def replace_allowlist(self, allowlist: Allowlist) -> None:
+        """Swap in a verified policy push (``Allowlist.from_document``); applies to later drains."""
+        with self._lock:
+            self._allowlist = allowlist
+        log.info("egress_allowlist_replaced", origin=allowlist.origin, entries=len(allowlist.entries))
+
+    def learn_name(self, answer: DnsAnswer) -> None:
+        """A DNS answer from any source (the packet sniffer, a resolver log, a test)."""
+        with self._lock:
+            self._names.add(answer, self._clock.monotonic())
+
+    def observe_event(self, event: FlowEvent) -> None:
+        """One conntrack event (the stream's callback; tests and replays call it directly)."""
+        self._on_conntrack(event)
+
+    # -- classification --------------------------------------------------------------------
+
+    def _finding(self, rec: FlowRecord, mono: float) -> dict[str, Any] | None:
+        found = self._names.lookup(rec.destination, mono)
+        if found is not None:
+            rec.hostname, rec.names = found
+        tags = self._clouds.tags(rec.names)
+        if self._allowlist.is_core(rec.destination):
+            tags.append(CORE_NETWORK_TAG)
+        allowed = not rec.overflow and self._allowlist.allows(
+            rec.destination, rec.port, rec.protocol, rec.names, frozenset(tags)
+        )
+        if allowed and not self.config.report_allowed:
+            return None
+        return {
+            "device": rec.device,
+            "device_id": self._lookup(rec.device) if rec.source is Source.CONNTRACK else None,
+            "destination": rec.destination,
+            "port": rec.port,
+            "protocol": rec.protocol,
+            "hostname": rec.hostname,
+            "hostnames": list(rec.names),
+            "tags": sorted(tags),
+            "first_seen": _rfc3339(rec.first_seen),
+            "last_seen": _rfc3339(rec.last_seen),
+            "count": rec.count,
+            "bytes": rec.bytes,
+            "allowed": allowed,
+            "source": rec.source.value,
+            "process": rec.process.as_dict() if rec.process else None,
+            "overflow": rec.overflow,
+        }
+
+    def _in_scope(self, src: str) -> bool:
+        if self.config.sockets and src in self._local:
+            return False  # this host's own flows: the socket path reports them with the process
+        nets = self.config.device_networks
+        if nets:
+            try:
+                addr = ipaddress.ip_address(src)
+            except ValueError:
+                return False
+            if any(addr in n for n in nets):
+                return True
+        elif src not in self._local:
+            return True
+        return self._lookup(src) is not None
+
+    # -- conntrack -------------------------------------------------------------------------
+
+    def _on_conntrack(self, ev: FlowEvent) -> None:
+        with self._lock:
+            self.counters["conntrack_events"] += 1
+            if not self._in_scope(ev.src):
+                self.counters["out_of_scope"] += 1
+                return
+            key: FlowKey = (ev.src, ev.dst, ev.dport, ev.protocol)
+            when = _utc(ev.timestamp, self._clock)
+            mono = self._clock.monotonic()
+            if ev.kind is FlowKind.NEW:
+                self._agg.observe(key, Source.CONNTRACK, when, mono)
+                if ev.conntrack_id is not None:
+                    self._live[ev.conntrack_id] = key
+                    if len(self._live) > MAX_LIVE_FLOWS:
+                        self._live.popitem(last=False)
+                return
+            known = ev.conntrack_id is not None and self._live.pop(ev.conntrack_id, None) is not None
+            if known:
+                if ev.bytes is not None:
+                    self._agg.add_bytes(key, ev.bytes, when, mono)
+            else:
+                self._agg.observe(key, Source.CONNTRACK, when, mono, nbytes=ev.bytes)
+
+    def _on_conntrack_exit(self, returncode: int, stderr: str) -> None:
+        problem = stderr or f"conntrack exited with status {returncode}"
+        if "not permitted" in problem.lower() or "permission" in problem.lower():
+            problem += " (the agent needs CAP_NET_ADMIN for conntrack events)"
+        self._degrade("conntrack", "unavailable", f"{problem}; routed flows unseen, sockets still watched")
+
+    def _install_hook(self) -> None:
+        ok, err = self._nft(NFT_HOOK_RULESET)
+        if ok:
+            self._hook_installed = True
+        else:
+            self._degrade(
+                "conntrack_hook",
+                "degraded",
+                f"cannot add nft table inet {NFT_TABLE} ({err}); conntrack sees flows only if "
+                "another ruleset or NAT enables connection tracking here",
+            )
+
+    def _nft(self, script: str) -> tuple[bool, str]:
+        try:
+            done = subprocess.run(
+                [*self._nft_command, "-f", "-"],
+                input=script,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, str(exc)
+        return done.returncode == 0, done.stderr.strip()[:300]
+
+    def _check_accounting(self) -> None:
+        path = self._proc_root / "sys/net/netfilter/nf_conntrack_acct"
+        try:
+            on = path.read_text().strip() == "1"
+        except OSError:
+            on = False
+        if not on:
+            self._degrade(
+                "conntrack_bytes",
+                "degraded",
+                "net.netfilter.nf_conntrack_acct is not 1: flow bytes unknown",
+            )
+
+    # -- DNS and sockets -------------------------------------------------------------------
+
+    def _start_dns(self) -> None:
+        self._dns = DnsSniffer(self.config.interfaces, self.learn_name)
+        try:
+            self._dns.start()
+        except OSError as exc:
+            self._dns = None
+            self._degrade(
+                "dns",
+                "unavailable",
+                f"cannot open a packet socket ({exc.strerror or exc}; needs CAP_NET_RAW): "
+                "findings carry addresses without hostnames",
+            )
+
+    def _refresh_local_addresses(self) -> None:
+        try:
+            addrs = {a.address.split("%")[0] for nics in psutil.net_if_addrs().values() for a in nics}
+        except OSError:
+            return
+        self._local = frozenset(addrs)
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                flows = self._poller.poll()
+            except Exception as exc:  # a broken /proc must not end the loop
+                log.warning("socket_poll_failed", error=str(exc))
+                self._degrade("sockets", "degraded", f"socket poll failed: {exc}")
+                flows = []
+            else:
+                self._clear("sockets")
+            now = self._clock.now()
+            mono = self._clock.monotonic()
+            with self._lock:
+                for f in flows:
+                    s = f.socket
+                    self.counters["socket_flows"] += 1
+                    self._agg.observe(
+                        (s.local, s.remote, s.rport, s.protocol),
+                        Source.SOCKETS,
+                        now,
+                        mono,
+                        process=f.process,
+                    )
+            self._refresh_local_addresses()
+            self._stop.wait(self.config.poll_interval_s)
+
+    def poll_sockets_once(self) -> None:
+        """One socket poll without the thread (tests, benchmarks)."""
+        for f in self._poller.poll():
+            s = f.socket
+            with self._lock:
+                self._agg.observe(
+                    (s.local, s.remote, s.rport, s.protocol),
+                    Source.SOCKETS,
+                    self._clock.now(),
+                    self._clock.monotonic(),
+                    process=f.process,
+                )
+
+    def _degrade(self, component: str, status: str, problem: str) -> None:
+        key = f"egress.{component}"
+        if key not in self._health or self._health[key]["problem"] != problem:
+            log.warning("egress_degraded", component=key, status=status, problem=problem)
+            self._health[key] = {
+                "component": key,
+                "status": status,
+                "problem": problem,
+                "since": _rfc3339(self._clock.now()),
+            }
+
+    def _clear(self, component: str) -> None:
+        self._health.pop(f"egress.{component}", None)
