@@ -153,6 +153,11 @@ def _refs(*groups: Iterable[EvidenceRef]) -> tuple[EvidenceRef, ...]:
     return tuple(merged[-MAX_EVIDENCE_REFS:])
 
 
+def _list(value: Any) -> list[Any]:
+    """A field a record should carry as a list; anything else counts as empty."""
+    return value if isinstance(value, list) else []
+
+
 def _when(value: Any, fallback: datetime) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -262,7 +267,7 @@ def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
             reasons.append({"reachable_from_core": d.address})
         for f in flows:
             dest = str(f.record.get("destination") or "")
-            tags = f.record.get("tags") or []
+            tags = _list(f.record.get("tags"))
             if policy.in_core(dest) or CORE_NETWORK_TAG in tags:
                 reasons.append({"reaches": dest, "port": f.record.get("port")})
                 refs.extend(f.evidence)
@@ -276,7 +281,7 @@ def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
                 evidence=refs,
             )
 
-    vulns = [v for v in rec.get("vulnerabilities") or [] if isinstance(v, dict) and v.get("cve")]
+    vulns = [v for v in _list(rec.get("vulnerabilities")) if isinstance(v, dict) and v.get("cve")]
     if vulns:
         vulns.sort(key=lambda v: (not v.get("kev"), str(v.get("cve"))))
         kev = [str(v["cve"]) for v in vulns if v.get("kev")]
@@ -301,7 +306,7 @@ def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
                 detail={**ident, "required": rule.version},
             )
 
-    for finding in rec.get("findings") or []:
+    for finding in _list(rec.get("findings")):
         kind = finding.get("kind") if isinstance(finding, dict) else None
         if isinstance(kind, str) and kind in WEAK_AUTH_SEVERITY:
             b.device(
@@ -332,11 +337,10 @@ def _egress_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
     for f in flows:
         rec = f.record
         dest = str(rec.get("destination") or "")
-        tags = frozenset(str(t) for t in rec.get("tags") or [])
+        tags = frozenset(str(t) for t in _list(rec.get("tags")))
         port = rec.get("port") if isinstance(rec.get("port"), int) else None
         hostname = rec.get("hostname") if isinstance(rec.get("hostname"), str) else None
-        others = rec.get("hostnames")
-        candidates: list[Any] = [hostname, *(others if isinstance(others, list) else [])]
+        candidates: list[Any] = [hostname, *_list(rec.get("hostnames"))]
         names = [n for n in candidates if isinstance(n, str) and n]
         if rec.get("allowed") is True or policy.in_core(dest) or CORE_NETWORK_TAG in tags:
             continue

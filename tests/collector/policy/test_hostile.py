@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from agent.wire.canonical import canonical_json
 from agent.wire.commands import open_command
 from agent.wire.signing import sign_document
+from collector.policy.engine import AgentFact, DeviceFact, Facts, FlowFact, evaluate
 from collector.policy.model import policy_from_document
 
 KEY = Ed25519PrivateKey.generate()
@@ -72,3 +73,56 @@ def test_any_policy_document_gives_a_policy_or_errors(doc: dict[str, Any]) -> No
     policy, errors = policy_from_document(doc, "sha256:x", "fuzz.toml")
     assert (policy is None) == bool(errors)
     assert all(e.startswith("fuzz.toml: ") for e in errors)
+
+
+RECORD_KEYS = [
+    "address",
+    "maker",
+    "brand",
+    "model",
+    "firmware",
+    "maker_confidence",
+    "evidence",
+    "vulnerabilities",
+    "findings",
+    "clock_offset_s",
+    "device",
+    "device_id",
+    "destination",
+    "port",
+    "protocol",
+    "hostname",
+    "hostnames",
+    "tags",
+    "first_seen",
+    "last_seen",
+    "allowed",
+    "kind",
+    "cve",
+    "kev",
+]
+records = st.dictionaries(st.sampled_from(RECORD_KEYS), values, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(records, max_size=3), st.lists(records, max_size=3))
+def test_any_records_evaluate_without_raising(
+    devices: list[dict[str, Any]], flows: list[dict[str, Any]]
+) -> None:
+    policy, _ = policy_from_document(
+        {
+            "core_networks": ["10.0.0.0/8"],
+            "sites": {"s": {"class": "sensitive", "removal_deadline": date(2026, 1, 1)}},
+        },
+        "sha256:x",
+        "p.toml",
+    )
+    assert policy is not None
+    facts = Facts(
+        devices=[DeviceFact("s", "a", f"d{i}", r, NOW, NOW) for i, r in enumerate(devices)],
+        flows=[FlowFact("s", "a", r) for r in flows],
+        agents=[AgentFact("s", "a", NOW)],
+        now=NOW,
+    )
+    evaluation = evaluate(facts, policy)
+    assert all(v.id.startswith("V-") for v in evaluation.violations)
