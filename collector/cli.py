@@ -27,6 +27,9 @@ from collector.reports.status import status_rows
 from collector.store.sqlite import SqliteStore, StoreError
 
 
+WATCHDOG_PING_MAX_S = 10.0
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -114,6 +117,7 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
+    from agent import sdnotify
     from agent.logs import configure_logging
     from collector.service import CollectorService
 
@@ -129,7 +133,13 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     service.start()
-    stop.wait()
+    sdnotify.notify_ready("collecting")
+    # systemd's watchdog (WatchdogSec) restarts a collector whose main loop stops pinging.
+    interval = min(WATCHDOG_PING_MAX_S, (sdnotify.watchdog_interval_s() or 2 * WATCHDOG_PING_MAX_S) / 2)
+    while not stop.wait(interval):
+        sdnotify.notify_watchdog()
+        sdnotify.notify_status(f"stored {service.stored}, duplicates {service.duplicates}")
+    sdnotify.notify_stopping()
     service.stop()
     store.close()
     return 0
