@@ -26,7 +26,6 @@ from collector.reports.inventory import inventory_rows, render
 from collector.reports.status import status_rows
 from collector.store.sqlite import SqliteStore, StoreError
 
-
 WATCHDOG_PING_MAX_S = 10.0
 
 
