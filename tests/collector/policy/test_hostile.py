@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,6 +15,8 @@ from agent.wire.commands import open_command
 from agent.wire.signing import sign_document
 from collector.policy.engine import AgentFact, DeviceFact, Facts, FlowFact, evaluate
 from collector.policy.model import policy_from_document
+from collector.reports.compliance import RENDERERS, build_compliance
+from collector.violations import ViolationStore
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -126,3 +129,22 @@ def test_any_records_evaluate_without_raising(
     )
     evaluation = evaluate(facts, policy)
     assert all(v.id.startswith("V-") for v in evaluation.violations)
+    conn = sqlite3.connect(":memory:")
+    try:
+        store = ViolationStore(conn, clock=FixedClock())
+        store.create_schema()
+        store.record_evaluation(evaluation)
+        store.record_evaluation(evaluation)
+        report = build_compliance(policy, store.list_violations(), facts.devices, NOW)
+    finally:
+        conn.close()
+    for render in RENDERERS.values():
+        assert render(report)
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+    def monotonic(self) -> float:
+        return 0.0
