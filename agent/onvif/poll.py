@@ -263,6 +263,8 @@ class CameraPoller:
         for operation, store in INVENTORY_OPERATIONS:
             if operation in self.obs.open_operations and creds is None:
                 continue
+            if operation == "GetDeviceInformation" and creds is not None and self.obs.device is not None:
+                continue  # the login answer was this operation's answer
             answer = self._try(session, operation, creds)
             if answer is not None:
                 store(self.obs, answer)
@@ -294,7 +296,7 @@ class CameraPoller:
 
     def _login(self, session: DeviceSession, creds: Credentials, *, record: bool = True) -> bool:
         try:
-            session.call("GetDeviceInformation", creds)
+            payload = session.call("GetDeviceInformation", creds)
         except AuthFailed as exc:
             if record:
                 self.obs.failures.append(OpFailure("login", exc.kind, exc.detail[:300]))
@@ -305,6 +307,7 @@ class CameraPoller:
             self._fail("login", exc)
             return False
         self.obs.reachable = True
+        _store_device(self.obs, payload)
         return True
 
     def _replay(self, session: DeviceSession, token: TokenValues) -> None:

@@ -12,7 +12,13 @@ def test_tables_become_targets_with_defaults() -> None:
     targets = parse_camera_tables(
         [
             {"address": "10.0.0.5"},
-            {"address": "cam.example", "port": 8080, "username": "admin", "password": "pw", "path": "/onvif/x"},
+            {
+                "address": "cam.example",
+                "port": 8080,
+                "username": "admin",
+                "password": "pw",
+                "path": "/onvif/x",
+            },
         ],
         "agent.toml",
     )

@@ -1,0 +1,198 @@
+"""A tiny threaded ONVIF camera on 127.0.0.1 for unit tests of the poller (the simulator in
+``simulator/`` is the integration truth). Answers come from ../shared/onvif-captures where one
+exists; WS-Security is checked against the camera's own (offset) clock."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from lxml import etree
+
+from tests.conftest import CAPTURES
+
+HIK = "HIKVISION_DS-2CD2143G0-I_"
+ENV = (
+    '<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema">'
+    "<env:Body>{}</env:Body></env:Envelope>"
+)
+NOT_AUTHORIZED = ENV.format(
+    "<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode>"
+    '<env:Value xmlns:ter="http://www.onvif.org/ver10/error">ter:NotAuthorized</env:Value></env:Subcode>'
+    '</env:Code><env:Reason><env:Text xml:lang="en">Sender not Authorized'
+    "</env:Text></env:Reason></env:Fault>"
+)
+
+
+def _time_answer(now: datetime) -> str:
+    return ENV.format(
+        "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>NTP</tt:DateTimeType>"
+        "<tt:DaylightSavings>false</tt:DaylightSavings><tt:UTCDateTime><tt:Time>"
+        f"<tt:Hour>{now.hour}</tt:Hour><tt:Minute>{now.minute}</tt:Minute><tt:Second>{now.second}</tt:Second>"
+        f"</tt:Time><tt:Date><tt:Year>{now.year}</tt:Year><tt:Month>{now.month}</tt:Month><tt:Day>{now.day}</tt:Day>"
+        "</tt:Date></tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+    )
+
+
+SIMPLE = {
+    "GetHostname": "<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>"
+    "<tt:Name>cam-lobby</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>",
+    "GetDNS": "<tds:GetDNSResponse><tds:DNSInformation><tt:FromDHCP>false</tt:FromDHCP><tt:DNSManual>"
+    "<tt:Type>IPv4</tt:Type><tt:IPv4Address>192.0.2.53</tt:IPv4Address></tt:DNSManual></tds:DNSInformation>"
+    "</tds:GetDNSResponse>",
+    "GetNTP": "<tds:GetNTPResponse><tds:NTPInformation><tt:FromDHCP>false</tt:FromDHCP><tt:NTPManual>"
+    "<tt:Type>DNS</tt:Type><tt:DNSname>time.windows.com</tt:DNSname></tt:NTPManual></tds:NTPInformation></tds:GetNTPResponse>",
+    "GetUsers": "<tds:GetUsersResponse><tds:User><tt:Username>admin</tt:Username><tt:UserLevel>Administrator"
+    "</tt:UserLevel></tds:User></tds:GetUsersResponse>",
+}
+
+
+@dataclass
+class FakeCamera:
+    username: str = "admin"
+    password: str = "s3cret-pass"
+    clock_offset_s: float = 0.0
+    replay_flaw: bool = False
+    open_access: bool = False  # answers protected operations without credentials
+    behaviour: str = "normal"  # normal | hang | drip | bomb | huge | malformed | close
+    server_header: str = "App-webs/"
+    seen_nonces: set[str] = field(default_factory=set)
+    requests: list[str] = field(default_factory=list)
+    port: int = 0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
+    def _authorised(self, root: etree._Element) -> bool:
+        token = root.find(".//{*}UsernameToken")
+        if token is None:
+            return False
+        user = token.findtext("{*}Username") or ""
+        digest = token.findtext("{*}Password") or ""
+        nonce = token.findtext("{*}Nonce") or ""
+        created = token.findtext("{*}Created") or ""
+        expected = base64.b64encode(
+            hashlib.sha1(  # noqa: S324 (the WS-Security digest is SHA-1 by spec)
+                base64.b64decode(nonce) + created.encode() + self.password.encode()
+            ).digest()
+        ).decode()
+        if user != self.username or digest != expected or not created.endswith("Z"):
+            return False
+        stamp = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if abs((stamp - self.now()).total_seconds()) > 300:
+            return False
+        if nonce in self.seen_nonces and not self.replay_flaw:
+            return False
+        self.seen_nonces.add(nonce)
+        return True
+
+    def answer(self, request: bytes) -> tuple[int, bytes]:
+        if request.startswith(b"GET "):
+            return 200, b"<html><head><title>Login</title></head></html>"
+        body = request.split(b"\r\n\r\n", 1)[1]
+        root = etree.fromstring(body)
+        op = etree.QName(root.find(".//{*}Body")[0]).localname  # type: ignore[index]
+        self.requests.append(op)
+        if op == "GetSystemDateAndTime":
+            return 200, _time_answer(self.now()).encode()
+        if not self.open_access and not self._authorised(root):
+            return 400, NOT_AUTHORIZED.encode()
+        path = CAPTURES / f"{HIK}{op}.xml"
+        if path.exists():
+            return 200, path.read_bytes()
+        if op in SIMPLE:
+            return 200, ENV.format(SIMPLE[op]).encode()
+        return 500, ENV.format(
+            "<env:Fault><env:Code><env:Value>env:Receiver</env:Value></env:Code></env:Fault>"
+        ).encode()
+
+    def handle(self, conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            while len(rest) < length:
+                rest += conn.recv(65536)
+            request = head + b"\r\n\r\n" + rest
+            if self.behaviour == "hang" and not request.startswith(b"GET"):
+                stop.wait(30)
+                return
+            if self.behaviour == "close":
+                return
+            status, payload = self.answer(request)
+            if self.behaviour == "bomb":
+                payload = (
+                    b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><l>&b;</l>'
+                )
+            elif self.behaviour == "huge":
+                payload = b"<a>" + b"x" * 3_000_000 + b"</a>"
+            elif self.behaviour == "malformed":
+                payload = payload[: len(payload) // 2]
+            head_out = (
+                f"HTTP/1.1 {status} X\r\nServer: {self.server_header}\r\n"
+                "Content-Type: application/soap+xml\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            try:
+                if self.behaviour == "drip":
+                    for i in range(0, len(head_out + payload), 1):
+                        if stop.wait(0.05):
+                            return
+                        conn.sendall((head_out + payload)[i : i + 1])
+                else:
+                    conn.sendall(head_out + payload)
+            except OSError:
+                return
+
+
+@contextmanager
+def running(camera: FakeCamera) -> Iterator[FakeCamera]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    camera.port = listener.getsockname()[1]
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if stop.is_set():
+                conn.close()
+                return
+            t = threading.Thread(target=camera.handle, args=(conn, stop), daemon=True)
+            threads.append(t)
+            t.start()
+
+    acceptor = threading.Thread(target=serve, daemon=True)
+    acceptor.start()
+    try:
+        yield camera
+    finally:
+        stop.set()
+        # accept() is not woken by close(); one connection of our own wakes it.
+        with socket.create_connection(("127.0.0.1", camera.port), timeout=2):
+            pass
+        acceptor.join(5)
+        listener.close()
+        for t in threads:
+            t.join(5)
