@@ -88,6 +88,7 @@ class Constraint:
         }[self.op]
 
 
+_RANGE_VERSION = re.compile(r"^V?\d+(\.\d+)*([-_]\d+)?( build \d{6})?$")
 _CONSTRAINT = re.compile(r"^(build<|build>=|branch=|>=|<=|>|<)\s*(.+)$")
 
 
@@ -109,7 +110,7 @@ def parse_range(text: str) -> tuple[Constraint, ...]:
                 raise RangeError(f"bad branch in {item!r}")
             constraints.append(Constraint(op, branch=value.upper()))
         else:
-            version = parse_version(value)
+            version = parse_version(value) if _RANGE_VERSION.match(value) else None
             if version is None or not version.parts:
                 raise RangeError(f"bad version in {item!r}")
             constraints.append(Constraint(op, version=version))
