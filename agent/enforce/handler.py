@@ -23,11 +23,15 @@ from agent.enforce.errors import EnforceError
 from agent.enforce.nft import NftRunner
 from agent.enforce.rules import DEFAULT_TABLE, Quarantine, render_quarantine
 from agent.enforce.state import EnforcementState, load_state, save_state
+from agent.errors import CamsentryError
 from agent.wire.commands import AckOutcome, Command, CommandAction, ack_body, open_command
 
 log = structlog.get_logger(__name__)
 
 RecorderLookup = Callable[[str], Sequence[str]]
+# Applies a pushed policy document (e.g. the egress allowlist); raises ValueError or a
+# CamsentryError to refuse it, in which case nothing is kept.
+PolicyHook = Callable[[dict[str, Any]], None]
 # A command may name at most this many recorders; more is a mistake or an attack.
 MAX_RECORDERS = 16
 
@@ -52,6 +56,7 @@ def apply_command(
     *,
     table: str = DEFAULT_TABLE,
     host_monitoring: bool = True,
+    on_policy: PolicyHook | None = None,
     dry_run: bool = False,
 ) -> tuple[dict[str, Any], EnforcementState]:
     """Apply a verified command; return the ack body and the state to persist.
@@ -63,10 +68,21 @@ def apply_command(
     ack = partial(ack_body, command_id=command.id, action=command.action.value, device=command.device)
     others = tuple(q for q in state.quarantines if q.device != command.device)
     if command.action is CommandAction.POLICY:
+        if dry_run:
+            return ack(outcome=AckOutcome.DRY_RUN, quarantined=state.quarantined()), state
+        try:
+            if on_policy is not None:
+                on_policy(dict(command.params))
+        except (CamsentryError, ValueError) as exc:
+            body = ack(
+                outcome=AckOutcome.REFUSED,
+                reason="policy_invalid",
+                detail=str(exc),
+                quarantined=state.quarantined(),
+            )
+            return body, replace(state, last_command_id=command.id)
         new_state = replace(state, last_command_id=command.id, policy=dict(command.params))
-        outcome = AckOutcome.DRY_RUN if dry_run else AckOutcome.APPLIED
-        body = ack(outcome=outcome, quarantined=state.quarantined())
-        return body, (state if dry_run else new_state)
+        return ack(outcome=AckOutcome.APPLIED, quarantined=state.quarantined()), new_state
     if command.action is CommandAction.QUARANTINE:
         try:
             recorders = _recorders(command, recorder_lookup)
@@ -123,6 +139,7 @@ class CommandHandler:
         clock: Clock | None = None,
         table: str = DEFAULT_TABLE,
         host_monitoring: bool = True,
+        on_policy: PolicyHook | None = None,
     ) -> None:
         self.collector_public_key = collector_public_key
         self.state_dir = state_dir
@@ -133,6 +150,7 @@ class CommandHandler:
         self.clock: Clock = clock or SystemClock()
         self.table = table
         self.host_monitoring = host_monitoring
+        self.on_policy = on_policy
 
     def _render(self, quarantines: Sequence[Quarantine]) -> str:
         return render_quarantine(quarantines, table=self.table, host_monitoring=self.host_monitoring)
@@ -201,6 +219,7 @@ class CommandHandler:
                 self.recorder_lookup,
                 table=self.table,
                 host_monitoring=self.host_monitoring,
+                on_policy=self.on_policy,
             )
         except (OSError, LookupError) as exc:
             log.error("recorder_lookup_failed", error=str(exc))

@@ -23,6 +23,7 @@ from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, s
 from agent.wire.envelope import rfc3339_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
+from collector.policy.model import Policy
 from collector.violations import DBConnection
 
 log = structlog.get_logger(__name__)
@@ -164,6 +165,15 @@ class CommandIssuer:
         finally:
             cur.close()
         return found
+
+    def push_policy(self, policy: Policy, site: str, agent: str, *, issued_by: str = "collector") -> int:
+        """Send the site's egress allowlist and core networks to one agent (action ``policy``).
+
+        Params: ``{"policy_version": ..., "egress": {"allow": [...], "core_networks": [...]}}``;
+        the ``egress`` document is what the agent's ``Allowlist.from_document`` reads.
+        """
+        params = {"policy_version": policy.version, "egress": policy.egress_document(site)}
+        return self.send(site, agent, CommandAction.POLICY, "", params, issued_by=issued_by)
 
     def quarantined(self) -> set[tuple[str, str, str]]:
         """(site, agent, device) quarantined by an applied (or not yet acked) command."""

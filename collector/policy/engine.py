@@ -344,10 +344,10 @@ def _egress_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
         names = [n for n in candidates if isinstance(n, str) and n]
         if rec.get("allowed") is True or policy.in_core(dest) or CORE_NETWORK_TAG in tags:
             continue
-        if any(rule.matches(dest, port, names, tags) for rule in allow):
+        protocol = str(rec.get("protocol") or "")
+        if any(rule.matches(dest, port, names, tags, protocol) for rule in allow):
             continue
         clouds = sorted(t for t in tags if t.startswith(VENDOR_CLOUD_TAG))
-        protocol = str(rec.get("protocol") or "")
         b.device(
             d,
             Rule.UNEXPECTED_EGRESS,

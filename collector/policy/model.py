@@ -65,6 +65,8 @@ DEFAULT_AGENT_SILENT_AFTER_S = 900.0
 # A camera unseen for a day while its agent reports is gone (or unplugged): someone should look.
 DEFAULT_DEVICE_VANISHED_AFTER_S = 86400.0
 DEFAULT_MIN_MAKER_CONFIDENCE = 0.5
+# The protocols conntrack names; the agent's egress allowlist accepts the same set.
+PROTOCOLS = ("tcp", "udp", "icmp", "ipv6-icmp", "sctp")
 
 
 class PolicyError(CamsentryError):
@@ -92,13 +94,21 @@ class AllowRule:
 
     cidr: Network | None = None
     ports: tuple[int, ...] = ()
+    protocol: str | None = None
     hostname: str | None = None
     tag: str | None = None
 
     def matches(
-        self, destination: str, port: int | None, hostnames: Sequence[str], tags: frozenset[str]
+        self,
+        destination: str,
+        port: int | None,
+        hostnames: Sequence[str],
+        tags: frozenset[str],
+        protocol: str | None = None,
     ) -> bool:
         """``hostnames``: every name the site's DNS gave for the destination; one must match."""
+        if self.protocol is not None and protocol != self.protocol:
+            return False
         if self.cidr is not None:
             try:
                 if ipaddress.ip_address(destination) not in self.cidr:
@@ -116,6 +126,18 @@ class AllowRule:
             elif self.hostname not in names:
                 return False
         return not (self.tag is not None and self.tag not in tags)
+
+    def as_document(self) -> dict[str, Any]:
+        """The entry as the agent's egress allowlist reads it from a policy push."""
+        doc: dict[str, Any] = {}
+        if self.cidr is not None:
+            doc["cidr"] = str(self.cidr)
+        if self.ports:
+            doc["ports"] = list(self.ports)
+        for key in ("protocol", "hostname", "tag"):
+            if getattr(self, key) is not None:
+                doc[key] = getattr(self, key)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -181,6 +203,13 @@ class Policy:
         group = self.site(site).group
         from_group = self.egress_groups.get(group, ()) if group else ()
         return (*self.egress_sites.get(site, ()), *from_group)
+
+    def egress_document(self, site: str) -> dict[str, Any]:
+        """``{"allow": [...], "core_networks": [...]}`` for the site's agents (a policy push)."""
+        return {
+            "allow": [rule.as_document() for rule in self.allowlist(site)],
+            "core_networks": [str(net) for net in self.core_networks],
+        }
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -268,7 +297,7 @@ def _allow_rules(r: _Reader, rules: Any, path: str) -> tuple[AllowRule, ...]:
         if not isinstance(item, dict):
             r.error(where, "must be a table")
             continue
-        r.unknown(item, {"cidr", "ports", "hostname", "tag"}, where)
+        r.unknown(item, {"cidr", "ports", "protocol", "hostname", "tag"}, where)
         if not set(item) & {"cidr", "hostname", "tag"}:
             r.error(where, "needs at least one of cidr, hostname, tag")
             continue
@@ -281,10 +310,15 @@ def _allow_rules(r: _Reader, rules: Any, path: str) -> tuple[AllowRule, ...]:
             r.error(f"{where}.ports", "must be a list of port numbers 1-65535")
             ports = []
         hostname = r.string(item, "hostname", f"{where}.hostname")
+        protocol = r.string(item, "protocol", f"{where}.protocol")
+        if protocol is not None and protocol not in PROTOCOLS:
+            r.error(f"{where}.protocol", f"must be one of {', '.join(PROTOCOLS)}")
+            protocol = None
         out.append(
             AllowRule(
                 cidr=cidr,
                 ports=tuple(ports),
+                protocol=protocol,
                 hostname=hostname.lower().rstrip(".") if hostname else None,
                 tag=r.string(item, "tag", f"{where}.tag"),
             )

@@ -134,15 +134,42 @@ def test_nft_failure_is_acked_and_id_spent(
     assert handler.handle(make_command(1))["reason"] == "replayed"
 
 
-def test_policy_push_is_kept(
+def test_policy_push_is_applied_and_kept(
     tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
 ) -> None:
+    applied: list[dict[str, object]] = []
+
+    def on_policy(doc: dict[str, object]) -> None:
+        if doc.get("egress") == "nonsense":
+            raise ValueError("egress: must be a table")
+        applied.append(doc)
+
     runner = DryRunNft()
-    handler = _handler(collector_key, tmp_path, runner, clock)
-    ack = handler.handle(make_command(1, CommandAction.POLICY, "", params={"egress_allow": ["192.0.2.0/24"]}))
+    handler = CommandHandler(
+        collector_key.public_key(),
+        tmp_path,
+        runner,
+        lambda _d: [],
+        site="site-a",
+        agent="agent-1",
+        clock=clock,
+        on_policy=on_policy,
+    )
+    push = {"policy_version": "sha256:aa", "egress": {"allow": [{"cidr": "192.0.2.0/24"}]}}
+    ack = handler.handle(make_command(1, CommandAction.POLICY, "", params=push))
     assert ack["outcome"] == "applied"
-    assert load_state(tmp_path).policy == {"egress_allow": ["192.0.2.0/24"]}
+    assert applied == [push]
+    assert load_state(tmp_path).policy == push
     assert runner.rulesets == []
+
+    bad = handler.handle(make_command(2, CommandAction.POLICY, "", params={"egress": "nonsense"}))
+    assert (bad["outcome"], bad["reason"], bad["detail"]) == (
+        "refused",
+        "policy_invalid",
+        "egress: must be a table",
+    )
+    state = load_state(tmp_path)
+    assert (state.last_command_id, state.policy) == (2, push)
 
 
 def test_corrupt_state_is_a_failed_ack(

@@ -263,3 +263,39 @@ def test_context_factory_and_report_without_registration(world: World, tmp_path:
     assert "restricted_on_core_network" in out.getvalue()
     assert run_compliance_report(ctx, "csv") == 0
     assert "scope,name,department" in out.getvalue()
+
+
+def test_policy_push_carries_the_sites_egress_document(world: World, tmp_path: Path) -> None:
+    world.policy_path.write_text(
+        POLICY
+        + """
+[egress.sites.hq]
+allow = [{ cidr = "192.0.2.0/24", ports = [123], protocol = "udp" }, { hostname = "*.example.gov.uk" }]
+"""
+    )
+    policy = load_policy(world.policy_path)
+    assert world.issuer.push_policy(policy, "hq", "a1") == 1
+    received: list[dict[str, Any]] = []
+    handler = CommandHandler(
+        world.agent_key.public_key(),
+        tmp_path / "agent",
+        DryRunNft(),
+        lambda _d: [],
+        site="hq",
+        agent="a1",
+        clock=Clock(),
+        on_policy=received.append,
+    )
+    assert handler.handle(world.published[-1][1])["outcome"] == "applied"
+    assert received == [
+        {
+            "policy_version": policy.version,
+            "egress": {
+                "allow": [
+                    {"cidr": "192.0.2.0/24", "ports": [123], "protocol": "udp"},
+                    {"hostname": "*.example.gov.uk"},
+                ],
+                "core_networks": ["10.0.0.0/16"],
+            },
+        }
+    ]

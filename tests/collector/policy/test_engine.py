@@ -260,3 +260,19 @@ def test_flow_shapes_from_the_egress_watcher() -> None:
         d, "198.51.100.1", hostname="cdn.example.net", hostnames=["x.cdn.example.net", "ntp.example.gov.uk"]
     )
     assert rules([d], [named]) == {}
+
+
+def test_allowlist_protocol_must_match() -> None:
+    toml = POLICY_TOML.replace(b"ports = [123] }", b'ports = [123], protocol = "udp" }')
+    strict, errors = parse_policy(toml, "test.toml")
+    assert strict is not None, errors
+    d = device()
+    facts = Facts([d], [flow(d, "192.0.2.10", 123, protocol="tcp")], [AgentFact("hq", "a1", NOW)], NOW)
+    assert [v.rule for v in evaluate(facts, strict).violations] == [Rule.UNEXPECTED_EGRESS]
+    facts = Facts([d], [flow(d, "192.0.2.10", 123, protocol="udp")], [AgentFact("hq", "a1", NOW)], NOW)
+    assert evaluate(facts, strict).violations == ()
+    bad, errors = parse_policy(toml.replace(b'"udp"', b'"quic"'), "test.toml")
+    assert bad is None
+    assert errors == [
+        "test.toml: egress.groups.london.allow[0].protocol: must be one of tcp, udp, icmp, ipv6-icmp, sctp"
+    ]
