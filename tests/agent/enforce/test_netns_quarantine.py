@@ -68,8 +68,29 @@ def test_quarantine_release_restart(
 
     assert _reach(topo) == ALL_OPEN
 
-    ack = handler().handle(make_command(1, device=topo.address("cam")))
-    assert ack["outcome"] == "applied", ack
+    held = topo.hold_connection("cam", "inet")
+    try:
+        assert held.stdin is not None
+        assert held.stdout is not None
+
+        def ping_again() -> str:
+            assert held.stdin is not None
+            assert held.stdout is not None
+            held.stdin.write("again\n")
+            held.stdin.flush()
+            return held.stdout.readline().strip()
+
+        assert ping_again() == "alive"
+        ack = handler().handle(make_command(1, device=topo.address("cam")))
+        assert ack["outcome"] == "applied", ack
+        # A connection opened before the quarantine is cut too: no conntrack exception.
+        assert ping_again() == "dead"
+    finally:
+        held.kill()
+        held.wait(timeout=5)
+        for stream in (held.stdin, held.stdout):
+            if stream is not None:
+                stream.close()
     listed = subprocess.run(
         [*topo.nft_argv(), "list", "table", "inet", "camsentry"],
         capture_output=True,

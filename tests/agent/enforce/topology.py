@@ -30,21 +30,37 @@ PORT = 8554
 READY_TIMEOUT_S = 5.0
 
 SERVER = """
-import socket, sys
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", int(sys.argv[1])))
-srv.listen(16)
-print("ready", flush=True)
-while True:
-    conn, _ = srv.accept()
-    with conn:
-        conn.settimeout(2)
+import socketserver, sys
+
+class Pong(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.settimeout(10)
         try:
-            if conn.recv(16) == b"ping":
-                conn.sendall(b"pong")
+            while self.request.recv(16) == b"ping":
+                self.request.sendall(b"pong")
         except OSError:
             pass
+
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer.daemon_threads = True
+with socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[1])), Pong) as srv:
+    print("ready", flush=True)
+    srv.serve_forever()
+"""
+
+# Holds one connection open: ping once, say "connected", then ping again per stdin line.
+LONG_LIVED = """
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
+s.sendall(b"ping")
+assert s.recv(16) == b"pong"
+print("connected", flush=True)
+for _ in sys.stdin:
+    try:
+        s.sendall(b"ping")
+        print("alive" if s.recv(16) == b"pong" else "dead", flush=True)
+    except OSError:
+        print("dead", flush=True)
 """
 
 PROBE = """
@@ -79,6 +95,21 @@ class Topology:
             check=False,
         )
         return done.returncode == 0
+
+    def hold_connection(self, src: str, dst: str, timeout_s: float = 0.5) -> subprocess.Popen[str]:
+        """A process in ``src`` with one TCP connection to ``dst`` open; see ``LONG_LIVED``."""
+        argv = ["ip", "netns", "exec", self.ns(src), sys.executable, "-c", LONG_LIVED]
+        proc = subprocess.Popen(
+            [*argv, self.address(dst), str(PORT), str(timeout_s)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "connected":
+            proc.kill()
+            raise RuntimeError(f"no connection from {src} to {dst}")
+        return proc
 
     def nft_argv(self) -> tuple[str, ...]:
         return ("ip", "netns", "exec", self.ns("gw"), "nft")
