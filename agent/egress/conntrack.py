@@ -184,6 +184,7 @@ class ConntrackStream:
             tail = " | ".join(self.stats.stderr_tail[-3:])
             log.warning("conntrack_exited", returncode=returncode, stderr=tail)
             self._on_exit(returncode, tail)
+        self._ready.set()  # the tool ended (and on_exit ran): start() need not wait any longer
 
     def _read_stderr(self) -> None:
         proc = self._proc
@@ -198,7 +199,6 @@ class ConntrackStream:
                 log.warning("conntrack_events_lost", message=text)
             elif text and not text.startswith("NOTICE"):
                 self.stats.stderr_tail = [*self.stats.stderr_tail[-4:], text]
-        self._ready.set()  # the tool ended: start() need not wait any longer
 
     def stop(self) -> None:
         self._stopping.set()

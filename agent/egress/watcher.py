@@ -371,14 +371,17 @@ class EgressWatcher:
 
     def _degrade(self, component: str, status: str, problem: str) -> None:
         key = f"egress.{component}"
-        if key not in self._health or self._health[key]["problem"] != problem:
-            log.warning("egress_degraded", component=key, status=status, problem=problem)
+        with self._lock:
+            if key in self._health and self._health[key]["problem"] == problem:
+                return
             self._health[key] = {
                 "component": key,
                 "status": status,
                 "problem": problem,
                 "since": _rfc3339(self._clock.now()),
             }
+        log.warning("egress_degraded", component=key, status=status, problem=problem)
 
     def _clear(self, component: str) -> None:
-        self._health.pop(f"egress.{component}", None)
+        with self._lock:
+            self._health.pop(f"egress.{component}", None)
