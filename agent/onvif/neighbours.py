@@ -6,6 +6,7 @@ Parsers are pure; the root path and the command runner are seams for tests.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -66,10 +67,8 @@ class NeighbourTable:
         if arp.exists():
             table.update(parse_proc_net_arp(arp.read_text(encoding="ascii", errors="replace")))
         if self._run is not None:
-            try:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
                 table.update(parse_ip_neigh(self._run()))
-            except (OSError, subprocess.SubprocessError):
-                pass
         return table
 
 
