@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 _HIK = re.compile(r"^\s*V?(\d+(?:\.\d+){1,3})(?:[-_](\d+))?(?:\s*build\s*(\d{6}))?\s*$", re.IGNORECASE)
-_DAHUA = re.compile(r"^\s*(\d+\.\d+\.[0-9A-Za-z]+)\.(\d+)\.([A-Z])\.(\d{6}|\d{8})\s*$")
+_DAHUA = re.compile(r"^\s*V?(\d+\.\d+\.[0-9A-Za-z]+)\.(\d+)\.([A-Z])\.(\d{6}|\d{8})\s*$")
 _GENERIC = re.compile(r"\d+")
 MAX_PARTS = 6
 

@@ -238,8 +238,9 @@ class CameraPoller:
         self.obs.system_time = parse_system_date_and_time(payload)
         camera_utc = self.obs.system_time.utc
         if camera_utc is not None:
-            # The camera read its clock about halfway through the round trip.
-            ours = before_wall.timestamp() + elapsed / 2
+            # The camera read its clock about halfway through the round trip, and ONVIF carries
+            # whole seconds (truncated): on average its clock is half a second later than sent.
+            ours = before_wall.timestamp() + elapsed / 2 - 0.5
             session.offset_s = round(camera_utc.timestamp() - ours, 3)
             self.obs.clock_offset_s = session.offset_s
 
@@ -270,8 +271,8 @@ class CameraPoller:
                 store(self.obs, answer)
                 if creds is not None:
                     last_ok = session.last_token
-        if creds is not None and last_ok is not None:
-            self._replay(session, last_ok)
+        if creds is not None and last_ok is not None and not self.obs.open_operations:
+            self._replay(session, last_ok)  # moot where the camera answers without any token
 
     def _credentials(self, session: DeviceSession) -> Credentials | None:
         """Configured credentials if they work; else factory defaults if the site opted in."""
@@ -280,6 +281,10 @@ class CameraPoller:
             configured = Credentials(t.username, t.password)
             if self._login(session, configured):
                 self.obs.authenticated = True
+                if (t.username, t.password) in self.settings.default_credentials:
+                    # The site's own configuration uses the factory password: no guessing needed.
+                    self.obs.default_usernames_tried.append(t.username)
+                    self.obs.default_username_accepted = t.username
                 return configured
             self.obs.authenticated = False
         if not self.settings.try_default_credentials:
