@@ -13,6 +13,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import structlog
@@ -41,6 +42,9 @@ TCP_STATES = {
 MAX_FDS_SCANNED = 1_000_000
 
 
+# Thousands of sockets share a handful of addresses; converting each once is most of the win
+# over psutil (bench/bench_egress.py).
+@lru_cache(maxsize=4096)
 def _address(hex_addr: str) -> str:
     """/proc/net hex address (32-bit words in host byte order) → text."""
     raw = bytes.fromhex(hex_addr)
@@ -59,24 +63,48 @@ def _endpoint(text: str) -> tuple[str, int]:
     return _address(host), int(port, 16)
 
 
-def parse_proc_net(text: str, protocol: str = "tcp") -> list[Socket]:
-    """The sockets listed in one ``/proc/net/{tcp,tcp6,udp,udp6}`` text; bad lines are skipped."""
+_LineKey = tuple[str, str, str, str]
+
+
+def parse_proc_net(
+    text: str, protocol: str = "tcp", memo: dict[_LineKey, Socket] | None = None
+) -> list[Socket]:
+    """The sockets listed in one ``/proc/net/{tcp,tcp6,udp,udp6}`` text; bad lines are skipped.
+
+    ``memo`` (the previous poll's, filled with this poll's) skips converting lines already seen:
+    most sockets outlive many polls.
+    """
+    seen: dict[_LineKey, Socket] = {}
     out: list[Socket] = []
     for line in text.splitlines()[1:]:
-        fields = line.split()
+        fields = line.split(maxsplit=10)
         if len(fields) < 10:
             continue
-        try:
-            local, lport = _endpoint(fields[1])
-            remote, rport = _endpoint(fields[2])
-            inode = int(fields[9])
-        except ValueError:
-            continue
-        state = TCP_STATES.get(fields[3].upper(), fields[3])
-        if protocol == "udp":
-            state = "ESTABLISHED" if rport else "UNCONNECTED"
-        out.append(Socket(protocol, local, lport, remote, rport, state, inode))
+        key = (fields[1], fields[2], fields[3], fields[9])
+        sock = memo.get(key) if memo is not None else None
+        if sock is None:
+            sock = _parse_fields(fields, protocol)
+            if sock is None:
+                continue
+        seen[key] = sock
+        out.append(sock)
+    if memo is not None:
+        memo.clear()
+        memo.update(seen)
     return out
+
+
+def _parse_fields(fields: list[str], protocol: str) -> Socket | None:
+    try:
+        local, lport = _endpoint(fields[1])
+        remote, rport = _endpoint(fields[2])
+        inode = int(fields[9])
+    except ValueError:
+        return None
+    state = TCP_STATES.get(fields[3].upper(), fields[3])
+    if protocol == "udp":
+        state = "ESTABLISHED" if rport else "UNCONNECTED"
+    return Socket(protocol, local, lport, remote, rport, state, inode)
 
 
 class ProcNet:
@@ -85,6 +113,7 @@ class ProcNet:
     def __init__(self, root: Path = Path("/proc")) -> None:
         self.root = root
         self._owners: dict[int, int] = {}
+        self._memo: dict[str, dict[_LineKey, Socket]] = {table: {} for table, _ in TABLES}
         self.fd_scans = 0
 
     def sockets(self) -> list[Socket]:
@@ -94,7 +123,7 @@ class ProcNet:
                 text = (self.root / "net" / table).read_text()
             except OSError:
                 continue  # no IPv6 on this host, or a fake /proc without that table
-            out.extend(parse_proc_net(text, protocol))
+            out.extend(parse_proc_net(text, protocol, self._memo[table]))
         return out
 
     def owner(self, sock: Socket) -> Process | None:

@@ -6,6 +6,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import psutil
 
@@ -27,14 +28,17 @@ class SocketFlow:
     process: Process | None
 
 
-def _is_outbound(sock: Socket, listening: set[tuple[str, int]]) -> bool:
-    if sock.rport == 0 or sock.state in ("LISTEN", "UNCONNECTED"):
-        return False
+@lru_cache(maxsize=4096)
+def _is_remote(address: str) -> bool:
     try:
-        remote = ipaddress.ip_address(sock.remote)
+        remote = ipaddress.ip_address(address)
     except ValueError:
         return False
-    if remote.is_loopback or remote.is_unspecified:
+    return not (remote.is_loopback or remote.is_unspecified)
+
+
+def _is_outbound(sock: Socket, listening: set[tuple[str, int]]) -> bool:
+    if sock.rport == 0 or sock.state in ("LISTEN", "UNCONNECTED") or not _is_remote(sock.remote):
         return False
     # An accepted connection shares its local port with a listener: inbound, not egress.
     return (sock.protocol, sock.lport) not in listening
