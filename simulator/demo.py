@@ -25,6 +25,7 @@ from pathlib import Path
 from simulator.broker import Broker, running_broker
 
 DEMO_FLEET = Path(__file__).with_name("fleets") / "demo-site.toml"
+DEMO_POLICY = Path(__file__).with_name("fleets") / "demo-policy.toml"
 SITE, AGENT = "demo-hq", "demo-pi"
 INVENTORY_TIMEOUT_S = 120.0
 
@@ -97,6 +98,7 @@ def write_configs(work: Path, broker: Broker, cameras: list[dict[str, object]]) 
         f'state_dir = "{work / "collector"}"\n'
         f'database = "sqlite:///{work / "collector" / "camsentry.sqlite"}"\n'
         f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
+        f'[policy]\nfile = "{DEMO_POLICY}"\nevaluate_interval_s = 1\n'
         '[logging]\nformat = "json"\n'
     )
     collector_key = run_cli("collector.cli", "--config", str(collector_cfg), "keygen").strip()
@@ -137,6 +139,19 @@ def stored_devices(database: Path) -> int:
         return 0
     finally:
         db.close()
+
+
+def evaluated_after_inventory(database: Path) -> bool:
+    """True once a policy pass has run over the complete inventory."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        last_device = db.execute("SELECT MAX(last_seen) FROM devices").fetchone()[0]
+        last_pass = db.execute("SELECT MAX(evaluated_at) FROM policy_evaluations").fetchone()[0]
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+    return bool(last_device and last_pass and last_pass > last_device)
 
 
 def wait_for_inventory(database: Path, expected: int, procs: dict[str, subprocess.Popen[str]]) -> None:
@@ -187,15 +202,25 @@ def main(argv: list[str] | None = None) -> int:
                     env,
                 )
             )
-            wait_for_inventory(
-                work / "collector" / "camsentry.sqlite",
-                len(cameras),
-                {"collector": collector, "agent": agent},
-            )
+            database = work / "collector" / "camsentry.sqlite"
+            wait_for_inventory(database, len(cameras), {"collector": collector, "agent": agent})
+            deadline = time.monotonic() + 30
+            while not evaluated_after_inventory(database):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no policy evaluation over the inventory within 30 s")
+                time.sleep(0.25)  # polling the store, as above
+            cli = ("collector.cli", "--config", str(collector_cfg))
             print("\n== Estate inventory ==\n")
-            print(run_cli("collector.cli", "--config", str(collector_cfg), "report", "inventory"))
+            print(run_cli(*cli, "report", "inventory"))
+            print("== Compliance ==\n")
+            print(run_cli(*cli, "report", "compliance"))
+            print("== Open violations ==\n")
+            print(run_cli(*cli, "violations", "--state", "open"))
             print("== Agents ==\n")
-            print(run_cli("collector.cli", "--config", str(collector_cfg), "status"))
+            print(run_cli(*cli, "status"))
+            restricted = next(c for c in cameras if str(c.get("vendor", "")).lower() == "hikvision")
+            print(f"== What quarantining {restricted['address']} would install (dry run) ==\n")
+            print(run_cli(*cli, "quarantine", str(restricted["address"]), "--dry-run"))
         return 0
     except KeyboardInterrupt:
         say("interrupted; everything started has been stopped")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 WRONG_CONTENT_TYPE = "text/html; charset=utf-8"
-BOMB_LEVELS = 10  # 10 levels x 10 references: 10**10 "lol"s if a client expands entities
+BOMB_LEVELS = 10  # lol0..lol9, each 10 references to the one below: 10**9 "lol"s when expanded
 BOMB_FANOUT = 10
 
 

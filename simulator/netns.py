@@ -8,6 +8,8 @@ Errors: ``NetnsError`` (a failed ``ip`` call, with argv, return code and stderr 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -88,6 +90,24 @@ class Namespace:
     def exists(self) -> bool:
         return (NETNS_DIR / self.name).exists()
 
+    def pids(self) -> list[int]:
+        """Processes running in this namespace (``ip netns pids``)."""
+        proc = _ip("netns", "pids", self.name, check=False)
+        return [int(p) for p in proc.stdout.split() if p.isdigit()]
+
+    def kill_processes(self) -> list[int]:
+        """SIGKILL every process left in this namespace (crash recovery); returns their pids."""
+        killed = []
+        for pid in self.pids():
+            if pid == os.getpid():
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+        return killed
+
     def delete(self) -> None:
         """Delete the namespace (its veth ends go with it); a missing namespace is not an error."""
         _ip("netns", "del", self.name, check=False)
@@ -127,14 +147,21 @@ def list_namespaces() -> list[str]:
     return [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
 
 
-def cleanup_prefix(prefix: str) -> list[str]:
-    """Delete every namespace whose name starts with ``prefix``; returns the names deleted."""
+def cleanup_prefix(prefix: str, kill_processes: bool = True) -> list[str]:
+    """Delete every namespace whose name starts with ``prefix``; returns the names deleted.
+
+    Processes still inside them (a crashed test's servers) are killed first, so that the namespaces and
+    their addresses really go away.
+    """
     if not prefix:
         raise ValueError("refusing to clean up with an empty prefix")
     deleted = []
     for name in list_namespaces():
         if name.startswith(prefix):
-            Namespace(name).delete()
+            ns = Namespace(name)
+            if kill_processes:
+                ns.kill_processes()
+            ns.delete()
             deleted.append(name)
     if deleted:
         log.info("netns_cleanup", prefix=prefix, deleted=deleted)

@@ -41,3 +41,21 @@ def demo_runner() -> Iterator[FleetRunner]:
         yield runner
     finally:
         runner.stop()
+
+
+def one_per_profile(**knobs: Any) -> dict[str, Any]:
+    """A fleet with one camera of every bundled profile, ids equal to profile ids."""
+    from simulator.profile import bundled_profiles
+
+    cams = [{"profile": pid, "id": pid, "knobs": dict(knobs)} for pid in sorted(bundled_profiles())]
+    return fleet_dict(cams)
+
+
+@pytest.fixture(scope="module")
+def every_profile() -> Iterator[FleetRunner]:
+    runner = FleetRunner(load_fleet(one_per_profile()), discovery=False)
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()

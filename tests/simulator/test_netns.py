@@ -78,3 +78,23 @@ def test_cleanup_prefix_removes_what_a_crashed_process_left(prefix: str) -> None
 def test_empty_prefix_is_refused() -> None:
     with pytest.raises(ValueError, match="empty prefix"):
         netns.cleanup_prefix("")
+
+
+def test_cleanup_prefix_kills_processes_left_inside(prefix: str) -> None:
+    ns = netns.Namespace.create(prefix + "busy")
+    proc = ns.popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"up"
+        assert proc.pid in ns.pids() or ns.pids()  # `ip netns exec` may exec or fork: either pid is ours
+        assert netns.cleanup_prefix(prefix) == [prefix + "busy"]
+        assert proc.wait(timeout=10) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
