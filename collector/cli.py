@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sqlite3
 import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from agent.clock import SystemClock
 from agent.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import (
@@ -22,6 +25,7 @@ from agent.wire.signing import (
 )
 from agent.wire.topics import valid_name
 from collector.config import CollectorConfig, default_config_path, load_collector_config
+from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
 from collector.reports.inventory import inventory_rows, render
 from collector.reports.status import status_rows
 from collector.store.sqlite import SqliteStore, StoreError
@@ -131,6 +135,7 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, lambda _s, _f: service.request_reload())
     service.start()
     sdnotify.notify_ready("collecting")
     # systemd's watchdog (WatchdogSec) restarts a collector whose main loop stops pinging.
@@ -158,7 +163,42 @@ def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def policy_context(config: CollectorConfig) -> PolicyCliContext:
+    """What the policy commands need: the database, a way to send signed commands, the policy file."""
+    from collector.oneshot import publish_once
+    from collector.policy.commanding import CommandIssuer
+    from collector.policy.facts import device_facts
+
+    def connect() -> sqlite3.Connection:
+        _open(config).close()  # creates the database and applies migrations if needed
+        return sqlite3.connect(config.sqlite_path, timeout=10)
+
+    def send_command(*args: Any, **kwargs: Any) -> Any:
+        key = load_private_key(config.key_path)
+        conn = connect()
+        try:
+            issuer = CommandIssuer(
+                conn, key, lambda t, p: publish_once(config.mqtt, t, p), clock=SystemClock()
+            )
+            return issuer(*args, **kwargs)
+        finally:
+            conn.close()
+
+    def list_devices() -> list[Any]:
+        store = _open(config)
+        try:
+            return device_facts(store.devices())
+        finally:
+            store.close()
+
+    return PolicyCliContext(
+        connect=connect, send_command=send_command, policy_path=config.policy_path, list_devices=list_devices
+    )
+
+
 def cmd_report(config: CollectorConfig, args: argparse.Namespace) -> int:
+    if args.report == "compliance":
+        return run_compliance_report(policy_context(config), args.format)
     store = _open(config)
     try:
         rows, columns = inventory_rows(store)
@@ -201,10 +241,26 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="each agent: online/offline, last seen, counts")
     status.add_argument("--json", action="store_true")
     report = sub.add_parser("report", help="reports")
-    report.add_argument("report", choices=["inventory"])
+    report.add_argument("report", choices=["inventory", "compliance"])
     report.add_argument("--format", choices=["table", "json", "csv"], default="table")
     report.add_argument("--json", dest="format", action="store_const", const="json")
+    # The context is built after --config is read, when a policy command runs.
+    add_policy_commands(sub, context_for, include_report=False)
     return parser
+
+
+def context_for(args: argparse.Namespace) -> PolicyCliContext:
+    if args.command == "policy":  # `policy check FILE` judges a file; it needs no collector config
+        return PolicyCliContext(connect=_no_database)
+    return policy_context(load_config(args))
+
+
+def _no_database() -> sqlite3.Connection:
+    raise RuntimeError("this command does not use the database")
+
+
+def load_config(args: argparse.Namespace) -> CollectorConfig:
+    return load_collector_config(Path(args.config) if args.config else default_config_path())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         "report": cmd_report,
     }
     try:
-        config = load_collector_config(Path(args.config) if args.config else default_config_path())
+        if args.command not in handlers:
+            return int(args.func(args))
+        config = load_config(args)
         return handlers[args.command](config, args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

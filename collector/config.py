@@ -27,6 +27,9 @@ class CollectorConfig:
     batch_max: int = 2000
     receipt_flush_s: float = 0.1
     silent_after_s: float = 900.0
+    policy_path: Path | None = None
+    evaluate_interval_s: float = 60.0
+    webhook_url: str | None = None
     log_level: str = "info"
     log_format: str = "auto"
 
@@ -58,6 +61,13 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
     liveness = top.table("liveness")
     silent_after_s = liveness.get_float("silent_after_s", 900.0, minimum=1.0)
     liveness.finish()
+    policy = top.table("policy")
+    policy_file = policy.opt_str("file")
+    evaluate_interval_s = policy.get_float("evaluate_interval_s", 60.0, minimum=1.0)
+    webhook_url = policy.opt_str("webhook_url")
+    if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+        raise policy.error("webhook_url", "must be an http:// or https:// URL")
+    policy.finish()
     logging = top.table("logging")
     log_level = logging.choice("level", ("debug", "info", "warning", "error"), "info")
     log_format = logging.choice("format", ("auto", "json", "console"), "auto")
@@ -72,6 +82,9 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
         batch_max=batch_max,
         receipt_flush_s=receipt_flush_s,
         silent_after_s=silent_after_s,
+        policy_path=Path(policy_file) if policy_file else None,
+        evaluate_interval_s=evaluate_interval_s,
+        webhook_url=webhook_url,
         log_level=log_level,
         log_format=log_format,
     )

@@ -7,9 +7,11 @@ stores them in one transaction each, and publishes the receipts.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,11 +19,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.clock import Clock, SystemClock
 from agent.mqtt import Connected, Disconnected, LinkEvent, Message, MqttLink
 from agent.wire.enrol import ENROL_KIND, open_enrol
+from agent.wire.envelope import Kind
 from agent.wire.topics import parse_topic, telemetry_subscription
+from collector.alerts import Alerter
 from collector.config import CollectorConfig
 from collector.ingest import Ingestor
+from collector.policy.commanding import CommandIssuer
+from collector.policy.runner import PolicyRunner
 from collector.receipts import ReceiptBatcher
 from collector.store.sqlite import SqliteStore
+from collector.violations import ViolationStore
 
 log = structlog.get_logger("camsentry.collector")
 
@@ -57,10 +64,18 @@ class CollectorService:
             key, lambda t, p: self.link.publish(t, p), self._clock, config.receipt_flush_s
         )
         self._batch_hook = batch_hook
+        self.policy = PolicyEngineLoop(config, store, key, self._clock, self._publish)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stored = 0
         self.duplicates = 0
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        self.link.publish(topic, payload)
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload the policy file before the next evaluation."""
+        self.policy.reload_requested.set()
 
     def start(self) -> None:
         self.link.start()
@@ -73,6 +88,7 @@ class CollectorService:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.link.stop()
+        self.policy.close()
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self.link.wait_connected(timeout_s)
@@ -105,6 +121,7 @@ class CollectorService:
                 self._ingest(batch)
             if self.receipts.due():
                 self.receipts.flush()
+            self.policy.tick()
         self.receipts.flush()
 
     def _enrol_request(self, topic: str, payload: bytes) -> None:
@@ -143,6 +160,63 @@ class CollectorService:
         self.duplicates += len(result.duplicates)
         self.receipts.add(result.new)
         self.receipts.add(result.duplicates)
+        for env in result.new:
+            if env.kind is Kind.ACK:
+                self.policy.record_ack(env.site, env.agent, env.body)
+
+
+class PolicyEngineLoop:
+    """Evaluates the segmentation policy on an interval, from the ingest thread, never crashing it."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        store: SqliteStore,
+        key: Ed25519PrivateKey,
+        clock: Clock,
+        publish: Callable[[str, bytes], None],
+    ) -> None:
+        self._clock = clock
+        self._interval = config.evaluate_interval_s
+        self._next = clock.monotonic()
+        self.reload_requested = threading.Event()
+        # Its own connection: the violation store commits in its own transactions.
+        self._conn = sqlite3.connect(config.sqlite_path, check_same_thread=False, timeout=10)
+        violations = ViolationStore(self._conn, clock=clock)
+        self.issuer = CommandIssuer(self._conn, key, publish, clock=clock)
+        self.runner = PolicyRunner(
+            store,
+            violations,
+            clock=clock,
+            policy_path=config.policy_path,
+            alerter=Alerter(clock=clock, publish=publish, webhook_url=config.webhook_url),
+            issuer=self.issuer,
+        )
+        self.passes = 0
+
+    def tick(self) -> None:
+        if self.reload_requested.is_set():
+            self.reload_requested.clear()
+            policy = self.runner.reload()
+            log.info("policy reloaded", version=policy.version)
+            self._next = self._clock.monotonic()
+        if self._clock.monotonic() < self._next:
+            return
+        self._next = self._clock.monotonic() + self._interval
+        try:
+            self.runner.run_once()
+            self.passes += 1
+        except Exception:  # a policy bug must not stop ingest; it is logged and retried next interval
+            log.exception("policy evaluation failed")
+
+    def record_ack(self, site: str, agent: str, body: dict[str, Any]) -> None:
+        try:
+            self.issuer.record_ack(site, agent, body)
+        except Exception:
+            log.exception("recording a command ack failed", site=site, agent=agent)
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def topic_kind(topic: str) -> str | None:

@@ -146,7 +146,7 @@ def evaluated_after_inventory(database: Path) -> bool:
     db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         last_device = db.execute("SELECT MAX(last_seen) FROM devices").fetchone()[0]
-        last_pass = db.execute("SELECT MAX(evaluated_at) FROM policy_evaluations").fetchone()[0]
+        last_pass = db.execute("SELECT MAX(at) FROM policy_evaluations").fetchone()[0]
     except sqlite3.Error:
         return False
     finally:

@@ -5,6 +5,8 @@ Statements are kept to SQL that SQLite and PostgreSQL both accept.
 
 from __future__ import annotations
 
+from collector.violations import VIOLATIONS_SCHEMA
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -82,4 +84,5 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (3, "violations, their audit trail, policy evaluations, commands", list(VIOLATIONS_SCHEMA)),
 ]
