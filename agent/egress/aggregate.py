@@ -9,8 +9,10 @@ and go out next time, so a flood delays findings but never loses counts.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from agent.egress.model import Process, Source
 
@@ -19,6 +21,7 @@ from agent.egress.model import Process, Source
 IDLE_FORGET_S = 24 * 3600.0
 OVERFLOW_DESTINATION = "*"
 
+T = TypeVar("T")
 FlowKey = tuple[str, str, int, str]  # device, destination, port, protocol
 
 
@@ -36,6 +39,7 @@ class FlowRecord:
     bytes: int | None = None
     process: Process | None = None
     overflow: bool = False
+    reported_mono: float | None = None  # when take() last handed this record out
     # Names learnt for the destination; filled in when the record is classified.
     hostname: str | None = None
     names: tuple[str, ...] = field(default=())
@@ -46,9 +50,12 @@ class FlowRecord:
 
 
 class Aggregator:
-    def __init__(self, max_keys: int = 4096, max_per_take: int = 500) -> None:
+    def __init__(
+        self, max_keys: int = 4096, max_per_take: int = 500, min_report_interval_s: float = 30.0
+    ) -> None:
         self.max_keys = max_keys
         self.max_per_take = max_per_take
+        self.min_report_interval_s = min_report_interval_s
         self._records: dict[FlowKey, FlowRecord] = {}
         self._overflow_records = 0
         self._dirty: OrderedDict[FlowKey, None] = OrderedDict()
@@ -116,14 +123,28 @@ class Aggregator:
         self._dirty[key] = None
         return True
 
-    def take(self) -> list[FlowRecord]:
-        """Up to ``max_per_take`` records changed since they were last taken, oldest change first."""
-        out: list[FlowRecord] = []
-        while self._dirty and len(out) < self.max_per_take:
-            key, _ = self._dirty.popitem(last=False)
+    def take(self, mono: float, render: Callable[[FlowRecord], T | None]) -> list[T]:
+        """``render`` of up to ``max_per_take`` records changed since they were last sent, oldest
+        change first; a record ``render`` turns into None (allowed) does not count as sent.
+
+        A record is sent at once the first time, then at most once per ``min_report_interval_s``:
+        a chatty flow is one message per interval, not one per drain.
+        """
+        out: list[T] = []
+        for key in list(self._dirty):
+            if len(out) >= self.max_per_take:
+                break
             rec = self._records.get(key)
-            if rec is not None:
-                out.append(rec)
+            if rec is None:
+                del self._dirty[key]
+                continue
+            if rec.reported_mono is not None and mono - rec.reported_mono < self.min_report_interval_s:
+                continue
+            del self._dirty[key]
+            body = render(rec)
+            if body is not None:
+                rec.reported_mono = mono
+                out.append(body)
         return out
 
     def forget_idle(self, mono: float, idle_s: float = IDLE_FORGET_S) -> int:

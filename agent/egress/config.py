@@ -1,22 +1,6 @@
 """The agent TOML's ``[egress]`` table → ``EgressConfig`` (frozen), every error by file and key.
 
-[egress]
-conntrack = true          # routed flows from conntrack NEW/DESTROY events (needs CAP_NET_ADMIN)
-conntrack_hook = true     # add nft table inet camsentry_egress so the kernel tracks this netns
-sockets = true            # this host's own sockets, with the owning process
-socket_reader = "procnet" # or "psutil"
-poll_interval_s = 2.0     # host sockets
-dns = true                # names from DNS answers seen on `interfaces` (needs CAP_NET_RAW)
-interfaces = ["eth1"]     # camera-side interfaces; [] = all
-device_networks = ["198.51.100.0/24"]  # flow sources that are devices; [] = any non-local
-core_networks = ["10.0.0.0/8"]         # tagged core_network
-report_allowed = false    # also publish flows the allowlist allows (allowed = true)
-max_flow_keys = 4096      # aggregation records kept; more fold into a per-device overflow
-max_findings_per_drain = 500
-allow = [
-  { cidr = "192.0.2.0/24", ports = [123], protocol = "udp" },
-  { hostname = "*.updates.example.org", ports = [443] },
-]
+The commented sample is in ``docs/egress.md`` (a test loads it); every key is optional.
 """
 
 from __future__ import annotations
@@ -32,6 +16,9 @@ SOCKET_READERS = ("procnet", "psutil")
 # Host sockets: 2 s keeps a recorder's phone-home visible (it holds connections open) at
 # ~1 ms of CPU per poll with ProcNet; short flows are conntrack's job, not polling's.
 DEFAULT_POLL_INTERVAL_S = 2.0
+# A record's first sighting goes out at the next drain; later changes (count, bytes) at most
+# this often, so 4,096 busy records cost at most ~140 messages/s, not one per connection.
+DEFAULT_MIN_REPORT_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +35,7 @@ class EgressConfig:
     report_allowed: bool = False
     max_flow_keys: int = 4096
     max_findings_per_drain: int = 500
+    min_report_interval_s: float = DEFAULT_MIN_REPORT_INTERVAL_S
     allowlist: Allowlist = field(default_factory=Allowlist)
 
 
@@ -88,6 +76,9 @@ def parse_egress_config(table: dict[str, Any], file: str) -> EgressConfig:
         report_allowed=t.get_bool("report_allowed", False),
         max_flow_keys=t.get_int("max_flow_keys", 4096, minimum=16, maximum=1_000_000),
         max_findings_per_drain=t.get_int("max_findings_per_drain", 500, minimum=1, maximum=100_000),
+        min_report_interval_s=t.get_float(
+            "min_report_interval_s", DEFAULT_MIN_REPORT_INTERVAL_S, minimum=0.0
+        ),
         allowlist=Allowlist(entries, core, "config"),
     )
     t.finish()

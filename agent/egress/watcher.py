@@ -77,7 +77,9 @@ class EgressWatcher:
         self._allowlist = config.allowlist
         self._clouds = CloudTable(load_cloud_domains())
         self._names = NameCache()
-        self._agg = Aggregator(config.max_flow_keys, config.max_findings_per_drain)
+        self._agg = Aggregator(
+            config.max_flow_keys, config.max_findings_per_drain, config.min_report_interval_s
+        )
         self._live: OrderedDict[int, FlowKey] = OrderedDict()
         self._local: frozenset[str] = frozenset()
         self._health: dict[str, dict[str, Any]] = {}
@@ -134,8 +136,7 @@ class EgressWatcher:
         ``max_findings_per_drain``; the rest stay pending for the next call."""
         now = self._clock.monotonic()
         with self._lock:
-            records = self._agg.take()
-            out = [body for rec in records if (body := self._finding(rec, now)) is not None]
+            out = self._agg.take(now, lambda rec: self._finding(rec, now))
             self._agg.forget_idle(now)
         return out
 
@@ -226,13 +227,8 @@ class EgressWatcher:
     def _in_scope(self, src: str) -> bool:
         if self.config.sockets and src in self._local:
             return False  # this host's own flows: the socket path reports them with the process
-        nets = self.config.device_networks
-        if nets:
-            try:
-                addr = ipaddress.ip_address(src)
-            except ValueError:
-                return False
-            if any(addr in n for n in nets):
+        if self.config.device_networks:
+            if self._in_device_networks(src):
                 return True
         elif src not in self._local:
             return True
@@ -332,42 +328,36 @@ class EgressWatcher:
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                flows = self._poller.poll()
-            except Exception as exc:  # a broken /proc must not end the loop
-                log.warning("socket_poll_failed", error=str(exc))
-                self._degrade("sockets", "degraded", f"socket poll failed: {exc}")
-                flows = []
-            else:
-                self._clear("sockets")
-            now = self._clock.now()
-            mono = self._clock.monotonic()
-            with self._lock:
-                for f in flows:
-                    s = f.socket
-                    self.counters["socket_flows"] += 1
-                    self._agg.observe(
-                        (s.local, s.remote, s.rport, s.protocol),
-                        Source.SOCKETS,
-                        now,
-                        mono,
-                        process=f.process,
-                    )
+            self.poll_sockets_once()
             self._refresh_local_addresses()
             self._stop.wait(self.config.poll_interval_s)
 
     def poll_sockets_once(self) -> None:
-        """One socket poll without the thread (tests, benchmarks)."""
-        for f in self._poller.poll():
-            s = f.socket
-            with self._lock:
-                self._agg.observe(
-                    (s.local, s.remote, s.rport, s.protocol),
-                    Source.SOCKETS,
-                    self._clock.now(),
-                    self._clock.monotonic(),
-                    process=f.process,
-                )
+        """One socket poll (the poll thread's body; tests and benchmarks call it directly)."""
+        try:
+            flows = self._poller.poll()
+        except Exception as exc:  # a broken /proc must not end the loop
+            log.warning("socket_poll_failed", error=str(exc))
+            self._degrade("sockets", "degraded", f"socket poll failed: {exc}")
+            return
+        self._clear("sockets")
+        now = self._clock.now()
+        mono = self._clock.monotonic()
+        with self._lock:
+            for f in flows:
+                s = f.socket
+                if self._in_device_networks(s.remote):
+                    continue  # the recorder talking to its cameras is not egress
+                self.counters["socket_flows"] += 1
+                key = (s.local, s.remote, s.rport, s.protocol)
+                self._agg.observe(key, Source.SOCKETS, now, mono, process=f.process)
+
+    def _in_device_networks(self, address: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(addr in n for n in self.config.device_networks)
 
     def _degrade(self, component: str, status: str, problem: str) -> None:
         key = f"egress.{component}"

@@ -33,6 +33,7 @@ BASE_CONFIG: dict[str, Any] = {
     "interfaces": ["to-cam"],
     "device_networks": ["198.51.100.0/24"],
     "poll_interval_s": 0.2,
+    "min_report_interval_s": 0.5,
     "allow": [
         {"cidr": f"{DNS}/32", "ports": [53], "protocol": "udp"},
         {"hostname": "ntp.example.org", "ports": [123]},

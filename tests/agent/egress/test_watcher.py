@@ -23,6 +23,7 @@ CONFIG = parse_egress_config(
         "dns": False,
         "device_networks": ["198.51.100.0/24"],
         "core_networks": ["10.0.0.0/8"],
+        "min_report_interval_s": 0,
         "allow": [{"cidr": "203.0.113.53/32", "ports": [53]}, {"hostname": "*.example.org"}],
     },
     "test.toml",
@@ -132,3 +133,18 @@ def test_conntrack_unavailable_is_a_health_finding(tmp_path: Path) -> None:
         assert "egress.conntrack_bytes" in health
     finally:
         w.stop()
+
+
+def test_a_chatty_flow_is_one_message_per_interval() -> None:
+    w, clock = _watcher(replace(CONFIG, min_report_interval_s=30))
+    w.observe_event(_new("203.0.113.10", 443, 0))
+    assert [f["count"] for f in w.drain_findings()] == [1]  # the first sighting goes out at once
+    sent = []
+    for cid in range(1, 600):  # ten minutes of a connection every second, drained every second
+        w.observe_event(_new("203.0.113.10", 443, cid))
+        clock.advance(1)
+        sent.extend(w.drain_findings())
+    assert 19 <= len(sent) <= 21
+    assert sent[-1]["count"] >= 570
+    clock.advance(30)
+    assert w.drain_findings()[-1]["count"] == 600
