@@ -43,6 +43,7 @@ class _Shared:
     settings: Any
     client_cls: Any
     soap_actions: dict[str, str]
+    service: Any
 
 
 _shared: _Shared | None = None
@@ -84,7 +85,11 @@ def preload() -> None:
         document = Document(str(wsdl_dir() / "devicemgmt.wsdl"), transport, settings=settings)
         binding = document.bindings[DEVICE_BINDING]
         actions = {name: str(op.soapaction or "") for name, op in binding._operations.items()}
-        _shared = _Shared(document, transport, settings, Client, actions)
+        # One ServiceProxy for the process: it holds a proxy per operation (about a hundred);
+        # its address is never used, because zeep only builds envelopes here.
+        prototype = Client(wsdl=document, transport=transport, settings=settings)
+        service = prototype.create_service(DEVICE_BINDING, "http://127.0.0.1/onvif/device_service")
+        _shared = _Shared(document, transport, settings, Client, actions, service)
 
 
 def _get_shared() -> _Shared:
@@ -156,9 +161,11 @@ class DeviceSession:
         client = shared.client_cls(
             wsdl=shared.document, wsse=self._plugin, transport=shared.transport, settings=shared.settings
         )
-        url = f"{target.scheme}://{target.host_port}{target.path}"
+        # zeep's _create reads client.service for binding options; without this each camera's
+        # client would build its own ServiceProxy (a hundred operation proxies) per camera.
+        client._default_service = shared.service
         self._client = client
-        self._service = client.create_service(DEVICE_BINDING, url)
+        self._service = shared.service
         self.offset_s = 0.0
         self.last_token: TokenValues | None = None
         self.requests = 0
