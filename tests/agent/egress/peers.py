@@ -40,14 +40,18 @@ def dns_response(
 # Run with PYTHONPATH at the repository root (``topology.ENV``).
 PRELUDE = """
 import ipaddress, json, socket, struct, sys, time
+from agent.egress.dns import parse_dns_answers
 from tests.agent.egress.peers import dns_query, dns_response
+
+def family(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 """
 
 DNS_SERVER = (
     PRELUDE
     + """
 zone = json.loads(sys.argv[2])
-srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+srv = socket.socket(family(sys.argv[1]), socket.SOCK_DGRAM)
 srv.bind((sys.argv[1], 53))
 print("ready", flush=True)
 while True:
@@ -65,14 +69,13 @@ while True:
 CAMERA = (
     PRELUDE
     + """
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(family(sys.argv[1]), socket.SOCK_DGRAM)
 s.settimeout(3)
 s.sendto(dns_query(sys.argv[2]), (sys.argv[1], 53))
-reply = s.recv(512)
-address = str(ipaddress.IPv4Address(reply[-4:]))
+address = parse_dns_answers(s.recv(512))[0].address
 proto = sys.argv[5] if len(sys.argv) > 5 else "tcp"
 if proto == "udp":
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u = socket.socket(family(address), socket.SOCK_DGRAM)
     u.sendto(b"hello", (address, int(sys.argv[3])))
 else:
     with socket.create_connection((address, int(sys.argv[3])), timeout=3) as c:
@@ -87,7 +90,7 @@ LISTENER = """
 import socket, sys
 socks = []
 for port in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((sys.argv[1], port))
     s.listen(4096)

@@ -15,8 +15,11 @@ import pytest
 from tests.agent.egress import peers
 from tests.agent.egress.topology import (
     CAM,
+    CAM6,
     CLOUD,
+    CLOUD6,
     DNS,
+    DNS6,
     ENV,
     NTP,
     Topology,
@@ -28,14 +31,15 @@ from tests.conftest import require_root
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
 
-ZONE = {"cas.ys7.com": [CLOUD], "ntp.example.org": [NTP]}
+ZONE = {"cas.ys7.com": [CLOUD], "ntp.example.org": [NTP], "dev.ezvizlife.com": [CLOUD6]}
 BASE_CONFIG: dict[str, Any] = {
     "interfaces": ["to-cam"],
-    "device_networks": ["198.51.100.0/24"],
+    "device_networks": ["198.51.100.0/24", "2001:db8:1::/64"],
     "poll_interval_s": 0.2,
     "min_report_interval_s": 0.5,
     "allow": [
         {"cidr": f"{DNS}/32", "ports": [53], "protocol": "udp"},
+        {"cidr": f"{DNS6}/128", "ports": [53], "protocol": "udp"},
         {"hostname": "ntp.example.org", "ports": [123]},
         {"cidr": f"{CLOUD}/32", "ports": [8443], "protocol": "tcp"},
     ],
@@ -48,7 +52,8 @@ def topo() -> Iterator[Topology]:
     require_root()
     with egress_topology() as t:
         t.run("gw", "sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1")
-        _ready(t.start(t.python("inet", peers.DNS_SERVER, DNS, json.dumps(ZONE)), **_pipes()))
+        for server in (DNS, DNS6):
+            _ready(t.start(t.python("inet", peers.DNS_SERVER, server, json.dumps(ZONE)), **_pipes()))
         yield t
 
 
@@ -63,8 +68,8 @@ def _ready(proc: subprocess.Popen[bytes]) -> str:
     return proc.stdout.readline().decode().strip()
 
 
-def _camera(topo: Topology, name: str, port: int, hold_s: float, proto: str = "tcp") -> str:
-    argv = topo.python("cam", peers.CAMERA, DNS, name, str(port), str(hold_s), proto)
+def _camera(topo: Topology, name: str, port: int, hold_s: float, proto: str = "tcp", dns: str = DNS) -> str:
+    argv = topo.python("cam", peers.CAMERA, dns, name, str(port), str(hold_s), proto)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=20, env=ENV, check=True)
     return done.stdout.strip()
 
@@ -89,6 +94,21 @@ def test_vendor_cloud_flow_reported_and_allowed_flows_not(topo: Topology) -> Non
         assert finding["count"] == 1
         assert {(f["destination"], f["port"]) for f in watcher.findings} == {(CLOUD, 6500)}
         assert not [h for h in watcher.health if h["component"] == "egress.conntrack"], watcher.health
+    finally:
+        _close(watcher)
+
+
+def test_ipv6_flow_named_from_an_ipv6_dns_answer(topo: Topology) -> None:
+    _ready(topo.start(topo.python("inet", peers.LISTENER, CLOUD6, "6500", "1"), **_pipes()))
+    watcher = start_watcher(topo, BASE_CONFIG)
+    try:
+        assert _camera(topo, "dev.ezvizlife.com", 6500, 0.2, dns=DNS6) == CLOUD6
+        key = (CAM6, CLOUD6, 6500, "tcp")
+        assert watcher.read_until(lambda w: key in w.latest(), 5.0), watcher.findings
+        finding = watcher.latest()[key]
+        assert finding["hostname"] == "dev.ezvizlife.com"
+        assert finding["tags"] == ["vendor_cloud:hikvision"]
+        assert {f["destination"] for f in watcher.findings} == {CLOUD6}
     finally:
         _close(watcher)
 

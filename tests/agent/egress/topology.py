@@ -30,6 +30,10 @@ GW_INET = "203.0.113.1"
 CLOUD = "203.0.113.10"
 NTP = "203.0.113.11"
 DNS = "203.0.113.53"
+# IPv6 documentation prefix (RFC 3849), same roles.
+CAM6 = "2001:db8:1::2"
+CLOUD6 = "2001:db8:2::10"
+DNS6 = "2001:db8:2::53"
 ROOT = Path(__file__).resolve().parents[3]
 HARNESS = Path(__file__).with_name("harness.py")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -37,6 +41,15 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+def _cidr(addr: str) -> str:
+    return f"{addr}/64" if ":" in addr else f"{addr}/24"
+
+
+def _nodad(addr: str) -> list[str]:
+    # Without duplicate address detection an IPv6 address is usable at once: no waiting.
+    return ["nodad"] if ":" in addr else []
 
 
 def cleanup_prefix() -> None:
@@ -84,16 +97,22 @@ def egress_topology() -> Iterator[Topology]:
             _ip("-n", topo.ns(role), "link", "set", "lo", "up")
         gw = topo.ns("gw")
         topo.run("gw", "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        links = (("cam", "to-cam", GW_CAM, [CAM]), ("inet", "to-inet", GW_INET, [CLOUD, NTP, DNS]))
-        for role, gw_if, gw_addr, leaf_addrs in links:
+        topo.run("gw", "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        links = (
+            ("cam", "to-cam", [GW_CAM, "2001:db8:1::1"], [CAM, CAM6]),
+            ("inet", "to-inet", [GW_INET, "2001:db8:2::1"], [CLOUD, NTP, DNS, CLOUD6, DNS6]),
+        )
+        for role, gw_if, gw_addrs, leaf_addrs in links:
             _ip("-n", gw, "link", "add", gw_if, "type", "veth", "peer", "name", "eth0")
             _ip("-n", gw, "link", "set", "eth0", "netns", topo.ns(role))
-            _ip("-n", gw, "addr", "add", f"{gw_addr}/24", "dev", gw_if)
+            for addr in gw_addrs:
+                _ip("-n", gw, "addr", "add", _cidr(addr), "dev", gw_if, *_nodad(addr))
             _ip("-n", gw, "link", "set", gw_if, "up")
             for addr in leaf_addrs:
-                _ip("-n", topo.ns(role), "addr", "add", f"{addr}/24", "dev", "eth0")
+                _ip("-n", topo.ns(role), "addr", "add", _cidr(addr), "dev", "eth0", *_nodad(addr))
             _ip("-n", topo.ns(role), "link", "set", "eth0", "up")
-            _ip("-n", topo.ns(role), "route", "add", "default", "via", gw_addr)
+            for addr in gw_addrs:
+                _ip("-n", topo.ns(role), "route", "add", "default", "via", addr)
         yield topo
     finally:
         for proc in topo.procs:
