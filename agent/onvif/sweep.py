@@ -41,7 +41,11 @@ class Sweeper:
         clock: Clock | None = None,
         try_default_credentials: bool = False,
         neighbour_macs: Callable[[], Mapping[str, str]] | None = None,
+        contacted_hostnames: Callable[[], Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
+        """``neighbour_macs``: {ip: mac} (``agent.onvif.neighbours.NeighbourTable``) for cameras that
+        hide their MAC; ``contacted_hostnames``: {ip: names the device resolved or contacted}, from
+        the egress watcher, as identification evidence (vendor cloud and P2P domains)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if per_camera_timeout_s <= 0:
@@ -59,9 +63,15 @@ class Sweeper:
             default_credentials=tuple(dict.fromkeys(creds))[:MAX_DEFAULT_CREDENTIALS],
         )
         self._neighbour_macs = neighbour_macs
+        self._contacted_hostnames = contacted_hostnames
         client.preload()  # WSDL parsed once, here, before any worker starts
 
-    def poll_one(self, target: CameraTarget, macs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def poll_one(
+        self,
+        target: CameraTarget,
+        macs: Mapping[str, str] | None = None,
+        hostnames: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, Any]:
         started = self.clock.monotonic()
         polled_at = self.clock.now().isoformat().replace("+00:00", "Z")
         try:
@@ -80,6 +90,7 @@ class Sweeper:
             polled_at=polled_at,
             duration_s=self.clock.monotonic() - started,
             neighbour_mac=(macs or {}).get(target.address, ""),
+            hostnames=tuple((hostnames or {}).get(target.address, ())),
         )
 
     def sweep(self, targets: Sequence[CameraTarget]) -> list[dict[str, Any]]:
@@ -92,11 +103,17 @@ class Sweeper:
                 macs = self._neighbour_macs()
             except OSError as exc:
                 log.warning("neighbour_table_unreadable", error=str(exc))
+        hostnames: Mapping[str, Sequence[str]] = {}
+        if self._contacted_hostnames is not None:
+            try:
+                hostnames = self._contacted_hostnames()
+            except Exception as exc:  # evidence only: a broken source must not cost the sweep
+                log.warning("contacted_hostnames_failed", error=repr(exc))
         started = self.clock.monotonic()
         workers = min(self.concurrency, len(targets))
         name = f"onvif-sweep-{threading.get_ident()}"
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
-            records = list(pool.map(lambda t: self.poll_one(t, macs), targets))
+            records = list(pool.map(lambda t: self.poll_one(t, macs, hostnames), targets))
         log.info(
             "sweep_done",
             cameras=len(targets),

@@ -112,3 +112,17 @@ def test_hostile_cameras_are_contained_and_reported(behaviour: str) -> None:
 def test_unreachable_camera_still_has_a_record() -> None:
     (record,) = Sweeper(per_camera_timeout_s=1).sweep([CameraTarget("127.0.0.1", 1)])
     assert record["reachable"] is False and "unreachable" in _kinds(record)
+
+
+def test_neighbour_mac_and_contacted_hostnames_feed_identification() -> None:
+    cam = FakeCamera(open_access=False)
+    with running(cam):
+        sweeper = Sweeper(
+            per_camera_timeout_s=5.0,
+            neighbour_macs=lambda: {"127.0.0.1": "e0:50:8b:00:00:01"},
+            contacted_hostnames=lambda: {"127.0.0.1": ["eucas.ezvizlife.com"]},
+        )
+        (record,) = sweeper.sweep([CameraTarget("127.0.0.1", cam.port)])  # no credentials: no MAC via ONVIF
+    assert record["mac"] == "e0:50:8b:00:00:01"
+    signals = {(e["signal"], e["points_to"]) for e in record["evidence"]}
+    assert ("mac_oui", "dahua") in signals and ("hostname", "hikvision") in signals

@@ -183,3 +183,30 @@ def test_hostile_cameras_are_contained() -> None:
         assert kind in _kinds(by_id[f"bad-{name}"]), (name, by_id[f"bad-{name}"]["findings"])
     for i in range(4):
         assert by_id[f"good-{i}"]["maker"] == "axis"
+
+
+def test_unicast_ws_discovery_finds_the_fleet_and_the_sweep_identifies_it() -> None:
+    from agent.onvif.discovery import WsDiscovery
+
+    cameras = [
+        {"profile": "annke-c500-v5.5.53", "id": "annke"},
+        {"profile": "lorex-lnb4321b-v2.800-191122", "id": "lorex"},
+        {"profile": "axis-m5525-e-v8.40.1.1", "id": "axis"},
+    ]
+    data = {"fleet": {"seed": "discovery-test", "base_address": "127.22.3.1"}, "cameras": cameras}
+    data["fleet"]["port"] = _free_port()
+    fleet = fleet_mod.load_fleet(data)
+    with runner_mod.FleetRunner(fleet, discovery=True, phone_home=False) as runner:
+        manifest = runner.manifest
+        found = WsDiscovery(wait_s=1.0).probe(unicast=["127.22.3.0/29"])
+        assert sorted((d.address, d.port) for d in found) == sorted(
+            (m["address"], m["port"]) for m in manifest
+        )
+        creds = {m["address"]: (m["username"], m["password"]) for m in manifest}
+        targets = [d.target(*creds[d.address]) for d in found]
+        records = Sweeper(per_camera_timeout_s=5.0).sweep(targets)
+    assert sorted((r["maker"], r["brand"]) for r in records) == [
+        ("axis", "axis"),
+        ("dahua", "lorex"),
+        ("hikvision", "annke"),
+    ]
