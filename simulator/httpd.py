@@ -8,6 +8,7 @@ body-level ones are pure functions in hostile.py.
 from __future__ import annotations
 
 import asyncio
+from email.utils import format_datetime
 
 import structlog
 from aiohttp import web
@@ -31,7 +32,11 @@ def _camera(request: web.Request) -> Camera:
 
 def _headers(cam: Camera) -> dict[str, str]:
     wire = cam.spec.profile.wire
-    headers = {"Server": cam.spec.profile.server_header or "httpd"}
+    # Date from the camera's own clock: a skewed camera shows its skew in every HTTP answer too.
+    headers = {
+        "Server": cam.spec.profile.server_header or "httpd",
+        "Date": format_datetime(cam.now(), usegmt=True),
+    }
     if wire.connection_close:
         headers["Connection"] = "close"
     return headers

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from simulator.fleet import CameraSpec
 from simulator.wire import Node, el
@@ -178,11 +179,12 @@ def services(cam: CameraSpec, _now: datetime) -> Node:
 
 def scope_values(cam: CameraSpec) -> list[str]:
     p = cam.profile
+    # Scopes are URIs: a model name with spaces ("FLEXIDOME IP 4000i") is percent-encoded.
     return [
-        s.replace("{model}", p.model)
-        .replace("{brand}", p.brand)
+        s.replace("{model}", quote(p.model, safe=""))
+        .replace("{brand}", quote(p.brand, safe=""))
         .replace("{mac}", cam.mac)
-        .replace("{name}", f"{p.brand}%20{p.model}")
+        .replace("{name}", quote(f"{p.brand} {p.model}", safe=""))
         for s in p.scopes
     ]
 
