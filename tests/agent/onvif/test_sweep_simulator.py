@@ -193,8 +193,8 @@ def test_unicast_ws_discovery_finds_the_fleet_and_the_sweep_identifies_it() -> N
         {"profile": "lorex-lnb4321b-v2.800-191122", "id": "lorex"},
         {"profile": "axis-m5525-e-v8.40.1.1", "id": "axis"},
     ]
-    data = {"fleet": {"seed": "discovery-test", "base_address": "127.22.3.1"}, "cameras": cameras}
-    data["fleet"]["port"] = _free_port()
+    head: dict[str, Any] = {"seed": "discovery-test", "base_address": "127.22.3.1", "port": _free_port()}
+    data = {"fleet": head, "cameras": cameras}
     fleet = fleet_mod.load_fleet(data)
     with runner_mod.FleetRunner(fleet, discovery=True, phone_home=False) as runner:
         manifest = runner.manifest
