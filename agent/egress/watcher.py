@@ -83,6 +83,7 @@ class EgressWatcher:
         self._live: OrderedDict[int, FlowKey] = OrderedDict()
         self._local: frozenset[str] = frozenset()
         self._health: dict[str, dict[str, Any]] = {}
+        self._since: dict[str, str] = {}
         self._stop = threading.Event()
         self._poll_thread: threading.Thread | None = None
         self._conntrack: ConntrackStream | None = None
@@ -141,29 +142,35 @@ class EgressWatcher:
         return out
 
     def health(self) -> list[dict[str, Any]]:
-        """Current degradations: a source that cannot run, lost events, overflowing aggregation."""
+        """Current degradations, one per component: ``{"component", "status", "problem", "since"}``
+        (plus ``count`` for counted losses); [] when everything runs."""
         with self._lock:
             out = [dict(v) for v in self._health.values()]
-            if self._agg.overflowed or self._agg.dropped:
-                out.append(
-                    {
-                        "component": "egress.aggregation",
-                        "status": "degraded",
-                        "problem": f"more than {self._agg.max_keys} distinct flows: "
-                        f"{self._agg.overflowed} folded into per-device overflow records, "
-                        f"{self._agg.dropped} dropped",
-                    }
-                )
-        if self._conntrack is not None and self._conntrack.stats.lost_event_warnings:
+            folded, dropped = self._agg.overflowed, self._agg.dropped
+        if folded or dropped:
             out.append(
-                {
-                    "component": "egress.conntrack",
-                    "status": "degraded",
-                    "problem": "kernel dropped conntrack events (ENOBUFS) "
-                    f"{self._conntrack.stats.lost_event_warnings} times",
-                }
+                self._counted(
+                    "aggregation",
+                    folded + dropped,
+                    f"more than {self._agg.max_keys} distinct flows: {folded} folded into "
+                    f"per-device overflow records (counts kept), {dropped} dropped",
+                )
+            )
+        lost = self._conntrack.stats.lost_event_warnings if self._conntrack else 0
+        if lost:
+            out.append(
+                self._counted(
+                    "conntrack_events",
+                    lost,
+                    f"the kernel dropped conntrack events (ENOBUFS) {lost} times: counts are low",
+                )
             )
         return sorted(out, key=lambda h: str(h["component"]))
+
+    def _counted(self, component: str, count: int, problem: str) -> dict[str, Any]:
+        key = f"egress.{component}"
+        since = self._since.setdefault(key, _rfc3339(self._clock.now()))
+        return {"component": key, "status": "degraded", "problem": problem, "since": since, "count": count}
 
     def stats(self) -> dict[str, int]:
         with self._lock:
