@@ -92,7 +92,12 @@ class FleetRunner:
         self._stopping = asyncio.Event()
         app = make_app(self._by_addr, self._stopping)
         self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            # A client that gives up on a hung camera frees the handler at once instead of at stop().
+            handler_cancellation=True,
         )
         await self._runner.setup()
         for cam in self.cameras.values():
