@@ -24,7 +24,13 @@ from typing import Any
 
 from lxml import etree
 
-from agent.onvif.errors import AuthFailed, HttpStatusError, MalformedResponse, SoapFault
+from agent.onvif.errors import (
+    AuthFailed,
+    CameraTimeout,
+    HttpStatusError,
+    MalformedResponse,
+    SoapFault,
+)
 from agent.onvif.http import build_request, exchange
 from agent.onvif.soap import Element, body_payload, is_not_authorized, parse_fault, parse_xml
 from agent.onvif.targets import CameraTarget
@@ -184,6 +190,14 @@ class DeviceSession:
         body: bytes = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         return body
 
+    def _token(self, credentials: Credentials | None, token: TokenValues | None) -> TokenValues | None:
+        if token is None and credentials is not None:
+            token = make_token(
+                credentials.username, credentials.password, now=self._now(), offset_s=self.offset_s
+            )
+        self.last_token = token
+        return token
+
     def call(
         self,
         operation: str,
@@ -191,22 +205,34 @@ class DeviceSession:
         *,
         token: TokenValues | None = None,
     ) -> Element:
-        """One operation; the answer's payload element, or a CameraError saying why not."""
-        if token is None and credentials is not None:
-            token = make_token(
-                credentials.username, credentials.password, now=self._now(), offset_s=self.offset_s
-            )
-        self.last_token = token
-        body = self.build(operation, token)
-        action = self._actions.get(operation, "")
+        """One device-service operation; the answer's payload element, or a CameraError."""
+        body = self.build(operation, self._token(credentials, token))
+        return self._send(body, self._actions.get(operation, ""), self.target.path)
+
+    def call_service(
+        self, namespace: str, operation: str, path: str, credentials: Credentials | None = None
+    ) -> Element:
+        """An argument-less operation of another service (receiver, recording) at ``path`` on
+        this camera's own address; the envelope is built here, signed by the same token hook."""
+        if not path.startswith("/"):
+            raise ValueError("path must be absolute")
+        soap_ns = "http://www.w3.org/2003/05/soap-envelope"
+        envelope = etree.Element(f"{{{soap_ns}}}Envelope", nsmap={"s": soap_ns, "ns0": namespace})
+        body_el = etree.SubElement(envelope, f"{{{soap_ns}}}Body")
+        etree.SubElement(body_el, f"{{{namespace}}}{operation}")
+        self._plugin.token = self._token(credentials, None)
+        try:
+            self._plugin.apply(envelope, {})
+        finally:
+            self._plugin.token = None
+        body: bytes = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        return self._send(body, f"{namespace}/{operation}", path)
+
+    def _send(self, body: bytes, action: str, path: str) -> Element:
         headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
-        request = build_request(
-            "POST", self.target.address, self.target.port, self.target.path, body, headers
-        )
+        request = build_request("POST", self.target.address, self.target.port, path, body, headers)
         timeout = self.remaining_s()
         if timeout <= 0:
-            from agent.onvif.errors import CameraTimeout
-
             raise CameraTimeout("per-camera time budget spent")
         self.requests += 1
         response = exchange(

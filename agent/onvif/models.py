@@ -96,3 +96,13 @@ class Fault:
 @dataclass(frozen=True)
 class Capabilities:
     xaddrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A camera a recorder records from: where its stream or source points."""
+
+    host: str
+    uri: str
+    name: str = ""
+    source: str = ""  # "receiver" (Receiver service MediaUri) or "recording" (recording Source)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -23,6 +24,7 @@ from agent.onvif.client import Credentials, DeviceSession
 from agent.onvif.errors import AuthFailed, CameraError, FailureKind, SoapFault
 from agent.onvif.http import build_request, exchange
 from agent.onvif.models import (
+    Channel,
     DeviceInfo,
     Hostname,
     NameServers,
@@ -41,6 +43,8 @@ from agent.onvif.soap import (
     parse_network_interfaces,
     parse_network_protocols,
     parse_ntp,
+    parse_receiver_channels,
+    parse_recording_channels,
     parse_scopes,
     parse_services,
     parse_system_date_and_time,
@@ -92,6 +96,7 @@ class Observation:
     replay_accepted: bool | None = None
     default_usernames_tried: list[str] = field(default_factory=list)
     default_username_accepted: str | None = None
+    channels: list[Channel] = field(default_factory=list)  # a recorder's cameras
     abandoned: bool = False
 
     @property
@@ -150,6 +155,12 @@ INVENTORY_OPERATIONS: tuple[tuple[str, Callable[[Observation, Element], None]], 
     ("GetUsers", _store_users),
     ("GetServices", _store_services),
 )
+# A recorder lists the cameras it records from (ONVIF Receiver and Recording Control services).
+RECORDER_SERVICES: dict[str, tuple[str, Callable[[Element], list[Channel]]]] = {
+    "http://www.onvif.org/ver10/receiver/wsdl": ("GetReceivers", parse_receiver_channels),
+    "http://www.onvif.org/ver10/recording/wsdl": ("GetRecordings", parse_recording_channels),
+}
+MAX_CHANNELS = 256  # a large NVR has 128 channels
 # Protected operations (ONVIF Core 5.9.4 access classes READ_SYSTEM, READ_SYSTEM_SECRET).
 PROTECTED_PROBES = ("GetDeviceInformation", "GetUsers")
 
@@ -273,6 +284,26 @@ class CameraPoller:
                     last_ok = session.last_token
         if creds is not None and last_ok is not None and not self.obs.open_operations:
             self._replay(session, last_ok)  # moot where the camera answers without any token
+        self._recorder_channels(session, creds)
+
+    def _recorder_channels(self, session: DeviceSession, creds: Credentials | None) -> None:
+        """Where the device is a recorder, the cameras behind it (its own address excluded)."""
+        seen = {c.host for c in self.obs.channels} | {self.target.address}
+        for service in self.obs.services:
+            entry = RECORDER_SERVICES.get(service.namespace)
+            if entry is None:
+                continue
+            operation, parse = entry
+            path = urlsplit(service.xaddr).path or self.target.path  # our host, their path
+            try:
+                payload = session.call_service(service.namespace, operation, path, creds)
+            except CameraError as exc:
+                self._fail(operation, exc)
+                continue
+            for channel in parse(payload):
+                if channel.host not in seen and len(self.obs.channels) < MAX_CHANNELS:
+                    seen.add(channel.host)
+                    self.obs.channels.append(channel)
 
     def _credentials(self, session: DeviceSession) -> Credentials | None:
         """Configured credentials if they work; else factory defaults if the site opted in."""

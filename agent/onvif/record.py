@@ -10,6 +10,7 @@ from agent.identify.tables import Tables
 from agent.identify.vulns import match_vulnerabilities
 from agent.onvif.poll import Observation
 from agent.onvif.security import Finding, FindingKind, Severity, security_findings
+from agent.onvif.targets import CameraTarget
 
 RECORD_VERSION = 1
 
@@ -97,8 +98,26 @@ def build_record(
         ],
         "users": [{"username": u.username, "level": u.level} for u in (obs.users or [])],
         "services": [{"namespace": s.namespace, "version": s.version} for s in obs.services],
+        "channels": [
+            {"host": c.host, "uri": c.uri, "name": c.name, "source": c.source} for c in obs.channels
+        ],
         "http_server": obs.http_server or None,
         "authenticated": obs.authenticated,
         "polled_at": polled_at,
         "poll_duration_s": round(duration_s, 3),
     }
+
+
+def channel_targets(
+    records: Sequence[dict[str, Any]], *, port: int = 80, known: Sequence[CameraTarget] = ()
+) -> list[CameraTarget]:
+    """Cameras that recorders report and the sweep does not poll yet (ONVIF port assumed)."""
+    have = {t.address for t in known} | {str(r.get("address")) for r in records}
+    found: list[CameraTarget] = []
+    for record in records:
+        for channel in record.get("channels") or []:
+            host = channel.get("host")
+            if isinstance(host, str) and host and host not in have:
+                have.add(host)
+                found.append(CameraTarget(host, port))
+    return found

@@ -11,12 +11,14 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from lxml import etree
 
 from agent.onvif.errors import HostileXml, MalformedResponse
 from agent.onvif.models import (
     Capabilities,
+    Channel,
     DeviceInfo,
     Fault,
     Hostname,
@@ -341,3 +343,31 @@ def parse_probe_matches(data: bytes) -> list[ProbeMatch]:
                 )
             )
     return matches
+
+
+def _uri_host(uri: str) -> str:
+    try:
+        return urlsplit(uri).hostname or ""
+    except ValueError:
+        return ""
+
+
+def parse_receiver_channels(payload: Element) -> list[Channel]:
+    """Receiver service GetReceivers: the stream each receiver pulls (``MediaUri``)."""
+    channels = []
+    for el in _children(payload, "Receivers"):
+        uri = _findtext(el, "MediaUri")
+        if uri and (host := _uri_host(uri)):
+            channels.append(Channel(host=host, uri=uri, name=_text(el.find("{*}Token")), source="receiver"))
+    return channels
+
+
+def parse_recording_channels(payload: Element) -> list[Channel]:
+    """Recording service GetRecordings: each recording's Source (``Address``, ``Name``)."""
+    channels = []
+    for el in _children(payload, "Source"):
+        address = _findtext(el, "Address")
+        host = _uri_host(address) or (address if address and "/" not in address else "")
+        if host:
+            channels.append(Channel(host=host, uri=address, name=_findtext(el, "Name"), source="recording"))
+    return channels

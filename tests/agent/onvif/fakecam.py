@@ -54,6 +54,31 @@ SIMPLE = {
 }
 
 
+RECORDER = {
+    "GetServices": "<tds:GetServicesResponse>"
+    + "".join(
+        f"<tds:Service><tds:Namespace>http://www.onvif.org/ver10/{ns}/wsdl</tds:Namespace>"
+        f"<tds:XAddr>http://192.0.2.99/onvif/{ns}_service</tds:XAddr><tds:Version><tt:Major>2</tt:Major>"
+        "<tt:Minor>0</tt:Minor></tds:Version></tds:Service>"
+        for ns in ("device", "receiver", "recording")
+    )
+    + "</tds:GetServicesResponse>",
+    "GetReceivers": '<trv:GetReceiversResponse xmlns:trv="http://www.onvif.org/ver10/receiver/wsdl">'
+    + "".join(
+        f"<trv:Receivers><tt:Token>ch{i}</tt:Token><tt:Configuration><tt:Mode>AlwaysConnect</tt:Mode>"
+        f"<tt:MediaUri>rtsp://10.9.0.{i}:554/Streaming/Channels/101</tt:MediaUri></tt:Configuration>"
+        "</trv:Receivers>"
+        for i in (11, 12)
+    )
+    + "</trv:GetReceiversResponse>",
+    "GetRecordings": '<trc:GetRecordingsResponse xmlns:trc="http://www.onvif.org/ver10/recording/wsdl">'
+    "<trc:RecordingItem><trc:RecordingToken>r1</trc:RecordingToken><trc:Configuration><tt:Source>"
+    "<tt:SourceId>x</tt:SourceId><tt:Name>Gate</tt:Name><tt:Location>yard</tt:Location>"
+    "<tt:Description/><tt:Address>http://10.9.0.13/onvif/device_service</tt:Address></tt:Source>"
+    "</trc:Configuration></trc:RecordingItem></trc:GetRecordingsResponse>",
+}
+
+
 @dataclass
 class FakeCamera:
     username: str = "admin"
@@ -63,8 +88,10 @@ class FakeCamera:
     open_access: bool = False  # answers protected operations without credentials
     behaviour: str = "normal"  # normal | hang | drip | bomb | huge | malformed | close
     server_header: str = "App-webs/"
+    recorder: bool = False  # answer GetServices as an NVR with Receiver and Recording services
     seen_nonces: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     port: int = 0
 
     def now(self) -> datetime:
@@ -96,6 +123,7 @@ class FakeCamera:
     def answer(self, request: bytes) -> tuple[int, bytes]:
         if request.startswith(b"GET "):
             return 200, b"<html><head><title>Login</title></head></html>"
+        self.paths.append(request.split(b" ", 2)[1].decode())
         body = request.split(b"\r\n\r\n", 1)[1]
         root = etree.fromstring(body)
         op = etree.QName(root.find(".//{*}Body")[0]).localname  # type: ignore[index]
@@ -104,6 +132,8 @@ class FakeCamera:
             return 200, _time_answer(self.now()).encode()
         if not self.open_access and not self._authorised(root):
             return 400, NOT_AUTHORIZED.encode()
+        if self.recorder and op in RECORDER:
+            return 200, ENV.format(RECORDER[op]).encode()
         path = CAPTURES / f"{HIK}{op}.xml"
         if path.exists():
             return 200, path.read_bytes()

@@ -126,3 +126,22 @@ def test_neighbour_mac_and_contacted_hostnames_feed_identification() -> None:
     assert record["mac"] == "e0:50:8b:00:00:01"
     signals = {(e["signal"], e["points_to"]) for e in record["evidence"]}
     assert ("mac_oui", "dahua") in signals and ("hostname", "hikvision") in signals
+
+
+def test_a_recorder_lists_its_channels_on_its_own_address() -> None:
+    from agent.onvif.record import channel_targets
+
+    cam = FakeCamera(recorder=True)
+    with running(cam):
+        record = _sweep(cam)
+    # The services' XAddrs name 192.0.2.99; only their paths were used, on 127.0.0.1.
+    assert {"GetReceivers", "GetRecordings"} <= set(cam.requests)
+    assert {"/onvif/receiver_service", "/onvif/recording_service"} <= set(cam.paths)
+    assert [(c["host"], c["source"]) for c in record["channels"]] == [
+        ("10.9.0.11", "receiver"),
+        ("10.9.0.12", "receiver"),
+        ("10.9.0.13", "recording"),
+    ]
+    assert record["channels"][2]["name"] == "Gate"
+    targets = channel_targets([record])
+    assert [(t.address, t.port) for t in targets] == [("10.9.0.11", 80), ("10.9.0.12", 80), ("10.9.0.13", 80)]
