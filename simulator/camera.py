@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from simulator import hostile
 from simulator.fleet import CameraSpec
 from simulator.operations import OPERATIONS, UNAUTHENTICATED, fault
@@ -15,6 +17,7 @@ from simulator.wire import TDS_NS, envelope
 from simulator.wsse import AuthOutcome, NonceCache, check_token
 
 Clock = Callable[[], datetime]
+log = structlog.get_logger("simulator.camera")
 
 
 def utc_now() -> datetime:
@@ -38,6 +41,14 @@ class Camera:
         self._clock = clock
         self.nonces = NonceCache()
         self.counts: dict[str, int] = {}
+        self.rejections: dict[str, int] = {}
+
+    def _reject(self, kind: str, **detail: object) -> None:
+        """Count a refused request; the first of each kind is logged at info, repeats at debug."""
+        seen = self.rejections.get(kind, 0)
+        self.rejections[kind] = seen + 1
+        emit = log.info if seen == 0 else log.debug
+        emit("camera_refused", camera=self.spec.id, kind=kind, count=seen + 1, **detail)
 
     def now(self) -> datetime:
         """The camera's own clock: the host's plus the configured offset."""
@@ -61,6 +72,7 @@ class Camera:
         wire = self.spec.profile.wire
         parsed = parse_request(data)
         if isinstance(parsed, BadRequest):
+            self._reject("bad_request", reason=parsed.reason)
             return self._fault(400, "Sender", ("ter:WellFormed",), "Well-formed Error", "BadRequest")
         op = parsed.operation
         if parsed.namespace != TDS_NS or op not in OPERATIONS:
@@ -84,6 +96,7 @@ class Camera:
                 nonces=None if profile.auth_flaw is AuthFlaw.REPLAY else self.nonces,
             )
             if not self.authorise(outcome):
+                self._reject(f"auth_{outcome.value}", operation=op)
                 reply = self._fault(
                     wire.not_authorized_status,
                     "Sender",

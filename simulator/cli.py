@@ -20,6 +20,7 @@ import structlog
 from simulator.fleet import Fleet, FleetError, build_fleet, bundled_fleet_path
 from simulator.profile import ProfileError, bundled_profiles
 from simulator.runner import FleetRunner, write_manifest
+from simulator.safety import UnsafeAddress
 
 log = structlog.get_logger("simulator.cli")
 
@@ -97,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args))
     except (FleetError, ProfileError) as exc:
         print(f"camsentry-sim: {exc}", file=sys.stderr)
+        return 2
+    except UnsafeAddress as exc:
+        print(f"camsentry-sim: refused: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"camsentry-sim: cannot listen: {exc}", file=sys.stderr)

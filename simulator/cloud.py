@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from simulator.fleet import Target
-from simulator.phonehome import target_allowed
+from simulator.safety import target_allowed
 
 MAX_CAPTURE_BYTES = 512  # what a contact report keeps of the payload
 READ_TIMEOUT_S = 5.0

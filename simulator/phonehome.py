@@ -8,45 +8,20 @@ with a log line.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import os
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from simulator.camera import Camera
 from simulator.fleet import Target
+from simulator.safety import in_host_namespace, target_allowed
 
 log = structlog.get_logger("simulator.phonehome")
 
-DOC_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 CONNECT_TIMEOUT_S = 3.0
 MAX_LOG_ENTRIES = 10_000  # the in-memory record of attempts is bounded
-
-
-def in_host_namespace(netns_dir: Path = Path("/run/netns")) -> bool:
-    """False only when this process runs in a named namespace of ours (``ip netns`` name starting ``cs-``).
-
-    Compares the inode of this process's network namespace with the bind mounts ``ip netns`` keeps; any
-    doubt answers True, which keeps traffic on loopback.
-    """
-    try:
-        ours = os.stat("/proc/self/ns/net").st_ino
-        return not any(
-            entry.name.startswith("cs-") and entry.stat().st_ino == ours for entry in netns_dir.iterdir()
-        )
-    except OSError:
-        return True
-
-
-def target_allowed(target: Target, host_namespace: bool) -> bool:
-    addr = ipaddress.ip_address(target.host)
-    if addr.is_loopback:
-        return True
-    return not host_namespace and any(addr in net for net in DOC_RANGES)
 
 
 def hello(cam: Camera) -> bytes:

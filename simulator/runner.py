@@ -22,6 +22,7 @@ from aiohttp import web
 from simulator.camera import Camera, Clock, utc_now
 from simulator.fleet import Fleet
 from simulator.httpd import make_app
+from simulator.safety import check_listen_address, check_multicast_interface, in_host_namespace
 
 log = structlog.get_logger("simulator.runner")
 
@@ -88,6 +89,11 @@ class FleetRunner:
 
     async def astart(self) -> None:
         """Open every listener; returns once all of them accept connections."""
+        host_ns = in_host_namespace()
+        for cam in self.cameras.values():
+            check_listen_address(cam.spec.address, host_ns)
+        if self._multicast_interface:
+            check_multicast_interface(self._multicast_interface, host_ns)
         raise_fd_limit(FDS_PER_CAMERA * len(self.cameras) + 256)
         self._stopping = asyncio.Event()
         app = make_app(self._by_addr, self._stopping)

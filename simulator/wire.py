@@ -13,12 +13,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import quoteattr
 
 SOAP_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
 TT_NS = "http://www.onvif.org/ver10/schema"
 TDS_NS = "http://www.onvif.org/ver10/device/wsdl"
 TER_NS = "http://www.onvif.org/ver10/error"
+
+
+def escape(text: str) -> str:
+    """Escape character data; CR as a reference so that parsers do not fold it into LF."""
+    return _escape(text, {"\r": "&#13;"})
 
 
 class Layout(StrEnum):
