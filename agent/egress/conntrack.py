@@ -136,6 +136,7 @@ class ConntrackStream:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._ready = threading.Event()
+        self.subscribed = False
         self.stats = ConntrackStats()
 
     @property
@@ -162,8 +163,8 @@ class ConntrackStream:
         ]
         for t in self._threads:
             t.start()
-        subscribed = self._ready.wait(READY_TIMEOUT_S)
-        log.info("conntrack_started", argv=self._argv, pid=self._proc.pid, subscribed=subscribed)
+        self._ready.wait(READY_TIMEOUT_S)
+        log.info("conntrack_started", argv=self._argv, pid=self._proc.pid, subscribed=self.subscribed)
 
     def _read_stdout(self) -> None:
         proc = self._proc
@@ -193,6 +194,7 @@ class ConntrackStream:
         for line in proc.stderr:
             text = line.strip()[:300]
             if text.startswith(SUBSCRIBED_MARK):
+                self.subscribed = True
                 self._ready.set()
             elif ENOBUFS_MARK in text:
                 self.stats.lost_event_warnings += 1

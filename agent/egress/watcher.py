@@ -2,7 +2,12 @@
 
 Lifecycle: ``start()`` → (``drain_findings()``, ``health()`` as often as the daemon likes) →
 ``stop()``. Sources run in their own threads and only hand events over under one lock; a source
-that cannot start becomes a health finding while the others keep running.
+that cannot start becomes a health finding while the others keep running, and a conntrack tool
+that ends is started again with backoff.
+
+``device_lookup(address) -> device id | None`` is called with the watcher's lock held, from the
+event threads: it must be quick (a dict lookup) and must not call back into the watcher. A source
+address is a device when it is in ``device_networks`` or the lookup knows it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -37,6 +43,10 @@ DeviceLookup = Callable[[str], str | None]
 # conntrack ids of flows seen NEW and not yet DESTROYed; beyond this the oldest are forgotten
 # (a DESTROY without its NEW then counts the flow once more, which we prefer to losing it).
 MAX_LIVE_FLOWS = 262_144
+# A conntrack tool that ends (killed, module unloaded, no capability yet) is started again after
+# a delay that doubles up to the maximum; a run longer than the maximum resets it.
+CONNTRACK_RESTART_MIN_S = 5.0
+CONNTRACK_RESTART_MAX_S = 300.0
 NFT_TABLE = "camsentry_egress"
 # Any rule with a ct expression makes the kernel track connections in this network namespace;
 # without one, a namespace that does no NAT or stateful filtering produces no conntrack events.
@@ -66,6 +76,7 @@ class EgressWatcher:
         nft_command: Sequence[str] = ("nft",),
         proc_root: Path = Path("/proc"),
         procnet: ProcNet | None = None,
+        conntrack_restart_s: tuple[float, float] = (CONNTRACK_RESTART_MIN_S, CONNTRACK_RESTART_MAX_S),
     ) -> None:
         self.config = config
         self._lookup = device_lookup
@@ -87,6 +98,9 @@ class EgressWatcher:
         self._stop = threading.Event()
         self._poll_thread: threading.Thread | None = None
         self._conntrack: ConntrackStream | None = None
+        self._conntrack_exited = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self._restart_s = conntrack_restart_s
         self._dns: DnsSniffer | None = None
         self._hook_installed = False
         self._procnet = procnet or ProcNet(proc_root)
@@ -106,10 +120,11 @@ class EgressWatcher:
             if self.config.conntrack_hook:
                 self._install_hook()
             self._check_accounting()
-            self._conntrack = ConntrackStream(
-                self._on_conntrack, self._on_conntrack_exit, self._conntrack_command
+            self._start_conntrack()
+            self._supervisor = threading.Thread(
+                target=self._supervise_conntrack, name="egress-conntrack-supervisor", daemon=True
             )
-            self._conntrack.start()
+            self._supervisor.start()
         else:
             self._degrade("conntrack", "disabled", "conntrack = false in [egress]: routed flows unseen")
         if self.config.sockets:
@@ -119,6 +134,9 @@ class EgressWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._conntrack_exited.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=10)
         if self._conntrack is not None:
             self._conntrack.stop()
         if self._dns is not None:
@@ -266,11 +284,38 @@ class EgressWatcher:
             else:
                 self._agg.observe(key, Source.CONNTRACK, when, mono, nbytes=ev.bytes)
 
+    def _start_conntrack(self) -> None:
+        self._conntrack_exited.clear()
+        stream = ConntrackStream(self._on_conntrack, self._on_conntrack_exit, self._conntrack_command)
+        self._conntrack = stream
+        stream.start()
+        if stream.subscribed:
+            self._clear("conntrack")
+
+    def _supervise_conntrack(self) -> None:
+        low, high = self._restart_s
+        backoff = low
+        while True:
+            started = time.monotonic()
+            self._conntrack_exited.wait()
+            if self._stop.is_set():
+                return
+            backoff = low if time.monotonic() - started > high else backoff
+            if self._stop.wait(backoff):
+                return
+            backoff = min(backoff * 2, high)
+            old = self._conntrack
+            if old is not None:
+                old.stop()
+            log.info("conntrack_restarting")
+            self._start_conntrack()
+
     def _on_conntrack_exit(self, returncode: int, stderr: str) -> None:
         problem = stderr or f"conntrack exited with status {returncode}"
         if "not permitted" in problem.lower() or "permission" in problem.lower():
             problem += " (the agent needs CAP_NET_ADMIN for conntrack events)"
         self._degrade("conntrack", "unavailable", f"{problem}; routed flows unseen, sockets still watched")
+        self._conntrack_exited.set()
 
     def _install_hook(self) -> None:
         ok, err = self._nft(NFT_HOOK_RULESET)

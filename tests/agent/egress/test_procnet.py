@@ -75,3 +75,19 @@ def test_poller_skips_loopback_and_unconnected() -> None:
     ]
     poller = SocketPoller(lambda: socks, lambda _s: None)
     assert [f.socket.rport for f in poller.poll()] == [123]
+
+
+def test_psutil_reader_lists_our_own_connection_with_pid() -> None:
+    import socket
+
+    from agent.egress.sockets import psutil_owner, psutil_sockets
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        with socket.create_connection(srv.getsockname()) as client:
+            port = srv.getsockname()[1]
+            mine = [s for s in psutil_sockets() if s.rport == port and s.lport == client.getsockname()[1]]
+            assert len(mine) == 1 and mine[0].pid == os.getpid()
+            owner = psutil_owner(mine[0])
+            assert owner is not None and owner.pid == os.getpid()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -148,3 +149,43 @@ def test_a_chatty_flow_is_one_message_per_interval() -> None:
     assert sent[-1]["count"] >= 570
     clock.advance(30)
     assert w.drain_findings()[-1]["count"] == 600
+
+
+RECOVERING_TOOL = """
+import sys, time
+from pathlib import Path
+marker = Path(sys.argv[1])
+if not marker.exists():
+    marker.write_text("failed once")
+    sys.stderr.write("conntrack v1.4.7 (conntrack-tools): Operation not permitted\\n")
+    sys.exit(1)
+sys.stderr.write("NOTICE: Netlink socket buffer size has been set to 1 bytes.\\n")
+sys.stderr.flush()
+print(open(sys.argv[2]).read().splitlines()[1], flush=True)
+time.sleep(60)  # until the watcher stops it
+"""
+
+
+def test_conntrack_restarts_and_recovers(tmp_path: Path) -> None:
+    tool = tmp_path / "conntrack.py"
+    tool.write_text(RECOVERING_TOOL)
+    data = Path(__file__).with_name("testdata") / "conntrack-gateway.txt"
+    w = EgressWatcher(
+        replace(CONFIG, conntrack=True, conntrack_hook=False),
+        clock=FakeClock(),
+        conntrack_command=[sys.executable, str(tool), str(tmp_path / "marker"), str(data)],
+        proc_root=tmp_path,
+        conntrack_restart_s=(0.05, 1.0),
+    )
+    w.start()
+    try:
+        assert "egress.conntrack" in {h["component"] for h in w.health()}
+        found: list[dict[str, object]] = []
+        deadline = time.monotonic() + 10
+        while not found and time.monotonic() < deadline:
+            found = w.drain_findings()
+            time.sleep(0.05)  # polling the drain, as the daemon does
+        assert [(f["destination"], f["port"]) for f in found] == [("203.0.113.10", 6500)]
+        assert "egress.conntrack" not in {h["component"] for h in w.health()}
+    finally:
+        w.stop()
