@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sysconfig
 import threading
 from collections.abc import Callable
@@ -31,7 +32,8 @@ from agent.onvif.errors import (
     MalformedResponse,
     SoapFault,
 )
-from agent.onvif.http import build_request, exchange
+from agent.onvif.http import HttpResponse, build_request, exchange
+from agent.onvif.httpauth import digest_authorization, parse_challenge
 from agent.onvif.soap import Element, body_payload, is_not_authorized, parse_fault, parse_xml
 from agent.onvif.targets import CameraTarget
 from agent.onvif.wsse import DIGEST_TYPE, NONCE_ENCODING, WSSE_NS, WSU_NS, TokenValues, make_token
@@ -173,6 +175,8 @@ class DeviceSession:
         self._client = client
         self._service = shared.service
         self.offset_s = 0.0
+        self._challenge: dict[str, str] | None = None  # the camera's last HTTP Digest challenge
+        self._nc = 0
         self.last_token: TokenValues | None = None
         self.requests = 0
 
@@ -207,7 +211,7 @@ class DeviceSession:
     ) -> Element:
         """One device-service operation; the answer's payload element, or a CameraError."""
         body = self.build(operation, self._token(credentials, token))
-        return self._send(body, self._actions.get(operation, ""), self.target.path)
+        return self._send(body, self._actions.get(operation, ""), self.target.path, credentials)
 
     def call_service(
         self, namespace: str, operation: str, path: str, credentials: Credentials | None = None
@@ -226,16 +230,18 @@ class DeviceSession:
         finally:
             self._plugin.token = None
         body: bytes = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
-        return self._send(body, f"{namespace}/{operation}", path)
+        return self._send(body, f"{namespace}/{operation}", path, credentials)
 
-    def _send(self, body: bytes, action: str, path: str) -> Element:
+    def _post(self, body: bytes, action: str, path: str, authorization: str | None) -> HttpResponse:
         headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
+        if authorization:
+            headers["Authorization"] = authorization
         request = build_request("POST", self.target.address, self.target.port, path, body, headers)
         timeout = self.remaining_s()
         if timeout <= 0:
             raise CameraTimeout("per-camera time budget spent")
         self.requests += 1
-        response = exchange(
+        return exchange(
             self.target.address,
             self.target.port,
             request,
@@ -243,6 +249,31 @@ class DeviceSession:
             max_bytes=self._max,
             monotonic=self._monotonic,
         )
+
+    def _digest(self, path: str, credentials: Credentials) -> str | None:
+        if self._challenge is None:
+            return None
+        self._nc += 1
+        return digest_authorization(
+            self._challenge,
+            method="POST",
+            uri=path,
+            username=credentials.username,
+            password=credentials.password,
+            cnonce=os.urandom(8).hex(),
+            nc=self._nc,
+        )
+
+    def _send(self, body: bytes, action: str, path: str, credentials: Credentials | None) -> Element:
+        authorization = self._digest(path, credentials) if credentials else None
+        response = self._post(body, action, path, authorization)
+        if response.status == 401 and credentials is not None:
+            # Some firmware wants HTTP Digest on top of (or instead of) WS-Security; answer the
+            # challenge once per request (a fresh nonce, or a stale one renewed).
+            challenge = parse_challenge(response.headers.get("www-authenticate", ""))
+            if challenge is not None:
+                self._challenge, self._nc = challenge, 0
+                response = self._post(body, action, path, self._digest(path, credentials))
         if not response.body.strip():
             if response.status in (401, 403):
                 raise AuthFailed(

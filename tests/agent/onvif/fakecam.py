@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from lxml import etree
 from tests.conftest import CAPTURES
 
 HIK = "HIKVISION_DS-2CD2143G0-I_"
+DIGEST_REALM = "IP Camera(12345)"
+DIGEST_NONCE = "4e6f6e6365"
 ENV = (
     '<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
     'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema">'
@@ -88,6 +91,7 @@ class FakeCamera:
     open_access: bool = False  # answers protected operations without credentials
     behaviour: str = "normal"  # normal | hang | drip | bomb | huge | malformed | close
     server_header: str = "App-webs/"
+    http_digest: bool = False  # also demand HTTP Digest (401 + WWW-Authenticate) on protected calls
     recorder: bool = False  # answer GetServices as an NVR with Receiver and Recording services
     seen_nonces: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
@@ -120,6 +124,26 @@ class FakeCamera:
         self.seen_nonces.add(nonce)
         return True
 
+    def _digest_ok(self, request: bytes) -> bool:
+        head = request.split(b"\r\n\r\n", 1)[0].decode()
+        auth = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in head.split("\r\n")
+                if line.lower().startswith("authorization:")
+            ),
+            "",
+        )
+        fields = dict(re.findall(r'(\w+)="?([^",]*)"?', auth))
+        if not auth.startswith("Digest ") or fields.get("nonce") != DIGEST_NONCE:
+            return False
+        ha1 = hashlib.md5(f"{self.username}:{DIGEST_REALM}:{self.password}".encode()).hexdigest()  # noqa: S324
+        ha2 = hashlib.md5(f"POST:{fields.get('uri')}".encode()).hexdigest()  # noqa: S324
+        expected = hashlib.md5(  # noqa: S324
+            f"{ha1}:{DIGEST_NONCE}:{fields.get('nc')}:{fields.get('cnonce')}:auth:{ha2}".encode()
+        ).hexdigest()
+        return fields.get("response") == expected
+
     def answer(self, request: bytes) -> tuple[int, bytes]:
         if request.startswith(b"GET "):
             return 200, b"<html><head><title>Login</title></head></html>"
@@ -130,6 +154,8 @@ class FakeCamera:
         self.requests.append(op)
         if op == "GetSystemDateAndTime":
             return 200, _time_answer(self.now()).encode()
+        if self.http_digest and not self._digest_ok(request):
+            return 401, b""
         if not self.open_access and not self._authorised(root):
             return 400, NOT_AUTHORIZED.encode()
         if self.recorder and op in RECORDER:
@@ -174,8 +200,11 @@ class FakeCamera:
                 payload = b"<a>" + b"x" * 3_000_000 + b"</a>"
             elif self.behaviour == "malformed":
                 payload = payload[: len(payload) // 2]
+            challenge = (
+                f'WWW-Authenticate: Digest realm="{DIGEST_REALM}", nonce="{DIGEST_NONCE}", qop="auth"\r\n'
+            )
             head_out = (
-                f"HTTP/1.1 {status} X\r\nServer: {self.server_header}\r\n"
+                f"HTTP/1.1 {status} X\r\nServer: {self.server_header}\r\n{challenge if status == 401 else ''}"
                 "Content-Type: application/soap+xml\r\n"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
             ).encode()

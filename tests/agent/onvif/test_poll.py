@@ -145,3 +145,11 @@ def test_a_recorder_lists_its_channels_on_its_own_address() -> None:
     assert record["channels"][2]["name"] == "Gate"
     targets = channel_targets([record])
     assert [(t.address, t.port) for t in targets] == [("10.9.0.11", 80), ("10.9.0.12", 80), ("10.9.0.13", 80)]
+
+
+def test_http_digest_on_top_of_ws_security() -> None:
+    with running(FakeCamera(http_digest=True)) as cam:
+        record = _sweep(cam)
+        assert record["authenticated"] is True and record["model"] == "DS-2CD2143G0-I"
+        wrong = _sweep(cam, password="wrong")
+    assert wrong["authenticated"] is False and "auth_failed" in _kinds(wrong)
