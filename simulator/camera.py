@@ -10,7 +10,7 @@ import structlog
 
 from simulator import hostile
 from simulator.fleet import CameraSpec
-from simulator.operations import OPERATIONS, UNAUTHENTICATED, fault
+from simulator.operations import OPERATIONS, UNAUTHENTICATED, fault, services
 from simulator.profile import AuthFlaw
 from simulator.request import BadRequest, parse_request
 from simulator.wire import TDS_NS, envelope
@@ -85,7 +85,7 @@ class Camera:
             )
         now = self.now()
         outcome: AuthOutcome | None = None
-        if op not in UNAUTHENTICATED:
+        if op not in UNAUTHENTICATED and op not in self.spec.profile.unauthenticated:
             profile = self.spec.profile
             outcome = check_token(
                 parsed.token,
@@ -105,7 +105,12 @@ class Camera:
                     op,
                 )
                 return Reply(reply.status, reply.body, reply.content_type, op, outcome)
-        body = envelope(wire.style, OPERATIONS[op](self.spec, now))
+        if op == "GetServices":
+            include = parsed.param("IncludeCapability").lower() in ("true", "1")
+            content = services(self.spec, now, include_capability=include)
+        else:
+            content = OPERATIONS[op](self.spec, now)
+        body = envelope(wire.style, content)
         return self._reply(200, body, op, outcome)
 
     def hostile_body(self, reply: Reply) -> tuple[bytes, str]:

@@ -162,7 +162,27 @@ def capabilities(cam: CameraSpec, _now: datetime) -> Node:
     return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", *sections))
 
 
-def services(cam: CameraSpec, _now: datetime) -> Node:
+def device_service_capabilities() -> Node:
+    """tds:DeviceServiceCapabilities: everything is an attribute (devicemgmt.wsdl)."""
+
+    def flags(tag: str, **values: bool) -> Node:
+        return Node(tag, attrs=tuple((k.replace("_", "."), TRUE if v else FALSE) for k, v in values.items()))
+
+    return el(
+        "tds:Capabilities",
+        flags("tds:Network", IPFilter=True, ZeroConfiguration=False, IPVersion6=False, DynDNS=True),
+        flags("tds:Security", TLS1_2=True, OnboardKeyGeneration=True, UsernameToken=True, HttpDigest=False),
+        flags(
+            "tds:System",
+            DiscoveryResolve=False,
+            DiscoveryBye=True,
+            RemoteDiscovery=False,
+            FirmwareUpgrade=True,
+        ),
+    )
+
+
+def services(cam: CameraSpec, _now: datetime, include_capability: bool = False) -> Node:
     return el(
         "tds:GetServicesResponse",
         *(
@@ -170,6 +190,9 @@ def services(cam: CameraSpec, _now: datetime) -> Node:
                 "tds:Service",
                 el("tds:Namespace", ns),
                 el("tds:XAddr", cam.xaddr(name)),
+                el("tds:Capabilities", device_service_capabilities())
+                if include_capability and name == "device"
+                else None,
                 el("tds:Version", el("tt:Major", str(major)), el("tt:Minor", str(minor))),
             )
             for name, ns, major, minor in cam.profile.services
@@ -306,8 +329,7 @@ OPERATIONS: dict[str, Builder] = {
     "GetNetworkProtocols": network_protocols,
     "GetUsers": users,
 }
-# ONVIF Core §5.9.4: GetSystemDateAndTime is always answered without credentials (clients need the clock
-# before they can sign). Cameras also commonly leave GetCapabilities/GetServices open (pre-auth discovery).
+# GetSystemDateAndTime is always answered without credentials: clients need the camera's clock to sign.
 UNAUTHENTICATED = frozenset({"GetSystemDateAndTime"})
 
 

@@ -74,6 +74,7 @@ class Profile:
     vulnerabilities: tuple[str, ...] = ()
     cloud: tuple[str, ...] = ()
     ptz: bool = False
+    unauthenticated: frozenset[str] = frozenset()  # operations answered without credentials besides the clock
 
     def xaddr_path(self, service: str) -> str:
         return self.paths.get(service, f"/onvif/{service}_service")
@@ -225,6 +226,7 @@ def parse_profile(data: dict[str, Any], source: str = "<profile>") -> Profile:
         vulnerabilities=r.texts("vulnerabilities", ()),
         cloud=r.texts("cloud", ()),
         ptz=r.flag("ptz", False),
+        unauthenticated=frozenset(r.texts("unauthenticated", ())),
     )
 
 

@@ -13,6 +13,7 @@ from lxml import etree
 from simulator.wsse import UsernameToken
 
 MAX_REQUEST_BYTES = 64 * 1024  # largest real device-service request is a few KiB
+MAX_PARAMS = 16  # device-service requests carry at most a couple of parameters
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -29,6 +30,10 @@ class SoapRequest:
     namespace: str
     token: UsernameToken | None
     soap_version: str = "1.2"
+    params: tuple[tuple[str, str], ...] = ()  # (local name, text) of the operation's simple children
+
+    def param(self, name: str, default: str = "") -> str:
+        return next((v for k, v in self.params if k == name), default)
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,15 @@ def parse_request(data: bytes) -> SoapRequest | BadRequest:
         return BadRequest("empty SOAP body")
     first = body[0]
     qname = etree.QName(first)
+    params = tuple(
+        (etree.QName(child).localname, (child.text or "").strip())
+        for child in list(first)[:MAX_PARAMS]
+        if isinstance(child.tag, str) and len(child) == 0
+    )
     return SoapRequest(
         operation=qname.localname,
         namespace=qname.namespace or "",
         token=parse_token(root.find(f"{{{ns}}}Header")),
         soap_version="1.2" if ns == SOAP12 else "1.1",
+        params=params,
     )

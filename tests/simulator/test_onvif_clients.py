@@ -115,6 +115,8 @@ def test_zeep_reads_every_operation(every_profile: FleetRunner, wsdl_document: D
     assert caps.Device.XAddr == e["xaddr"]
     services = svc.GetServices(IncludeCapability=False)
     assert any(s.Namespace == TDS and s.XAddr == e["xaddr"] for s in services)
+    with_caps = svc.GetServices(IncludeCapability=True)
+    assert [s.Namespace for s in with_caps] == [s.Namespace for s in services]
     nics = svc.GetNetworkInterfaces()
     assert nics[0].Info.HwAddress == e["mac"]
     assert svc.GetHostname().Name == e["hostname"]
@@ -162,3 +164,33 @@ def test_login_page_and_server_header(every_profile: FleetRunner) -> None:
             assert resp.headers["Server"] == e["server_header"]
             assert resp.headers["Content-Type"].startswith("text/html")
             assert b"<title>" in resp.read()
+
+
+@pytest.mark.parametrize("pid", PROFILES)
+def test_get_services_with_capabilities_is_schema_valid(every_profile: FleetRunner, pid: str) -> None:
+    e = _entry(every_profile, pid)
+    from tests.simulator.soapclient import envelope, make_token, post
+
+    include = b'<tds:IncludeCapability xmlns:tds="http://www.onvif.org/ver10/device/wsdl">true</tds:IncludeCapability>'
+    token = make_token(e["username"], e["password"])
+    reply = post(e["xaddr"], envelope("GetServices", token, body_xml=include))
+    body = _body(reply.xml())
+    assert device_schema().validate(body), device_schema().error_log.last_error
+    caps = body.findall(f".//{{{TDS}}}Service/{{{TDS}}}Capabilities/{{{TDS}}}Capabilities")
+    assert len(caps) == 1
+    security = caps[0].find(f"{{{TDS}}}Security")
+    assert security is not None
+    assert security.get("UsernameToken") == "true"
+
+
+def test_pre_auth_operations_open_only_where_the_profile_says(every_profile: FleetRunner) -> None:
+    from tests.simulator.soapclient import envelope, post
+
+    for e in every_profile.manifest:
+        profile = bundled_profiles()[e["profile"]]
+        for op in ("GetCapabilities", "GetServices", "GetHostname"):
+            status = post(e["xaddr"], envelope(op)).status
+            if op in profile.unauthenticated or profile.auth_flaw.value == "bypass":
+                assert status == 200, (e["id"], op)
+            else:
+                assert status == profile.wire.not_authorized_status, (e["id"], op)
