@@ -193,6 +193,7 @@ class CameraPoller:
         self._now = now
         self._monotonic = monotonic
         self.obs = Observation(target=target)
+        self._login_token: TokenValues | None = None
 
     def _fail(self, operation: str, exc: CameraError) -> None:
         self.obs.failures.append(OpFailure(operation, exc.kind, exc.detail[:300]))
@@ -271,7 +272,6 @@ class CameraPoller:
             else:
                 _store_users(self.obs, payload)
         creds = self._credentials(session)
-        last_ok = None
         for operation, store in INVENTORY_OPERATIONS:
             if operation in self.obs.open_operations and creds is None:
                 continue
@@ -280,10 +280,10 @@ class CameraPoller:
             answer = self._try(session, operation, creds)
             if answer is not None:
                 store(self.obs, answer)
-                if creds is not None:
-                    last_ok = session.last_token
-        if creds is not None and last_ok is not None and not self.obs.open_operations:
-            self._replay(session, last_ok)  # moot where the camera answers without any token
+        if self._login_token is not None and "GetDeviceInformation" not in self.obs.open_operations:
+            # The login token was checked by a protected operation (refused without credentials
+            # above); the same operation with the same token again must be refused.
+            self._replay(session, self._login_token)
         self._recorder_channels(session, creds)
 
     def _recorder_channels(self, session: DeviceSession, creds: Credentials | None) -> None:
@@ -343,6 +343,7 @@ class CameraPoller:
             self._fail("login", exc)
             return False
         self.obs.reachable = True
+        self._login_token = session.last_token
         _store_device(self.obs, payload)
         return True
 
