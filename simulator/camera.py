@@ -84,9 +84,12 @@ class Camera:
                 op,
             )
         now = self.now()
+        profile = self.spec.profile
+        is_open = op in UNAUTHENTICATED or op in profile.unauthenticated
         outcome: AuthOutcome | None = None
-        if op not in UNAUTHENTICATED and op not in self.spec.profile.unauthenticated:
-            profile = self.spec.profile
+        if parsed.token is not None or not is_open:
+            # A token is checked whenever one is sent, so its nonce is spent even on an open operation
+            # (as gSOAP's WS-Security plugin does); only protected operations depend on the verdict.
             outcome = check_token(
                 parsed.token,
                 username=self.spec.username,
@@ -95,16 +98,16 @@ class Camera:
                 window_s=profile.freshness_s,
                 nonces=None if profile.auth_flaw is AuthFlaw.REPLAY else self.nonces,
             )
-            if not self.authorise(outcome):
-                self._reject(f"auth_{outcome.value}", operation=op)
-                reply = self._fault(
-                    wire.not_authorized_status,
-                    "Sender",
-                    ("ter:NotAuthorized",),
-                    wire.not_authorized_reason,
-                    op,
-                )
-                return Reply(reply.status, reply.body, reply.content_type, op, outcome)
+        if not is_open and outcome is not None and not self.authorise(outcome):
+            self._reject(f"auth_{outcome.value}", operation=op)
+            reply = self._fault(
+                wire.not_authorized_status,
+                "Sender",
+                ("ter:NotAuthorized",),
+                wire.not_authorized_reason,
+                op,
+            )
+            return Reply(reply.status, reply.body, reply.content_type, op, outcome)
         if op == "GetServices":
             include = parsed.param("IncludeCapability").lower() in ("true", "1")
             content = services(self.spec, now, include_capability=include)

@@ -154,3 +154,13 @@ def test_onvif_zeep_async_corrects_for_the_camera_clock(fleet: FleetRunner) -> N
             await cam.close()
 
     assert asyncio.run(model()) == e["model"]
+
+
+def test_a_token_sent_to_an_open_operation_is_spent_there(fleet: FleetRunner) -> None:
+    e = _e(fleet, "axis-m5525-e-v8.40.1.1")
+    assert "GetHostname" in PROFILES[e["profile"]].unauthenticated
+    token = make_token(e["username"], e["password"])
+    assert post(e["xaddr"], envelope("GetHostname")).status == 200  # open without a token
+    assert post(e["xaddr"], envelope("GetHostname", token)).status == 200
+    replayed = post(e["xaddr"], envelope("GetDeviceInformation", token))
+    assert _is_not_authorized(e, replayed.status, replayed.fault_subcodes())
