@@ -32,14 +32,13 @@ from agent.onvif.errors import (
     MalformedResponse,
     SoapFault,
 )
-from agent.onvif.http import HttpResponse, build_request, exchange
+from agent.onvif.http import CONNECT_TIMEOUT_S, HttpResponse, build_request, exchange
 from agent.onvif.httpauth import digest_authorization, parse_challenge
 from agent.onvif.soap import Element, body_payload, is_not_authorized, parse_fault, parse_xml
 from agent.onvif.targets import CameraTarget
 from agent.onvif.wsse import DIGEST_TYPE, NONCE_ENCODING, WSSE_NS, WSU_NS, TokenValues, make_token
 
 DEVICE_BINDING = "{http://www.onvif.org/ver10/device/wsdl}DeviceBinding"
-CONNECT_TIMEOUT_S = 3.0  # a LAN camera answers SYN in milliseconds; 3 s covers a busy VLAN
 # Arguments each operation needs; ONVIF Core 8.1.2.1: IncludeCapability is mandatory.
 OPERATION_ARGS: dict[str, dict[str, object]] = {"GetServices": {"IncludeCapability": False}}
 

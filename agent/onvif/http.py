@@ -22,6 +22,7 @@ from agent.onvif.errors import (
 
 MAX_HEADER_BYTES = 16_384  # real cameras send under 400 bytes of headers
 RECV_CHUNK = 65_536
+CONNECT_TIMEOUT_S = 3.0  # a LAN camera answers SYN in milliseconds; 3 s covers a busy VLAN
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,11 @@ def exchange(
     *,
     timeout_s: float,
     max_bytes: int,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> HttpResponse:
-    """Send one request and read its response within ``timeout_s`` in total and ``max_bytes``."""
+    """Send one request and read its response within ``timeout_s`` in total (the connect within
+    ``connect_timeout_s`` of that) and ``max_bytes``."""
     deadline = monotonic() + timeout_s
 
     def remaining() -> float:
@@ -134,7 +137,7 @@ def exchange(
         return left
 
     try:
-        sock = socket.create_connection((host, port), timeout=remaining())
+        sock = socket.create_connection((host, port), timeout=min(connect_timeout_s, remaining()))
     except TimeoutError as exc:
         raise CameraTimeout(f"connect to {host}:{port} timed out") from exc
     except OSError as exc:
