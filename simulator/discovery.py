@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import socket
 import struct
 import uuid
@@ -33,6 +34,9 @@ WSA_NS = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 PROBE_ACTION = f"{WSD_NS}/Probe"
 MATCHES_ACTION = f"{WSD_NS}/ProbeMatches"
 MAX_PROBE_BYTES = 8 * 1024  # a Probe is a few hundred bytes; anything bigger is not one
+# WS-Discovery 2005/04 §2.4 APP_MAX_DELAY: answers to a multicast Probe are spread over up to 500 ms so
+# that a thousand devices do not answer in the same millisecond. Unicast probes are answered at once.
+APP_MAX_DELAY_S = 0.5
 DEVICE_TYPES = ("dn:NetworkVideoTransmitter", "tds:Device")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -139,16 +143,24 @@ class _CameraEndpoint(asyncio.DatagramProtocol):
 
 
 class _MulticastListener(asyncio.DatagramProtocol):
-    def __init__(self, endpoints: list[_CameraEndpoint]) -> None:
+    """Hands a multicast probe to every camera, each after its own random delay (WS-Discovery §3.1.3)."""
+
+    def __init__(self, endpoints: list[_CameraEndpoint], max_delay_s: float) -> None:
         self.endpoints = endpoints
+        self.max_delay_s = max_delay_s
+        self._random = random.Random()  # noqa: S311 - timing jitter, not a secret
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         probe = parse_probe(data)
         if probe is None:
             log.debug("wsd_not_a_probe", peer=str(addr[0]), size=len(data))
             return
+        loop = asyncio.get_running_loop()
         for endpoint in self.endpoints:
-            endpoint.answer(probe, addr)
+            if self.max_delay_s > 0:
+                loop.call_later(self._random.uniform(0, self.max_delay_s), endpoint.answer, probe, addr)
+            else:
+                endpoint.answer(probe, addr)
 
 
 def _multicast_socket(interface: str) -> socket.socket:
@@ -164,7 +176,7 @@ def _multicast_socket(interface: str) -> socket.socket:
 
 
 async def start_discovery(
-    cameras: list[Camera], multicast_interface: str | None = None
+    cameras: list[Camera], multicast_interface: str | None = None, max_delay_s: float = APP_MAX_DELAY_S
 ) -> list[Callable[[], None]]:
     """Open the discovery sockets; returns the callables that close them."""
     loop = asyncio.get_running_loop()
@@ -182,7 +194,7 @@ async def start_discovery(
         closers.append(transport.close)
     if multicast_interface:
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _MulticastListener(endpoints), sock=_multicast_socket(multicast_interface)
+            lambda: _MulticastListener(endpoints, max_delay_s), sock=_multicast_socket(multicast_interface)
         )
         closers.append(transport.close)
     return closers

@@ -14,20 +14,23 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import select
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import structlog
 
 from simulator import netns
+from simulator.fleet import address_sequence
 from simulator.netns import Namespace
 
 log = structlog.get_logger("simulator.topology")
@@ -82,19 +85,24 @@ class Topology:
     camera_subnet: ipaddress.IPv4Network
     camera_addresses: list[str]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _files: list[IO[bytes]] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
         return [self.cams.name, self.gw.name, self.inet.name]
 
     def _start(self, ns: Namespace, argv: Sequence[str]) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-        proc = ns.popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the process's life, closed in stop
+        self._files.append(errors)
+        proc = ns.popen(list(argv), stdout=subprocess.PIPE, stderr=errors)
         self.processes.append(proc)
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], READY_TIMEOUT_S)
         line = proc.stdout.readline() if ready else b""
         if not line:
-            raise RuntimeError(f"{argv[:4]} in {ns.name} did not report ready")
+            errors.seek(0)
+            tail = errors.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"{argv[:4]} in {ns.name} did not report ready: {tail}")
         event: dict[str, Any] = json.loads(line)
         return proc, event
 
@@ -130,6 +138,9 @@ class Topology:
             if proc.stdout:
                 proc.stdout.close()
         self.processes.clear()
+        for fh in self._files:
+            fh.close()
+        self._files.clear()
 
     def teardown(self) -> None:
         self.stop_processes()
@@ -165,8 +176,8 @@ def build_topology(
         raise ValueError("prefix must start with 'cs-' and be at most 10 characters (interface names)")
     cleanup_prefix(prefix)
     subnet = ipaddress.IPv4Network(CAMERA_SUBNET)
-    first = ipaddress.IPv4Address(FIRST_CAMERA)
-    addresses = [str(first + i) for i in range(cameras)]
+    # The same sequence the fleet file uses (host parts .0 and .255 skipped), so every camera has its address.
+    addresses = list(itertools.islice(address_sequence(FIRST_CAMERA), cameras))
     if cameras < 1 or ipaddress.IPv4Address(addresses[-1]) not in subnet:
         raise ValueError(f"{cameras} cameras do not fit in {subnet}")
     made: list[Namespace] = []

@@ -181,3 +181,22 @@ def test_cleanup_after_a_crash_removes_namespaces_and_hosts_file(tmp_path: Path)
     assert (topo_mod.NETNS_ETC / f"{prefix}gw" / "hosts").exists()
     assert sorted(cleanup_prefix(prefix)) == sorted(prefix + r for r in ("cams", "gw", "inet"))
     assert not (topo_mod.NETNS_ETC / f"{prefix}gw").exists()
+
+
+@pytest.mark.slow
+def test_thousand_cameras_in_the_namespace_answer_one_multicast_probe(tmp_path: Path) -> None:
+    require_root()
+    prefix = f"cs-k{secrets.token_hex(2)}-"
+    fleet = tmp_path / "k.toml"
+    mix = "".join(
+        f'[[mix]]\nprofile = "{p}"\n' for p in ("hikvision-ds-2cd2143g0-i-v5.5.61", "axis-m5525-e-v8.40.1.1")
+    )
+    fleet.write_text(f'[fleet]\nseed = "k"\ntotal = 1000\n{mix}')
+    topo = build_topology(prefix, cameras=1000)
+    try:
+        manifest = topo.start_fleet(fleet, tmp_path / "m.json")
+        assert len(manifest) == 1000
+        out = topo.gw.run([sys.executable, "-c", RAW_PROBE, "1000"])
+        assert sorted(json.loads(out.stdout)) == sorted(e["address"] for e in manifest)
+    finally:
+        topo.teardown()
