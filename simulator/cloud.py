@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.fleet import Target
+from simulator.knobs import Target
 from simulator.safety import target_allowed
 
 MAX_CAPTURE_BYTES = 512  # what a contact report keeps of the payload

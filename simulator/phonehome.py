@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from simulator.camera import Camera
-from simulator.fleet import Target
+from simulator.knobs import Target
 from simulator.safety import in_host_namespace, target_allowed
 
 log = structlog.get_logger("simulator.phonehome")

@@ -11,7 +11,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-from simulator.fleet import Target
+from simulator.knobs import Target
 
 NETNS_DIR = Path("/run/netns")
 OUR_NAMESPACE_PREFIX = "cs-"
