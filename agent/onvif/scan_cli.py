@@ -89,8 +89,10 @@ def render_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
     print("(! = in the CISA Known Exploited Vulnerabilities catalog)", file=out)
 
 
-def run_scan(argv: list[str]) -> int:
-    """Exit 0 when every camera answered, 1 when some did not, 2 on a usage or config error."""
+def run_scan(argv: list[str], *, configure_logs: bool = True) -> int:
+    """Exit 0 when every camera answered, 1 when some did not, 2 on a usage or config error.
+
+    ``configure_logs=False`` leaves logging as the caller set it (tests, embedding)."""
     args = build_parser().parse_args(argv)
     try:
         targets = load_targets(args)
@@ -103,9 +105,10 @@ def run_scan(argv: list[str]) -> int:
     from agent.onvif import client
 
     client.preload()  # before logging is configured: onvif-zeep reconfigures logging on import
-    from agent.logs import configure_logging
+    if configure_logs:
+        from agent.logs import configure_logging
 
-    configure_logging("warning")
+        configure_logging("warning")
     from agent.onvif.sweep import Sweeper
 
     try:

@@ -24,7 +24,8 @@ def test_json_output_has_every_required_field(capsys: pytest.CaptureFixture[str]
     cam = FakeCamera(password="Very-Secret-77")
     with running(cam), capture_logs() as logs:
         code = run_scan(
-            ["--target", f"127.0.0.1:{cam.port}", "--user", "admin", "--password", cam.password, "--json"]
+            ["--target", f"127.0.0.1:{cam.port}", "--user", "admin", "--password", cam.password, "--json"],
+            configure_logs=False,
         )
     out = capsys.readouterr()
     assert code == 0
@@ -49,7 +50,7 @@ def test_table_output_and_config_file(tmp_path: Path, capsys: pytest.CaptureFixt
             f'username = "admin"\npassword = "{cam.password}"\n'
             '[[camera]]\naddress = "127.0.0.1"\nport = 1\n'
         )
-        code = run_scan(["--config", str(config), "--timeout", "2"])
+        code = run_scan(["--config", str(config), "--timeout", "2"], configure_logs=False)
     out = capsys.readouterr().out
     assert code == 1  # one camera did not answer
     assert "hikvision" in out and "DS-2CD2143G0-I" in out and "CVE-2021-36260!" in out
@@ -65,14 +66,14 @@ def test_table_output_and_config_file(tmp_path: Path, capsys: pytest.CaptureFixt
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_scan(argv) == 2
+    assert run_scan(argv, configure_logs=False) == 2
     assert message in capsys.readouterr().err
 
 
 def test_bad_camera_table_names_file_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "site.toml"
     config.write_text('[[camera]]\naddress = "10.0.0.1"\nport = "eighty"\n')
-    assert run_scan(["--config", str(config)]) == 2
+    assert run_scan(["--config", str(config)], configure_logs=False) == 2
     assert f"{config}: camera[0].port:" in capsys.readouterr().err
 
 
