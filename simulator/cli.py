@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("profiles", help="list bundled profiles")
     check = sub.add_parser("check", help="validate a fleet file and print its manifest without listening")
     check.add_argument("--fleet", type=Path, required=True)
+    clean = sub.add_parser("cleanup", help="remove namespaces (and their processes) left by a crashed run")
+    clean.add_argument("--prefix", required=True, help="namespace name prefix, e.g. cs-sim-")
     return parser
 
 
@@ -90,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "profiles":
             for pid, p in sorted(bundled_profiles().items()):
                 print(f"{pid}\t{p.vendor}\t{p.brand}\t{p.model}\t{p.firmware}\tflaw={p.auth_flaw.value}")
+            return 0
+        if args.command == "cleanup":
+            from simulator.topology import cleanup_prefix
+
+            if not args.prefix.startswith("cs-"):
+                print("camsentry-sim: cleanup only removes namespaces named cs-...", file=sys.stderr)
+                return 2
+            print(json.dumps({"event": "cleanup", "deleted": cleanup_prefix(args.prefix)}))
             return 0
         if args.command == "check":
             fleet = _load(args)

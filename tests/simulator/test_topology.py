@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from simulator import netns
 from simulator import topology as topo_mod
 from simulator.netns import list_namespaces
 from simulator.topology import GATEWAY_WAN, Topology, build_topology, cleanup_prefix
@@ -200,3 +201,24 @@ def test_thousand_cameras_in_the_namespace_answer_one_multicast_probe(tmp_path: 
         assert sorted(json.loads(out.stdout)) == sorted(e["address"] for e in manifest)
     finally:
         topo.teardown()
+
+
+def test_cli_cleanup_removes_leftovers_and_refuses_foreign_prefixes() -> None:
+    require_root()
+    prefix = f"cs-q{secrets.token_hex(2)}-"
+    netns.Namespace.create(prefix + "a")
+    out = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "cleanup", "--prefix", prefix],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0
+    assert json.loads(out.stdout) == {"event": "cleanup", "deleted": [prefix + "a"]}
+    refused = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "cleanup", "--prefix", "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2
