@@ -93,26 +93,10 @@ class Identification:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def _names(tables: Tables) -> list[tuple[re.Pattern[str], str]]:
-    """Every vendor alias and brand name as a whole-word pattern, longest first."""
-    pairs: list[tuple[str, str]] = []
-    for vendor in tables.vendors.values():
-        pairs += [(alias, vendor.maker) for alias in vendor.aliases]
-        pairs.append((vendor.display.lower(), vendor.maker))
-    for brand in tables.brands.values():
-        pairs += [(brand.brand, brand.brand), (brand.display.lower(), brand.brand)]
-    pairs.sort(key=lambda p: -len(p[0]))
-    return [(re.compile(r"(?<![a-z0-9])" + re.escape(n) + r"(?![a-z0-9])"), ident) for n, ident in pairs]
-
-
-_NAME_CACHE: dict[int, list[tuple[re.Pattern[str], str]]] = {}
-
-
 def find_name(tables: Tables, text: str) -> str | None:
     """The first vendor or brand named in free text (``HIKVISION DS-2CD...``, ``Annke``)."""
-    names = _NAME_CACHE.setdefault(id(tables), _names(tables))
     lowered = text.lower()
-    for pattern, ident in names:
+    for pattern, ident in tables.name_patterns:
         if pattern.search(lowered):
             return ident
     return None

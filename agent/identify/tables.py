@@ -121,6 +121,20 @@ class Tables:
     vulnerabilities: tuple[Vulnerability, ...]
     default_credentials: tuple[DefaultCredential, ...]
 
+    @functools.cached_property
+    def name_patterns(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        """Every vendor alias and brand name as a whole-word pattern, longest first."""
+        pairs: list[tuple[str, str]] = []
+        for vendor in self.vendors.values():
+            pairs += [(alias, vendor.maker) for alias in vendor.aliases]
+            pairs.append((vendor.display.lower(), vendor.maker))
+        for brand in self.brands.values():
+            pairs += [(brand.brand, brand.brand), (brand.display.lower(), brand.brand)]
+        pairs.sort(key=lambda p: -len(p[0]))
+        return tuple(
+            (re.compile(r"(?<![a-z0-9])" + re.escape(name) + r"(?![a-z0-9])"), ident) for name, ident in pairs
+        )
+
     def known(self, ident: str) -> bool:
         return ident in self.vendors or ident in self.brands
 
