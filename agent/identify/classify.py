@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import unquote
 
-from agent.identify.tables import Confidence, OuiKind, Tables, oui_key
+from agent.identify.tables import Confidence, OuiKind, Pattern, Tables, oui_key
 
 
 class Signal(StrEnum):
@@ -123,11 +123,9 @@ class _Collector:
                 Evidence(Signal.OEM, f"{brand.display} hardware by {brand.maker}", brand.maker, oem_weight)
             )
 
-    def patterns(self, signal: Signal, value: str, patterns: Iterable[object]) -> bool:
-        from agent.identify.tables import Pattern
-
+    def patterns(self, signal: Signal, value: str, patterns: Iterable[Pattern]) -> bool:
+        """Evidence from the first pattern that matches ``value``; False if none does."""
         for p in patterns:
-            assert isinstance(p, Pattern)
             if value and p.regex.search(value):
                 self.add(signal, value, p.maker, p.confidence.factor)
                 return True
