@@ -21,6 +21,16 @@ def _redact(_logger: object, _method: str, event: structlog.typing.EventDict) ->
     return event
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the moment of writing (test runners swap and close it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     """Route structlog and stdlib logging to stderr; call once per process, after importing zeep."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -47,6 +57,6 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
