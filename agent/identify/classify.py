@@ -229,9 +229,5 @@ def _decide(c: _Collector, signals: Signals) -> Identification:
     rival = ranked[1][1] if len(ranked) > 1 else 0.0
     confidence = round(top * (1.0 - rival), 2)
     maker = winner if confidence >= MIN_REPORTED_CONFIDENCE else None
-    if brand is None:
-        brand = maker
-    elif brand in tables.vendors and maker is not None and brand != maker:
-        # The label claims one maker and the evidence another: the label is still the brand.
-        pass
-    return Identification(maker, brand, confidence, tuple(c.evidence), scores)
+    # The label is the brand even where it names a maker the evidence contradicts.
+    return Identification(maker, brand or maker, confidence, tuple(c.evidence), scores)
