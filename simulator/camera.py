@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from simulator import hostile
+from simulator.capabilities import services
 from simulator.fleet import CameraSpec
-from simulator.operations import OPERATIONS, UNAUTHENTICATED, fault, services
+from simulator.operations import OPERATIONS, UNAUTHENTICATED, fault
 from simulator.profile import AuthFlaw
 from simulator.request import BadRequest, parse_request
 from simulator.wire import TDS_NS, envelope
