@@ -42,6 +42,14 @@ class FindingKind(StrEnum):
     VULNERABLE_FIRMWARE = "vulnerable_firmware"
 
 
+def describe_offset(offset_s: float) -> str:
+    """Coarse on purpose: the exact offset jitters every sweep and lives in ``clock_offset_s``;
+    a finding's text must stay the same so an unchanged device is not re-sent as a change."""
+    size = abs(offset_s)
+    amount = f"{size / 3600:.1f} h" if size >= 3600 else f"{round(size / 60)} min"
+    return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"
+
+
 @dataclass(frozen=True)
 class Finding:
     kind: FindingKind
@@ -166,7 +174,7 @@ def security_findings(obs: Observation) -> list[Finding]:
             Finding(
                 FindingKind.CLOCK_SKEW,
                 severity,
-                f"camera clock is {obs.clock_offset_s:+.0f} s off (recordings mis-timed; "
+                f"camera clock is {describe_offset(obs.clock_offset_s)} (recordings mis-timed; "
                 "WS-Security signed with the camera's time)",
             )
         )

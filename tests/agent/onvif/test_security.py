@@ -10,7 +10,13 @@ from structlog.testing import capture_logs
 from agent.onvif.errors import FailureKind
 from agent.onvif.models import NetworkProtocol, NtpInfo, Service, SystemTime
 from agent.onvif.poll import Observation, OpFailure
-from agent.onvif.security import CLOCK_SKEW_WARN_S, FindingKind, Severity, security_findings
+from agent.onvif.security import (
+    CLOCK_SKEW_WARN_S,
+    FindingKind,
+    Severity,
+    describe_offset,
+    security_findings,
+)
 from agent.onvif.sweep import Sweeper
 from agent.onvif.targets import CameraTarget
 from tests.agent.onvif.fakecam import FakeCamera, running
@@ -29,6 +35,8 @@ def test_clock_skew_thresholds() -> None:
     assert _kinds(obs)[FindingKind.CLOCK_SKEW] == Severity.LOW
     obs.clock_offset_s = 5400
     assert _kinds(obs)[FindingKind.CLOCK_SKEW] == Severity.MEDIUM
+    assert describe_offset(5399.49) == describe_offset(5400.6) == "1.5 h ahead"
+    assert describe_offset(-310.2) == "5 min behind"
 
 
 def test_plain_http_only_and_ntp_absent() -> None:

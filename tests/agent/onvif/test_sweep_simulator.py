@@ -210,3 +210,15 @@ def test_unicast_ws_discovery_finds_the_fleet_and_the_sweep_identifies_it() -> N
         ("dahua", "lorex"),
         ("hikvision", "annke"),
     ]
+
+
+def test_an_unchanged_fleet_gives_unchanged_fingerprints(
+    every_profile: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    from agent.wire.inventory import device_key, record_fingerprint
+
+    manifest, first = every_profile
+    second = Sweeper(per_camera_timeout_s=5.0).sweep(_targets(manifest))
+    for a, b in zip(first, second, strict=True):
+        assert device_key(a) == device_key(b)
+        assert record_fingerprint(a) == record_fingerprint(b), (a["address"], a["findings"], b["findings"])
