@@ -34,6 +34,7 @@ class FindingKind(StrEnum):
     UNAUTHENTICATED_ACCESS = "unauthenticated_access"
     REPLAYED_DIGEST_ACCEPTED = "replayed_digest_accepted"
     DEFAULT_CREDENTIALS = "default_credentials"
+    DEFAULT_CREDENTIALS_TRIED = "default_credentials_tried"
     PLAIN_HTTP_ONLY = "plain_http_only"
     CLOCK_SKEW = "clock_skew"
     NTP_ABSENT = "ntp_absent"
@@ -156,6 +157,14 @@ def security_findings(obs: Observation) -> list[Finding]:
                     Severity.CRITICAL,
                     f"factory default password accepted for user {obs.default_username_accepted!r} "
                     f"(usernames tried: {tried})",
+                )
+            )
+        else:  # the audit trail of what the agent tried, as the site allowed
+            findings.append(
+                Finding(
+                    FindingKind.DEFAULT_CREDENTIALS_TRIED,
+                    Severity.INFO,
+                    f"factory default passwords refused (usernames tried: {tried})",
                 )
             )
     if obs.protocols is not None:

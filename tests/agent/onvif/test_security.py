@@ -66,6 +66,8 @@ def test_foreign_xaddrs_and_failures() -> None:
 def test_default_credentials_finding_names_usernames_only() -> None:
     obs = Observation(TARGET, reachable=True, default_usernames_tried=["admin", "888888"])
     assert FindingKind.DEFAULT_CREDENTIALS not in _kinds(obs)  # tried, none accepted
+    (tried,) = [f for f in security_findings(obs) if f.kind == FindingKind.DEFAULT_CREDENTIALS_TRIED]
+    assert tried.severity == Severity.INFO and "admin, 888888" in tried.detail
     obs.default_username_accepted = "admin"
     (finding,) = [f for f in security_findings(obs) if f.kind == FindingKind.DEFAULT_CREDENTIALS]
     assert finding.severity == Severity.CRITICAL and "admin" in finding.detail and "888888" in finding.detail
