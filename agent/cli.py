@@ -55,11 +55,13 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
 
 def build_sweep(config: AgentConfig) -> SweepFn:
     """The ONVIF sweep over the configured cameras (imports onvif-zeep only here)."""
+    from agent.onvif.neighbours import system_neighbour_table
     from agent.onvif.sweep import Sweeper
     from agent.onvif.targets import parse_camera_tables
 
     targets = parse_camera_tables(list(config.cameras), config.file)
     sweeper = Sweeper(
+        neighbour_macs=system_neighbour_table(),  # MACs for cameras that do not report their own
         concurrency=config.polling.concurrency,
         per_camera_timeout_s=config.polling.per_camera_timeout_s,
         try_default_credentials=config.polling.try_default_credentials,
