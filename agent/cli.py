@@ -12,7 +12,7 @@ from types import FrameType
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
-from agent.daemon import CommandSink, SweepFn
+from agent.daemon import CommandSink, EgressSource, SweepFn
 from agent.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import (
@@ -78,7 +78,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
     key = load_or_create_key(config.key_path)
-    daemon = AgentDaemon(config, key, sweep=sweep, notify=sdnotify.notify, commands=build_commands(config))
+    daemon = AgentDaemon(
+        config,
+        key,
+        sweep=sweep,
+        notify=sdnotify.notify,
+        commands=build_commands(config),
+        egress=build_egress(config),
+    )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         daemon.stop(signal.Signals(signum).name)
@@ -87,6 +94,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     daemon.run()
     return 0
+
+
+def build_egress(config: AgentConfig) -> EgressSource | None:
+    """The egress watch, when the config has an [egress] table."""
+    if not config.egress:
+        return None
+    from agent.egress.config import parse_egress_config
+    from agent.egress.watcher import EgressWatcher
+
+    return EgressWatcher(parse_egress_config(config.egress, config.file))
 
 
 def build_commands(config: AgentConfig) -> CommandSink:

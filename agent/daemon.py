@@ -37,6 +37,8 @@ SweepFn = Callable[[], list[dict[str, Any]]]
 FAST_TICK_S = 0.005
 STATUS_WRITE_INTERVAL_S = 2.0
 MAX_EVENTS_PER_TICK = 1000
+# Flow findings are already aggregated and rate-limited by the watcher; this only batches them.
+FLOW_DRAIN_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,13 @@ class CommandSink(Protocol):
     def handle(self, payload: bytes) -> dict[str, Any]: ...
 
 
+class EgressSource(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def drain_findings(self) -> list[dict[str, Any]]: ...
+    def health(self) -> list[dict[str, Any]]: ...
+
+
 class AgentDaemon:
     def __init__(
         self,
@@ -71,6 +80,7 @@ class AgentDaemon:
         link_factory: Callable[..., MqttLink] = MqttLink,
         notify: Callable[[str], object] = lambda _state: None,
         commands: CommandSink | None = None,
+        egress: EgressSource | None = None,
     ) -> None:
         self.config = config
         self._clock = clock or SystemClock()
@@ -78,6 +88,7 @@ class AgentDaemon:
         self._notify = notify
         self._events: queue.Queue[LinkEvent | SweepDone | Stop | CommandReceived] = queue.Queue()
         self._commands = commands
+        self._egress = egress
         self.outbox = Outbox(
             config.outbox_path,
             clock=self._clock,
@@ -124,6 +135,9 @@ class AgentDaemon:
         now = self._clock.monotonic
         self.publisher.emit(Kind.BIRTH, self._birth_body())
         self.link.start()
+        if self._egress is not None:
+            self._egress.start()  # a missing conntrack becomes a health finding, not an exception
+        next_flows = now() + FLOW_DRAIN_INTERVAL_S
         next_sweep = now()
         next_snapshot = now() + self.config.polling.snapshot_interval_s
         next_health = now() + self.config.health_interval_s
@@ -153,6 +167,11 @@ class AgentDaemon:
                 if not self._sweeping and now() >= next_sweep:
                     next_sweep = now() + self.config.polling.interval_s
                     self._start_sweep()
+                if self._egress is not None and now() >= next_flows:
+                    next_flows = now() + FLOW_DRAIN_INTERVAL_S
+                    findings = self._egress.drain_findings()
+                    if findings:
+                        self.publisher.emit_many(Kind.FLOW, [{"flow": f} for f in findings])
                 if now() >= next_health:
                     next_health = now() + self.config.health_interval_s
                     self.publisher.emit(Kind.HEALTH, self.health_body())
@@ -163,6 +182,8 @@ class AgentDaemon:
                     self._notify("WATCHDOG=1")
         finally:
             self._notify("STOPPING=1")
+            if self._egress is not None:
+                self._egress.stop()
             self.link.stop(
                 final=(
                     topic(self.config.site, self.config.agent, Kind.STATUS.value),
@@ -246,6 +267,7 @@ class AgentDaemon:
             "connected": self.publisher.connected,
             "last_sweep": self._last_sweep,
             "errors": self._errors[-10:],
+            "egress": self._egress.health() if self._egress is not None else [],
         }
 
     def _write_status(self) -> None:
