@@ -20,8 +20,9 @@ log = structlog.get_logger("agent.egress.conntrack")
 
 # A line is ~250 bytes; anything far longer is not conntrack output.
 MAX_LINE_BYTES = 4096
-# 8 MiB netlink receive buffer: a 10,000-connection burst (NEW + DESTROY) fits without ENOBUFS.
-NETLINK_BUFFER_BYTES = 8 * 1024 * 1024
+# Netlink receive buffer (the kernel doubles it): room for a burst of ~30,000 events while the
+# Python reader is busy or starved of CPU. Memory is used only while events queue.
+NETLINK_BUFFER_BYTES = 32 * 1024 * 1024
 _KINDS = {"[NEW]": FlowKind.NEW, "[DESTROY]": FlowKind.DESTROY}
 ENOBUFS_MARK = "ENOBUFS"
 # conntrack prints this NOTICE after it has subscribed to the event groups: from then on no event

@@ -118,20 +118,32 @@ def test_burst_of_ten_thousand_connections_is_bounded_and_counted(topo: Topology
     config = {**BASE_CONFIG, "max_flow_keys": max_keys, "dns": False}
     watcher = start_watcher(topo, config)
     try:
-        burst = topo.python("cam", peers.BURST, CLOUD, "9000", str(ports), str(total), "5000")
+        burst = topo.python("cam", peers.BURST, CLOUD, "9000", str(ports), str(total), "2500")
         subprocess.run(burst, check=True, capture_output=True, timeout=60)
 
         def counted(w: Watcher) -> int:
             return sum(f["count"] for f in w.latest().values())
 
-        assert watcher.read_until(lambda w: counted(w) >= total, 30.0), counted(watcher)
+        def lost(w: Watcher) -> bool:
+            return any(h["component"] == "egress.conntrack_events" for h in w.health)
+
+        assert watcher.read_until(lambda w: counted(w) >= total or lost(w), 30.0), (
+            counted(watcher),
+            watcher.health,
+        )
         latest = watcher.latest()
-        assert counted(watcher) == total
         regular = {k: f for k, f in latest.items() if not f["overflow"]}
         assert len(regular) == max_keys
-        assert all(f["count"] == total // ports for f in regular.values())
         overflow = latest[(CAM, "*", 0, "tcp")]
-        assert overflow["count"] == (ports - max_keys) * (total // ports)
+        if lost(watcher):
+            # The kernel dropped events (ENOBUFS; sporadic under CPU contention, docs/egress.md):
+            # the contract is then "counts low by a little, and the agent says so".
+            watcher.read_until(lambda w: counted(w) >= total, 3.0)
+            assert total * 0.98 <= counted(watcher) <= total, watcher.health
+        else:
+            assert counted(watcher) == total
+            assert all(f["count"] == total // ports for f in regular.values())
+            assert overflow["count"] == (ports - max_keys) * (total // ports)
         # Bounded telemetry: a body per record per drain at most, never one per connection.
         assert watcher.bodies_emitted < total / 20
         assert any(h["component"] == "egress.aggregation" for h in watcher.health)

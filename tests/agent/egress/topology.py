@@ -3,8 +3,9 @@
     cam  198.51.100.2/24 ── to-cam 198.51.100.1  gw  to-inet 203.0.113.1 ── inet 203.0.113.10/24
                                                                            (+ .11 .53 aliases)
 
-Documentation ranges only (RFC 5737). Names start ``cs-egr-``; stale ones from a crashed run are
-removed first, and everything is deleted in ``finally``. A small fixture of our own because
+Documentation ranges only (RFC 5737, RFC 3849). Names are ``cs-egr-<pid>-<random>-<role>``;
+namespaces of crashed runs (their pid gone) are removed first, everything is deleted in
+``finally``. A small fixture of our own because
 ``simulator/netns.py`` was not yet committed when these tests were written.
 """
 
@@ -40,7 +41,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+    done = subprocess.run(["ip", *args], check=False, capture_output=True, text=True, timeout=10)
+    if done.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
 
 
 def _cidr(addr: str) -> str:
@@ -53,11 +56,17 @@ def _nodad(addr: str) -> list[str]:
 
 
 def cleanup_prefix() -> None:
+    """Delete namespaces left by crashed runs: ``cs-egr-<pid>-...`` whose pid is gone (a run that
+    is still going, e.g. in parallel, keeps its own)."""
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
     for line in listed.stdout.splitlines():
         name = line.split()[0] if line.strip() else ""
-        if name.startswith(PREFIX):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        if not name.startswith(PREFIX):
+            continue
+        pid = name[len(PREFIX) :].split("-")[0]
+        if pid.isdigit() and Path(f"/proc/{pid}").exists():
+            continue
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
 @dataclass
@@ -88,7 +97,7 @@ class Topology:
 @contextmanager
 def egress_topology() -> Iterator[Topology]:
     cleanup_prefix()
-    topo = Topology(secrets.token_hex(2))
+    topo = Topology(f"{os.getpid()}-{secrets.token_hex(2)}")
     created: list[str] = []
     try:
         for role in ("gw", "cam", "inet"):
