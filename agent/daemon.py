@@ -191,6 +191,7 @@ class AgentDaemon:
                     True,
                 )
             )
+            self.publisher.connected = False
             self._write_status()
             self.outbox.close()
             self._stopped.set()
