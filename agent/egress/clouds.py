@@ -26,8 +26,8 @@ class CloudDomain:
 
 
 def parse_cloud_domains(text: str) -> tuple[CloudDomain, ...]:
-    """Rows of the CSV (ours: ``vendor``; identification's ``agent/data`` copy: ``maker``); a row
-    without a domain, vendor or source is refused (ValueError)."""
+    """Rows of the CSV (``agent/data`` names the vendor column ``maker``; ``vendor`` is accepted
+    too); a row without a domain, vendor or source is refused (ValueError)."""
     reader = csv.DictReader(io.StringIO(text))
     columns = reader.fieldnames or []
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -47,17 +47,13 @@ def parse_cloud_domains(text: str) -> tuple[CloudDomain, ...]:
 
 
 def load_cloud_domains() -> tuple[CloudDomain, ...]:
-    """The shared table in ``agent/data`` if identification ships one, else egress's own copy."""
-    for package, name in (("agent.data", "cloud_domains.csv"), ("agent.egress", "cloud_domains.csv")):
-        try:
-            text = resources.files(package).joinpath(name).read_text(encoding="utf-8")
-        except (FileNotFoundError, ModuleNotFoundError, NotADirectoryError):
-            continue
-        try:
-            return parse_cloud_domains(text)
-        except ValueError as exc:
-            log.warning("cloud_domains_unusable", package=package, problem=str(exc))
-    return ()
+    """The shared table identification ships in ``agent/data/cloud_domains.csv``; () if unusable."""
+    try:
+        text = resources.files("agent.data").joinpath("cloud_domains.csv").read_text(encoding="utf-8")
+        return parse_cloud_domains(text)
+    except (OSError, ModuleNotFoundError, ValueError) as exc:
+        log.warning("cloud_domains_unusable", problem=str(exc))
+        return ()
 
 
 class CloudTable:

@@ -12,6 +12,7 @@ address is a device when it is in ``device_networks`` or the lookup knows it.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import subprocess
 import threading
@@ -364,10 +365,12 @@ class EgressWatcher:
             self._dns.start()
         except OSError as exc:
             self._dns = None
+            hint = "; the agent needs CAP_NET_RAW" if exc.errno in (errno.EPERM, errno.EACCES) else ""
+            where = ", ".join(self.config.interfaces) or "all interfaces"
             self._degrade(
                 "dns",
                 "unavailable",
-                f"cannot open a packet socket ({exc.strerror or exc}; needs CAP_NET_RAW): "
+                f"cannot watch DNS answers on {where} ({exc.strerror or exc}{hint}): "
                 "findings carry addresses without hostnames",
             )
 

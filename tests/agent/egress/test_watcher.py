@@ -189,3 +189,13 @@ def test_conntrack_restarts_and_recovers(tmp_path: Path) -> None:
         assert "egress.conntrack" not in {h["component"] for h in w.health()}
     finally:
         w.stop()
+
+
+def test_dns_on_a_missing_interface_is_a_health_finding() -> None:
+    w = EgressWatcher(replace(CONFIG, dns=True, interfaces=("cs-egr-nosuch",)), clock=FakeClock())
+    w.start()
+    try:
+        [dns] = [h for h in w.health() if h["component"] == "egress.dns"]
+        assert "cs-egr-nosuch" in dns["problem"]
+    finally:
+        w.stop()
