@@ -5,6 +5,7 @@ The commented sample is in ``docs/egress.md`` (a test loads it); every key is op
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ class EgressConfig:
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     dns: bool = True
     interfaces: tuple[str, ...] = ()
+    resolvers: tuple[str, ...] = ()
     device_networks: tuple[Network, ...] = ()
     report_allowed: bool = False
     max_flow_keys: int = 4096
@@ -63,6 +65,14 @@ def parse_egress_config(table: dict[str, Any], file: str) -> EgressConfig:
     for name in interfaces:
         if len(name) > 15 or "/" in name:
             raise t.error("interfaces", f"{name!r} is not an interface name")
+    resolvers = _strings(t, "resolvers")
+    for i, text in enumerate(resolvers):
+        try:
+            resolvers_norm = str(ipaddress.ip_address(text))
+        except ValueError as exc:
+            raise ConfigError(file, f"egress.resolvers[{i}]", f"not an address: {exc}") from exc
+        if resolvers_norm != text:
+            raise ConfigError(file, f"egress.resolvers[{i}]", f"write it as {resolvers_norm}")
     config = EgressConfig(
         file=file,
         conntrack=t.get_bool("conntrack", True),
@@ -72,6 +82,7 @@ def parse_egress_config(table: dict[str, Any], file: str) -> EgressConfig:
         poll_interval_s=t.get_float("poll_interval_s", DEFAULT_POLL_INTERVAL_S, minimum=0.1),
         dns=t.get_bool("dns", True),
         interfaces=interfaces,
+        resolvers=resolvers,
         device_networks=devices,
         report_allowed=t.get_bool("report_allowed", False),
         max_flow_keys=t.get_int("max_flow_keys", 4096, minimum=16, maximum=1_000_000),

@@ -23,6 +23,7 @@ ETH_P_ALL = 0x0003  # outgoing packets reach only ETH_P_ALL sockets (dev_queue_x
 SO_ATTACH_FILTER = 26
 SKF_AD_PROTOCOL = 0xFFFFF000  # SKF_AD_OFF + SKF_AD_PROTOCOL: the packet's ethertype
 MAX_PACKET_BYTES = 65_535
+MAX_CONSECUTIVE_ERRORS = 100
 # Classic BPF, offsets from the network header (SOCK_DGRAM): IPv4 or IPv6, UDP, source port 53,
 # first fragments only. Worked out by hand from linux/filter.h opcodes; tests prove it in a
 # namespace.
@@ -54,9 +55,10 @@ def _attach_filter(sock: socket.socket) -> None:
 
 
 class DnsSniffer:
-    """Feeds each DNS answer seen on ``interfaces`` (all when empty) to ``on_answer``."""
+    """Feeds each DNS answer seen on ``interfaces`` (all when empty) to ``on_answer(server, answer)``,
+    ``server`` being the address the response came from."""
 
-    def __init__(self, interfaces: Sequence[str], on_answer: Callable[[DnsAnswer], None]) -> None:
+    def __init__(self, interfaces: Sequence[str], on_answer: Callable[[str, DnsAnswer], None]) -> None:
         self._interfaces = list(interfaces)
         self._on_answer = on_answer
         self._socks: list[socket.socket] = []
@@ -83,22 +85,30 @@ class DnsSniffer:
 
     def _run(self) -> None:
         watched: list[socket.socket] = [*self._socks, self._wake_r]
-        while True:
+        errors = dict.fromkeys(self._socks, 0)
+        while len(watched) > 1:
             ready, _, _ = select.select(watched, [], [])
             if self._wake_r in ready:
                 return
             for sock in ready:
                 try:
                     packet = sock.recv(MAX_PACKET_BYTES)
-                except OSError:
+                except OSError as exc:
+                    # One error (interface went down) is normal; a socket that only errors
+                    # would spin this loop, so it is given up.
+                    errors[sock] += 1
+                    if errors[sock] >= MAX_CONSECUTIVE_ERRORS:
+                        log.warning("dns_socket_abandoned", error=str(exc))
+                        watched.remove(sock)
                     continue
+                errors[sock] = 0
                 self.packets += 1
                 parsed = parse_ip_udp(packet)
                 if parsed is None or parsed[2] != DNS_PORT:
                     continue
                 for answer in parse_dns_answers(parsed[4]):
                     self.answers += 1
-                    self._on_answer(answer)
+                    self._on_answer(parsed[0], answer)
 
     def stop(self) -> None:
         if self._thread is not None:

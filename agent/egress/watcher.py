@@ -105,7 +105,7 @@ class EgressWatcher:
         self._dns: DnsSniffer | None = None
         self._hook_installed = False
         self._procnet = procnet or ProcNet(proc_root)
-        self.counters = {"conntrack_events": 0, "out_of_scope": 0, "socket_flows": 0}
+        self.counters = {"conntrack_events": 0, "out_of_scope": 0, "socket_flows": 0, "dns_untrusted": 0}
         if config.socket_reader == "psutil":
             self._poller = SocketPoller(psutil_sockets, psutil_owner)
         else:
@@ -207,6 +207,18 @@ class EgressWatcher:
         with self._lock:
             self._allowlist = allowlist
         log.info("egress_allowlist_replaced", origin=allowlist.origin, entries=len(allowlist.entries))
+
+    def _on_dns_answer(self, server: str, answer: DnsAnswer) -> None:
+        # A camera that forges DNS answers could name its own flows into the allowlist: answers
+        # count only from the configured resolvers, or, without that list, from outside the
+        # device networks (cameras are not resolvers).
+        resolvers = self.config.resolvers
+        trusted = server in resolvers if resolvers else not self._in_device_networks(server)
+        if not trusted:
+            with self._lock:
+                self.counters["dns_untrusted"] += 1
+            return
+        self.learn_name(answer)
 
     def learn_name(self, answer: DnsAnswer) -> None:
         """A DNS answer from any source (the packet sniffer, a resolver log, a test)."""
@@ -360,7 +372,7 @@ class EgressWatcher:
     # -- DNS and sockets -------------------------------------------------------------------
 
     def _start_dns(self) -> None:
-        self._dns = DnsSniffer(self.config.interfaces, self.learn_name)
+        self._dns = DnsSniffer(self.config.interfaces, self._on_dns_answer)
         try:
             self._dns.start()
         except OSError as exc:

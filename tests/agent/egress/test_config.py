@@ -48,6 +48,8 @@ def test_defaults() -> None:
         ({"socket_reader": "netstat"}, "egress.socket_reader"),
         ({"interfaces": ["a/b"]}, "egress.interfaces"),
         ({"conntrak": True}, "egress.conntrak"),
+        ({"resolvers": ["dns.example"]}, "egress.resolvers[0]"),
+        ({"resolvers": ["2001:DB8::53"]}, "egress.resolvers[0]"),
     ],
 )
 def test_errors_name_file_and_key(table: dict[str, Any], key: str) -> None:

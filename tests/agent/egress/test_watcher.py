@@ -199,3 +199,18 @@ def test_dns_on_a_missing_interface_is_a_health_finding() -> None:
         assert "cs-egr-nosuch" in dns["problem"]
     finally:
         w.stop()
+
+
+def test_dns_answers_from_cameras_are_not_trusted() -> None:
+    w, _ = _watcher()
+    [forged] = parse_dns_answers(dns_response("ntp.example.org", ["203.0.113.66"]))
+    w._on_dns_answer(CAM, forged)  # a camera answering for the allowlisted name
+    w.observe_event(_new("203.0.113.66", 443, 1))
+    [f] = w.drain_findings()
+    assert f["hostname"] is None and f["allowed"] is False
+    assert w.stats()["dns_untrusted"] == 1
+    strict, _ = _watcher(replace(CONFIG, resolvers=("203.0.113.53",)))
+    strict._on_dns_answer("192.0.2.9", forged)
+    strict._on_dns_answer("203.0.113.53", forged)
+    assert strict.stats()["dns_untrusted"] == 1
+    assert strict.stats()["names"] == 1
