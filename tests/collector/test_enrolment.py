@@ -77,7 +77,11 @@ def test_unenrolled_agent_asks_and_is_accepted_after_approval(
         with running_agent(config, key, CountingSweep(per_sweep=3)) as daemon:
             wait_until(lambda: len(col.store.pending()) == 1, 10, "the enrolment request")
             assert col.store.devices() == [], "nothing is stored before approval"
-            assert col.store.counters()[("?", "?")]["rejected:unknown_agent"] >= 1
+            wait_until(
+                lambda: col.store.counters().get(("?", "?"), {}).get("rejected:unknown_agent", 0) >= 1,
+                10,
+                "the unenrolled agent's telemetry refused",
+            )
 
             assert collector_main(["--config", str(cli_config), "agents", "pending"]) == 0
             fingerprint = key_fingerprint(public_key_to_text(key.public_key()))
