@@ -147,6 +147,12 @@ class Aggregator:
                 out.append(body)
         return out
 
+    def mark_unsent_changed(self) -> None:
+        """Records never sent (e.g. allowed until now) are judged again at the next take()."""
+        for key, rec in self._records.items():
+            if rec.reported_mono is None:
+                self._dirty[key] = None
+
     def forget_idle(self, mono: float, idle_s: float = IDLE_FORGET_S) -> int:
         stale = [k for k, r in self._records.items() if mono - r.last_mono > idle_s and k not in self._dirty]
         for k in stale:

@@ -48,6 +48,7 @@ MAX_LIVE_FLOWS = 262_144
 # a delay that doubles up to the maximum; a run longer than the maximum resets it.
 CONNTRACK_RESTART_MIN_S = 5.0
 CONNTRACK_RESTART_MAX_S = 300.0
+SUPERVISOR_TICK_S = 1.0
 NFT_TABLE = "camsentry_egress"
 # Any rule with a ct expression makes the kernel track connections in this network namespace;
 # without one, a namespace that does no NAT or stateful filtering produces no conntrack events.
@@ -203,9 +204,11 @@ class EgressWatcher:
             }
 
     def replace_allowlist(self, allowlist: Allowlist) -> None:
-        """Swap in a verified policy push (``Allowlist.from_document``); applies to later drains."""
+        """Swap in a verified policy push (``Allowlist.from_document``); the next drain applies it."""
         with self._lock:
             self._allowlist = allowlist
+            # Flows the old list allowed were never sent; judge them again at the next drain.
+            self._agg.mark_unsent_changed()
         log.info("egress_allowlist_replaced", origin=allowlist.origin, entries=len(allowlist.entries))
 
     def _on_dns_answer(self, server: str, answer: DnsAnswer) -> None:
@@ -310,7 +313,10 @@ class EgressWatcher:
         backoff = low
         while True:
             started = time.monotonic()
-            self._conntrack_exited.wait()
+            # The timeout only guards against a stop() that raced a restart.
+            while not self._conntrack_exited.wait(SUPERVISOR_TICK_S):
+                if self._stop.is_set():
+                    return
             if self._stop.is_set():
                 return
             backoff = low if time.monotonic() - started > high else backoff
