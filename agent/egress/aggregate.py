@@ -79,7 +79,9 @@ class Aggregator:
         count: int = 1,
         nbytes: int | None = None,
         process: Process | None = None,
-    ) -> None:
+    ) -> FlowKey | None:
+        """Count a flow; returns the key of the record that took it (the device's overflow record
+        when the table is full) or None when it could only be counted as dropped."""
         rec = self._records.get(key)
         if rec is None:
             regular = len(self._records) - self._overflow_records
@@ -91,7 +93,7 @@ class Aggregator:
                 if rec is None:
                     if self._overflow_records >= self.max_keys:
                         self.dropped += count
-                        return
+                        return None
                     self._overflow_records += 1
             if rec is None:
                 rec = FlowRecord(
@@ -111,6 +113,7 @@ class Aggregator:
         if process is not None:
             rec.process = process
         self._dirty[key] = None
+        return key
 
     def add_bytes(self, key: FlowKey, nbytes: int, now: datetime, mono: float) -> bool:
         """Counters of a flow that ended; False when there is no record to add them to."""

@@ -287,16 +287,16 @@ class EgressWatcher:
             when = _utc(ev.timestamp, self._clock)
             mono = self._clock.monotonic()
             if ev.kind is FlowKind.NEW:
-                self._agg.observe(key, Source.CONNTRACK, when, mono)
-                if ev.conntrack_id is not None:
-                    self._live[ev.conntrack_id] = key
+                taken = self._agg.observe(key, Source.CONNTRACK, when, mono)
+                if ev.conntrack_id is not None and taken is not None:
+                    self._live[ev.conntrack_id] = taken
                     if len(self._live) > MAX_LIVE_FLOWS:
                         self._live.popitem(last=False)
                 return
-            known = ev.conntrack_id is not None and self._live.pop(ev.conntrack_id, None) is not None
-            if known:
+            taken = self._live.pop(ev.conntrack_id, None) if ev.conntrack_id is not None else None
+            if taken is not None:
                 if ev.bytes is not None:
-                    self._agg.add_bytes(key, ev.bytes, when, mono)
+                    self._agg.add_bytes(taken, ev.bytes, when, mono)
             else:
                 self._agg.observe(key, Source.CONNTRACK, when, mono, nbytes=ev.bytes)
 

@@ -99,6 +99,8 @@ def test_flood_is_bounded_with_exact_counts() -> None:
     w, _ = _watcher(config)
     for i in range(10_000):
         w.observe_event(_new(f"203.0.{i % 100}.1", 443, i))
+    for i in range(10_000):  # their ends, with counters: bytes land where the counts did
+        w.observe_event(replace(_new(f"203.0.{i % 100}.1", 443, i), kind=FlowKind.DESTROY, bytes=10))
     drains = []
     while batch := w.drain_findings():
         drains.append(batch)
@@ -107,6 +109,8 @@ def test_flood_is_bounded_with_exact_counts() -> None:
     assert sum(f["count"] for f in bodies) == 10_000
     [overflow] = [f for f in bodies if f["overflow"]]
     assert (overflow["destination"], overflow["count"]) == ("*", 10_000 - 16 * 100)
+    assert overflow["bytes"] == 10 * overflow["count"]
+    assert sum(f["bytes"] for f in bodies) == 10 * 10_000
     assert [h["component"] for h in w.health()] == ["egress.aggregation"]
 
 
