@@ -9,18 +9,11 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
 from agent.daemon import CommandSink, EgressSource, SweepFn
 from agent.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
-from agent.wire.signing import (
-    KeyFormatError,
-    load_private_key,
-    public_key_to_text,
-    write_private_key,
-)
+from agent.wire.signing import KeyFormatError, load_or_create_private_key, print_keygen, public_key_to_text
 
 KEY_FILE = "agent.key"
 
@@ -29,28 +22,13 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     if args.config:
         state_dir = load_agent_config(Path(args.config)).state_dir
-    path = state_dir / KEY_FILE
-    if path.exists():
-        key = load_private_key(path)
-        print(f"key exists at {path}; its public key:", file=sys.stderr)
-    else:
-        key = Ed25519PrivateKey.generate()
-        write_private_key(path, key)
-        print(f"wrote {path} (mode 0600); public key:", file=sys.stderr)
+    key = print_keygen(state_dir / KEY_FILE)
     public = public_key_to_text(key.public_key())
     print(
         f"fingerprint {key_fingerprint(public)} (compare with `camsentry-collector agents pending`)",
         file=sys.stderr,
     )
-    print(public)
     return 0
-
-
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The agent's key; made on first start so a fresh install can ask to be enrolled."""
-    if not path.exists():
-        write_private_key(path, Ed25519PrivateKey.generate())
-    return load_private_key(path)
 
 
 def build_sweep(config: AgentConfig) -> SweepFn:
@@ -77,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent.logs import configure_logging
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
-    key = load_or_create_key(config.key_path)
+    key, _ = load_or_create_private_key(config.key_path)  # first start: a key to ask enrolment with
     daemon = AgentDaemon(
         config,
         key,

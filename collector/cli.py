@@ -16,13 +16,7 @@ from typing import Any
 from agent.clock import SystemClock
 from agent.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
-from agent.wire.signing import (
-    KeyFormatError,
-    load_private_key,
-    public_key_from_text,
-    public_key_to_text,
-    write_private_key,
-)
+from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, public_key_from_text
 from agent.wire.topics import valid_name
 from collector.config import CollectorConfig, default_config_path, load_collector_config
 from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
@@ -42,17 +36,7 @@ def _open(config: CollectorConfig) -> SqliteStore:
 
 
 def cmd_keygen(config: CollectorConfig, _args: argparse.Namespace) -> int:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path = config.key_path
-    if path.exists():
-        key = load_private_key(path)
-        print(f"key exists at {path}; its public key:", file=sys.stderr)
-    else:
-        key = Ed25519PrivateKey.generate()
-        write_private_key(path, key)
-        print(f"wrote {path} (mode 0600); public key:", file=sys.stderr)
-    print(public_key_to_text(key.public_key()))
+    print_keygen(config.key_path)
     return 0
 
 

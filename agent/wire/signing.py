@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,4 +91,22 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         raise KeyFormatError(f"{path}: not a PEM private key") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFormatError(f"{path}: not an Ed25519 key")
+    return key
+
+
+def load_or_create_private_key(path: Path) -> tuple[Ed25519PrivateKey, bool]:
+    """The key at ``path``, made (0600) if there is none yet; True when it was just made."""
+    if path.exists():
+        return load_private_key(path), False
+    key = Ed25519PrivateKey.generate()
+    write_private_key(path, key)
+    return key, True
+
+
+def print_keygen(path: Path) -> Ed25519PrivateKey:
+    """``keygen`` for agent and collector: ensure the key, say where it is, print the public key."""
+    key, created = load_or_create_private_key(path)
+    what = f"wrote {path} (mode 0600)" if created else f"key exists at {path}"
+    print(f"{what}; public key:", file=sys.stderr)
+    print(public_key_to_text(key.public_key()))
     return key
