@@ -217,3 +217,13 @@ def test_dns_answers_from_cameras_are_not_trusted() -> None:
     strict._on_dns_answer("203.0.113.53", forged)
     assert strict.stats()["dns_untrusted"] == 1
     assert strict.stats()["names"] == 1
+
+
+def test_device_lookup_brings_sources_outside_device_networks_in_scope() -> None:
+    known = {"192.0.2.200": "nvr-7"}
+    w = EgressWatcher(CONFIG, known.get, FakeClock())
+    w.observe_event(_new("203.0.113.99", 80, 1, src="192.0.2.200"))
+    w.observe_event(_new("203.0.113.99", 80, 2, src="192.0.2.201"))
+    [f] = w.drain_findings()
+    assert (f["device"], f["device_id"]) == ("192.0.2.200", "nvr-7")
+    assert w.stats()["out_of_scope"] == 1
