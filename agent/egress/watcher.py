@@ -52,7 +52,11 @@ SUPERVISOR_TICK_S = 1.0
 NFT_TABLE = "camsentry_egress"
 # Any rule with a ct expression makes the kernel track connections in this network namespace;
 # without one, a namespace that does no NAT or stateful filtering produces no conntrack events.
-NFT_HOOK_RULESET = f"""table inet {NFT_TABLE} {{
+# Declared, deleted and written again in one transaction: a table left by a crashed agent is
+# replaced, not appended to.
+NFT_HOOK_RULESET = f"""table inet {NFT_TABLE}
+delete table inet {NFT_TABLE}
+table inet {NFT_TABLE} {{
   chain track {{ type filter hook prerouting priority 0; policy accept; ct state new counter; }}
   chain track_out {{ type filter hook output priority 0; policy accept; ct state new counter; }}
 }}
