@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from agent.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
 from agent.daemon import CommandSink, EgressSource, SweepFn
-from agent.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
-from agent.wire.signing import KeyFormatError, load_or_create_private_key, print_keygen, public_key_to_text
+from agent.wire.signing import load_or_create_private_key, print_keygen, public_key_to_text
 
 KEY_FILE = "agent.key"
 
@@ -162,15 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"keygen": cmd_keygen, "run": cmd_run, "status": cmd_status}
     try:
         return handlers[args.command](args)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
-    except KeyFormatError as exc:
-        print(f"key error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
+    except OPERATOR_ERRORS as exc:
+        return report_operator_error(exc)
 
 
 if __name__ == "__main__":

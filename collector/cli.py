@@ -13,8 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from agent.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.clock import SystemClock
-from agent.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, public_key_from_text
 from agent.wire.topics import valid_name
@@ -261,18 +261,11 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args))
         config = load_config(args)
         return handlers[args.command](config, args)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
-    except KeyFormatError as exc:
-        print(f"key error: {exc}", file=sys.stderr)
-        return 2
     except StoreError as exc:
         print(f"database error: {exc}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
-        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
+    except OPERATOR_ERRORS as exc:
+        return report_operator_error(exc)
 
 
 if __name__ == "__main__":

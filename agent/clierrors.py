@@ -1,0 +1,20 @@
+"""How the command-line tools report the errors an operator can fix: one line, exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+from agent.errors import ConfigError
+from agent.wire.signing import KeyFormatError
+
+OPERATOR_ERRORS = (ConfigError, KeyFormatError, FileNotFoundError)
+
+
+def report_operator_error(exc: ConfigError | KeyFormatError | FileNotFoundError) -> int:
+    if isinstance(exc, ConfigError):
+        print(f"config error: {exc}", file=sys.stderr)
+    elif isinstance(exc, KeyFormatError):
+        print(f"key error: {exc}", file=sys.stderr)
+    else:
+        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+    return 2
