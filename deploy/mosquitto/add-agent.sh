@@ -16,22 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=pki-lib.sh
 . "$here/pki-lib.sh"
 
-csr=""
-renew=0
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --dir) pki="${2:?--dir needs a directory}"; shift ;;
-        --acl) acl="${2:?--acl needs a file}"; shift ;;
-        --csr) csr="${2:?--csr needs a file}"; shift ;;
-        --renew) renew=1 ;;
-        -h|--help) sed -n '2,/^here=/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        -*) die "unknown option: $1" ;;
-        *) args+=("$1") ;;
-    esac
-    shift
-done
-[ ${#args[@]} -eq 2 ] || die "usage: add-agent.sh [--dir PKI] [--acl FILE] [--csr FILE] SITE AGENT"
+parse_client_args 2 "add-agent.sh [--dir PKI] [--acl FILE] [--csr FILE] [--renew] SITE AGENT" "$@"
 site="${args[0]}"
 agent="${args[1]}"
 check_name site "$site"
@@ -39,13 +24,7 @@ check_name agent "$agent"
 require_ca
 
 identity="agent:$site:$agent"
-out="$pki/clients/$identity"
-if [ -f "$out/client.crt" ] && [ "$renew" -eq 0 ]; then
-    say "$identity already has a certificate (--renew issues a new one)"
-else
-    [ -f "$out/client.crt" ] && mv "$out/client.crt" "$out/client.crt.old"
-    issue_client "$identity" "$out" "$csr"
-fi
+issue_unless_present "$identity"
 
 base="camsentry/v1/$site/$agent"
 {

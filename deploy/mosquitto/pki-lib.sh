@@ -60,6 +60,41 @@ issue_client() {
     say "issued $identity (serial $serial) in $out"
 }
 
+# parse_client_args COUNT USAGE "$@": the options add-agent.sh and add-collector.sh share
+# (--dir, --acl, --csr, --renew, --help); sets csr, renew and the COUNT positional args in args.
+parse_client_args() {
+    local count="$1" usage="$2"
+    shift 2
+    csr=""
+    renew=0
+    args=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --dir) pki="${2:?--dir needs a directory}"; shift ;;
+            --acl) acl="${2:?--acl needs a file}"; shift ;;
+            --csr) csr="${2:?--csr needs a file}"; shift ;;
+            --renew) renew=1 ;;
+            -h|--help) sed -n '2,/^here=/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+            -*) die "unknown option: $1" ;;
+            *) args+=("$1") ;;
+        esac
+        shift
+    done
+    [ ${#args[@]} -eq "$count" ] || die "usage: $usage"
+}
+
+# issue_unless_present IDENTITY: a certificate for IDENTITY in $pki/clients/IDENTITY, unless it
+# has one and --renew was not given (idempotent); the replaced certificate is kept as .old.
+issue_unless_present() {
+    local identity="$1" out="$pki/clients/$1"
+    if [ -f "$out/client.crt" ] && [ "$renew" -eq 0 ]; then
+        say "$identity already has a certificate (--renew issues a new one)"
+        return 0
+    fi
+    [ -f "$out/client.crt" ] && mv "$out/client.crt" "$out/client.crt.old"
+    issue_client "$identity" "$out" "$csr"
+}
+
 # ACL blocks are delimited so they can be replaced or removed by identity.
 acl_has() { [ -f "$acl" ] && grep -qxF "# begin $1" "$acl"; }
 
