@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.configfile import Table, load_toml
+from agent.configfile import Table, load_toml, parse_logging
 from agent.mqtt import MqttSettings, TlsSettings
 from agent.wire.signing import KeyFormatError, public_key_from_text
 from agent.wire.topics import valid_name
@@ -186,10 +186,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
 
     enforce = parse_enforce(top.table("enforce"))
 
-    logging = top.table("logging")
-    log_level = logging.choice("level", ("debug", "info", "warning", "error"), "info")
-    log_format = logging.choice("format", ("auto", "json", "console"), "auto")
-    logging.finish()
+    log_level, log_format = parse_logging(top)
 
     config = AgentConfig(
         file=file,

@@ -105,3 +105,12 @@ class Table:
         unknown = sorted(set(self.data) - self._read)
         if unknown:
             raise self.error(unknown[0], "unknown key")
+
+
+def parse_logging(top: Table) -> tuple[str, str]:
+    """The ``[logging]`` table agent and collector share: (level, format)."""
+    logging = top.table("logging")
+    level = logging.choice("level", ("debug", "info", "warning", "error"), "info")
+    fmt = logging.choice("format", ("auto", "json", "console"), "auto")
+    logging.finish()
+    return level, fmt

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import parse_mqtt
-from agent.configfile import Table, load_toml
+from agent.configfile import Table, load_toml, parse_logging
 from agent.mqtt import MqttSettings
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
 
@@ -68,10 +68,7 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
     if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
         raise policy.error("webhook_url", "must be an http:// or https:// URL")
     policy.finish()
-    logging = top.table("logging")
-    log_level = logging.choice("level", ("debug", "info", "warning", "error"), "info")
-    log_format = logging.choice("format", ("auto", "json", "console"), "auto")
-    logging.finish()
+    log_level, log_format = parse_logging(top)
     config = CollectorConfig(
         file=file,
         state_dir=state_dir,
