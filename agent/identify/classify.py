@@ -118,10 +118,21 @@ class _Collector:
             self.labels.append(ident)
         brand = self.tables.brands.get(ident)
         if brand is not None and ident not in self.tables.vendors:
-            oem_weight = round(weight * brand.confidence.factor, 3)
-            self.evidence.append(
-                Evidence(Signal.OEM, f"{brand.display} hardware by {brand.maker}", brand.maker, oem_weight)
+            self._add_oem(
+                f"{brand.display} hardware by {brand.maker}",
+                brand.maker,
+                round(weight * brand.confidence.factor, 3),
             )
+
+    def _add_oem(self, value: str, maker: str, weight: float) -> None:
+        """Each signal naming a brand counts for its maker; the evidence list says it once, its
+        weight the combination of all of them (so the maker's score is unchanged)."""
+        for i, e in enumerate(self.evidence):
+            if e.signal is Signal.OEM and e.value == value:
+                combined = 1.0 - (1.0 - e.weight) * (1.0 - weight)
+                self.evidence[i] = Evidence(Signal.OEM, value, maker, round(combined, 3))
+                return
+        self.evidence.append(Evidence(Signal.OEM, value, maker, weight))
 
     def patterns(self, signal: Signal, value: str, patterns: Iterable[Pattern]) -> bool:
         """Evidence from the first pattern that matches ``value``; False if none does."""

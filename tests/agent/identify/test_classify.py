@@ -87,6 +87,23 @@ def test_brand_on_the_label_and_maker_of_the_hardware_differ() -> None:
     assert via_cloud.maker is None  # two makers' clouds: doubt, not a guess
 
 
+def test_a_brand_named_by_several_signals_is_one_oem_row_with_their_combined_weight() -> None:
+    signals = Signals(
+        manufacturer="Amcrest",
+        model="IP2M-841B",
+        scopes=("onvif://www.onvif.org/name/Amcrest",),
+        login_title="Amcrest",
+    )
+    ident = classify(signals, T)
+    oem = [e for e in ident.evidence if e.signal is Signal.OEM]
+    assert len(oem) == 1 and oem[0].points_to == "dahua"
+    # The one row weighs what the three did together: 1 - prod(1 - w) over the brand signals.
+    singles = [classify(Signals(manufacturer="Amcrest"), T), classify(Signals(login_title="Amcrest"), T)]
+    single_weights = [next(e.weight for e in s.evidence if e.signal is Signal.OEM) for s in singles]
+    assert oem[0].weight > max(single_weights)
+    assert ident.maker == "dahua" and ident.brand == "amcrest"
+
+
 def test_low_confidence_claims_never_name_a_maker() -> None:
     swann = classify(Signals(manufacturer="Swann", model="SWNHD-887"), T)
     assert swann.maker is None and swann.brand == "swann" and swann.confidence < MIN_REPORTED_CONFIDENCE
