@@ -1,9 +1,10 @@
-"""The site's egress allowlist and core-network ranges: parsed once, matched per flow (pure).
+"""The site's egress allowlist and core-network ranges: validated once, matched per flow (pure).
 
-An entry matches a flow when every criterion it gives matches: ``cidr``, ``ports``,
-``protocol`` and ``hostname`` (exact, or ``*.example.org`` for any subdomain). The same entry
-shape as the collector's policy (``[egress.sites.<site>] allow = [...]``) so a signed policy push
-can replace the config's list with ``Allowlist.from_document``.
+An entry matches a flow when every criterion it gives matches: ``cidr``, ``ports`` (or ``port``),
+``protocol``, ``hostname`` (exact, or ``*.example.org`` for any subdomain) and ``tag``. This
+module is the one validator of that shape: the agent's ``[egress] allow``, a policy push
+(``Allowlist.from_document``) and the collector's policy file (``[egress.sites.<site>] allow``)
+all go through ``check_entry``, so the collector cannot push a document the agent refuses.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from typing import Any
 from agent.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# The protocols conntrack names.
 PROTOCOLS = ("tcp", "udp", "icmp", "ipv6-icmp", "sctp")
-_ENTRY_KEYS = {"cidr", "ports", "port", "protocol", "hostname", "tag"}
+ENTRY_KEYS = frozenset({"cidr", "ports", "port", "protocol", "hostname", "tag"})
+# (key below the entry, e.g. ".cidr", or "" for the entry itself; the problem)
+Problem = tuple[str, str]
 
 
 def hostname_matches(pattern: str, names: Iterable[str]) -> bool:
@@ -43,11 +47,12 @@ class AllowEntry:
     def matches(
         self,
         destination: str,
-        port: int,
-        protocol: str,
-        names: tuple[str, ...],
+        port: int | None,
+        protocol: str | None,
+        names: Iterable[str],
         tags: frozenset[str] = frozenset(),
     ) -> bool:
+        """``names``: every name the site's DNS gave for the destination; one must match."""
         if self.cidr is not None:
             try:
                 if ipaddress.ip_address(destination) not in self.cidr:
@@ -62,48 +67,86 @@ class AllowEntry:
             return False
         return self.tag is None or self.tag in tags
 
+    def as_document(self) -> dict[str, Any]:
+        """The entry as ``check_entry`` reads it back (a policy push carries this)."""
+        doc: dict[str, Any] = {}
+        if self.cidr is not None:
+            doc["cidr"] = str(self.cidr)
+        if self.ports:
+            doc["ports"] = list(self.ports)
+        for key in ("protocol", "hostname", "tag"):
+            if getattr(self, key) is not None:
+                doc[key] = getattr(self, key)
+        return doc
 
-def _network(text: Any, file: str, key: str) -> Network:
+
+def check_network(text: Any) -> tuple[Network | None, str]:
+    """A CIDR string → (network, ""), or (None, problem). Host bits set is a problem: an operator
+    who wrote 10.1.2.3/8 meant something, and a silent 10.0.0.0/8 is rarely it."""
     if not isinstance(text, str):
-        raise ConfigError(file, key, "must be a CIDR string like 192.0.2.0/24")
+        return None, "must be a CIDR string like 192.0.2.0/24"
     try:
-        return ipaddress.ip_network(text, strict=False)
+        return ipaddress.ip_network(text, strict=True), ""
     except ValueError as exc:
-        raise ConfigError(file, key, f"not a network: {exc}") from exc
+        return None, f"not a network: {exc}"
 
 
-def parse_entry(item: Any, file: str, key: str) -> AllowEntry:
+def check_entry(item: Any) -> tuple[AllowEntry | None, list[Problem]]:
+    """Validate one allow entry (pure): the entry, or None and every problem found."""
     if not isinstance(item, Mapping):
-        raise ConfigError(file, key, "must be a table like { cidr = ..., ports = [...] }")
-    unknown = sorted(set(item) - _ENTRY_KEYS)
-    if unknown:
-        raise ConfigError(file, f"{key}.{unknown[0]}", "unknown key")
+        return None, [("", "must be a table like { cidr = ..., ports = [...] }")]
+    problems: list[Problem] = [(f".{key}", "unknown key") for key in sorted(set(item) - ENTRY_KEYS)]
     if not set(item) & {"cidr", "hostname", "tag"}:
-        raise ConfigError(file, key, "needs at least one of cidr, hostname, tag")
-    cidr = _network(item["cidr"], file, f"{key}.cidr") if "cidr" in item else None
+        problems.append(("", "needs at least one of cidr, hostname, tag"))
+    cidr: Network | None = None
+    if "cidr" in item:
+        cidr, problem = check_network(item["cidr"])
+        if cidr is None:
+            problems.append((".cidr", problem))
+    if "ports" in item and "port" in item:
+        problems.append((".port", "give ports or port, not both"))
     ports_raw = item.get("ports", [item["port"]] if "port" in item else [])
     if not isinstance(ports_raw, list) or not all(
         isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports_raw
     ):
-        raise ConfigError(file, f"{key}.ports", "must be a list of port numbers 1-65535")
+        problems.append((".ports", "must be a list of port numbers 1-65535"))
+        ports_raw = []
     protocol = item.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
-        raise ConfigError(file, f"{key}.protocol", f"must be one of {', '.join(PROTOCOLS)}")
+        problems.append((".protocol", f"must be one of {', '.join(PROTOCOLS)}"))
     hostname = item.get("hostname")
     if hostname is not None:
         if not isinstance(hostname, str) or not hostname.strip("*."):
-            raise ConfigError(file, f"{key}.hostname", "must be a name or *.suffix")
-        hostname = hostname.lower().rstrip(".")
+            problems.append((".hostname", "must be a name or *.suffix"))
+        else:
+            hostname = hostname.lower().rstrip(".")
     tag = item.get("tag")
-    if tag is not None and not isinstance(tag, str):
-        raise ConfigError(file, f"{key}.tag", "must be a string")
-    return AllowEntry(cidr, tuple(ports_raw), protocol, hostname, tag)
+    if tag is not None and (not isinstance(tag, str) or not tag):
+        problems.append((".tag", "must be a non-empty string"))
+    if problems:
+        return None, problems
+    return AllowEntry(cidr, tuple(ports_raw), protocol, hostname, tag), []
+
+
+def parse_entry(item: Any, file: str, key: str) -> AllowEntry:
+    """``check_entry`` for a config file: the first problem as ConfigError(file, key...)."""
+    entry, problems = check_entry(item)
+    if entry is None:
+        where, problem = problems[0]
+        raise ConfigError(file, f"{key}{where}", problem)
+    return entry
 
 
 def parse_networks(items: Any, file: str, key: str) -> tuple[Network, ...]:
     if not isinstance(items, list):
         raise ConfigError(file, key, "must be a list of CIDR strings")
-    return tuple(_network(text, file, f"{key}[{i}]") for i, text in enumerate(items))
+    out = []
+    for i, text in enumerate(items):
+        net, problem = check_network(text)
+        if net is None:
+            raise ConfigError(file, f"{key}[{i}]", problem)
+        out.append(net)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -130,12 +173,19 @@ class Allowlist:
             return False
         return any(addr in net for net in self.core_networks)
 
+    def as_document(self) -> dict[str, Any]:
+        """What ``from_document`` reads back."""
+        return {
+            "allow": [e.as_document() for e in self.entries],
+            "core_networks": [str(n) for n in self.core_networks],
+        }
+
     @classmethod
-    def from_document(cls, doc: Mapping[str, Any], origin: str = "policy") -> Allowlist:
+    def from_document(cls, doc: Any, origin: str = "policy") -> Allowlist:
         """``{"allow": [entry, ...], "core_networks": ["cidr", ...]}`` (e.g. from a verified policy
         push) → Allowlist. Raises ConfigError naming the key, so a bad push is refused whole."""
         if not isinstance(doc, Mapping):
-            raise ConfigError(origin, "-", "must be a table")
+            raise ConfigError(origin, "-", "must be a table with allow and core_networks")
         unknown = sorted(set(doc) - {"allow", "core_networks"})
         if unknown:
             raise ConfigError(origin, unknown[0], "unknown key")

@@ -345,7 +345,7 @@ def _egress_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
         if rec.get("allowed") is True or policy.in_core(dest) or CORE_NETWORK_TAG in tags:
             continue
         protocol = str(rec.get("protocol") or "")
-        if any(rule.matches(dest, port, names, tags, protocol) for rule in allow):
+        if any(rule.matches(dest, port, protocol, names, tags) for rule in allow):
             continue
         clouds = sorted(t for t in tags if t.startswith(VENDOR_CLOUD_TAG))
         b.device(

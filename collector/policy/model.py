@@ -13,7 +13,7 @@ import hashlib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import structlog
 
+from agent.egress.allowlist import AllowEntry, Network, check_entry
 from agent.errors import CamsentryError
 from agent.wire.topics import valid_name
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 E = TypeVar("E", bound=StrEnum)
 log = structlog.get_logger(__name__)
 
@@ -65,8 +65,6 @@ DEFAULT_AGENT_SILENT_AFTER_S = 900.0
 # A camera unseen for a day while its agent reports is gone (or unplugged): someone should look.
 DEFAULT_DEVICE_VANISHED_AFTER_S = 86400.0
 DEFAULT_MIN_MAKER_CONFIDENCE = 0.5
-# The protocols conntrack names; the agent's egress allowlist accepts the same set.
-PROTOCOLS = ("tcp", "udp", "icmp", "ipv6-icmp", "sctp")
 
 
 class PolicyError(CamsentryError):
@@ -88,56 +86,9 @@ class Site:
     recorders: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class AllowRule:
-    """Every given criterion must match; ``hostname`` may start with ``*.`` for subdomains."""
-
-    cidr: Network | None = None
-    ports: tuple[int, ...] = ()
-    protocol: str | None = None
-    hostname: str | None = None
-    tag: str | None = None
-
-    def matches(
-        self,
-        destination: str,
-        port: int | None,
-        hostnames: Sequence[str],
-        tags: frozenset[str],
-        protocol: str | None = None,
-    ) -> bool:
-        """``hostnames``: every name the site's DNS gave for the destination; one must match."""
-        if self.protocol is not None and protocol != self.protocol:
-            return False
-        if self.cidr is not None:
-            try:
-                if ipaddress.ip_address(destination) not in self.cidr:
-                    return False
-            except ValueError:
-                return False
-        if self.ports and port not in self.ports:
-            return False
-        if self.hostname is not None:
-            names = [n.lower().rstrip(".") for n in hostnames]
-            if self.hostname.startswith("*."):
-                suffix = self.hostname[1:]
-                if not any(n.endswith(suffix) for n in names):
-                    return False
-            elif self.hostname not in names:
-                return False
-        return not (self.tag is not None and self.tag not in tags)
-
-    def as_document(self) -> dict[str, Any]:
-        """The entry as the agent's egress allowlist reads it from a policy push."""
-        doc: dict[str, Any] = {}
-        if self.cidr is not None:
-            doc["cidr"] = str(self.cidr)
-        if self.ports:
-            doc["ports"] = list(self.ports)
-        for key in ("protocol", "hostname", "tag"):
-            if getattr(self, key) is not None:
-                doc[key] = getattr(self, key)
-        return doc
+# One validator and matcher for allow entries, shared with the agent (agent.egress.allowlist):
+# whatever this file accepts, the agent's Allowlist.from_document accepts.
+AllowRule = AllowEntry
 
 
 @dataclass(frozen=True)
@@ -204,8 +155,16 @@ class Policy:
         from_group = self.egress_groups.get(group, ()) if group else ()
         return (*self.egress_sites.get(site, ()), *from_group)
 
-    def egress_document(self, site: str) -> dict[str, Any]:
-        """``{"allow": [...], "core_networks": [...]}`` for the site's agents (a policy push)."""
+    def governs_egress(self, site: str) -> bool:
+        """True when the file has an allow list for the site or its group (even an empty one)."""
+        group = self.site(site).group
+        return site in self.egress_sites or (group is not None and group in self.egress_groups)
+
+    def egress_document(self, site: str) -> dict[str, Any] | None:
+        """``{"allow": [...], "core_networks": [...]}`` for the site's agents (a policy push), or
+        None when the policy has no allow list for the site: its agents keep their config's."""
+        if not self.governs_egress(site):
+            return None
         return {
             "allow": [rule.as_document() for rule in self.allowlist(site)],
             "core_networks": [str(net) for net in self.core_networks],
@@ -293,36 +252,11 @@ def _allow_rules(r: _Reader, rules: Any, path: str) -> tuple[AllowRule, ...]:
         return ()
     out: list[AllowRule] = []
     for i, item in enumerate(rules):
-        where = f"{path}[{i}]"
-        if not isinstance(item, dict):
-            r.error(where, "must be a table")
-            continue
-        r.unknown(item, {"cidr", "ports", "protocol", "hostname", "tag"}, where)
-        if not set(item) & {"cidr", "hostname", "tag"}:
-            r.error(where, "needs at least one of cidr, hostname, tag")
-            continue
-        cidr_text = r.string(item, "cidr", f"{where}.cidr")
-        cidr = r.network(cidr_text, f"{where}.cidr") if cidr_text else None
-        ports = item.get("ports", [])
-        if not isinstance(ports, list) or not all(
-            isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports
-        ):
-            r.error(f"{where}.ports", "must be a list of port numbers 1-65535")
-            ports = []
-        hostname = r.string(item, "hostname", f"{where}.hostname")
-        protocol = r.string(item, "protocol", f"{where}.protocol")
-        if protocol is not None and protocol not in PROTOCOLS:
-            r.error(f"{where}.protocol", f"must be one of {', '.join(PROTOCOLS)}")
-            protocol = None
-        out.append(
-            AllowRule(
-                cidr=cidr,
-                ports=tuple(ports),
-                protocol=protocol,
-                hostname=hostname.lower().rstrip(".") if hostname else None,
-                tag=r.string(item, "tag", f"{where}.tag"),
-            )
-        )
+        entry, problems = check_entry(item)
+        for where, problem in problems:
+            r.error(f"{path}[{i}]{where}", problem)
+        if entry is not None:
+            out.append(entry)
     return tuple(out)
 
 
