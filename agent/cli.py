@@ -8,12 +8,18 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from agent.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
-from agent.daemon import CommandSink, EgressSource, SweepFn
+from agent.daemon import SweepFn
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import load_or_create_private_key, print_keygen, public_key_to_text
+
+if TYPE_CHECKING:
+    from agent.egress.watcher import DeviceLookup, EgressWatcher
+    from agent.enforce.handler import CommandHandler
+    from agent.enforce.policy import EgressPolicy
 
 KEY_FILE = "agent.key"
 
@@ -56,13 +62,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
     key, _ = load_or_create_private_key(config.key_path)  # first start: a key to ask enrolment with
+    from agent.egress.devices import DeviceDirectory
+
+    devices = DeviceDirectory()  # the sweep's cameras, so flow findings name the device
+    egress = build_egress(config, devices)
+    commands, policy = build_commands(config, egress)  # before the watcher starts: pushed policy back
     daemon = AgentDaemon(
         config,
         key,
         sweep=sweep,
         notify=sdnotify.notify,
-        commands=build_commands(config),
-        egress=build_egress(config),
+        commands=commands,
+        egress=egress,
+        devices=devices.update,
+        policy=policy,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -74,22 +87,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_egress(config: AgentConfig) -> EgressSource | None:
-    """The egress watch, when the config has an [egress] table."""
+def build_egress(config: AgentConfig, devices: DeviceLookup | None = None) -> EgressWatcher | None:
+    """The egress watch, when the config has an [egress] table; ``devices`` names flow sources."""
     if not config.egress:
         return None
     from agent.egress.config import parse_egress_config
     from agent.egress.watcher import EgressWatcher
 
-    return EgressWatcher(parse_egress_config(config.egress, config.file))
+    watcher_config = parse_egress_config(config.egress, config.file)
+    if devices is None:
+        return EgressWatcher(watcher_config)
+    return EgressWatcher(watcher_config, devices)
 
 
-def build_commands(config: AgentConfig) -> CommandSink:
-    """Signed-command handling; rules are applied with nft only when enforcement is enabled."""
+def build_commands(
+    config: AgentConfig, egress: EgressWatcher | None = None
+) -> tuple[CommandHandler, EgressPolicy]:
+    """Signed-command handling; rules are applied with nft only when enforcement is enabled.
+
+    A policy push replaces ``egress``'s allowlist (or is kept for later without one); the last
+    one applied is put back here, before the watcher starts, so a restart does not fall back to
+    the config's allowlist.
+    """
+    from agent.enforce.errors import EnforceError
     from agent.enforce.handler import CommandHandler
     from agent.enforce.nft import DryRunNft, NftRunner, SubprocessNft
+    from agent.enforce.policy import EgressPolicy
     from agent.wire.signing import public_key_from_text
 
+    policy = EgressPolicy(egress)
     runner: NftRunner = SubprocessNft(config.enforce.nft_command) if config.enforce.enabled else DryRunNft()
     handler = CommandHandler(
         public_key_from_text(config.collector_public_key),
@@ -98,10 +124,15 @@ def build_commands(config: AgentConfig) -> CommandSink:
         lambda _device: config.enforce.recorders,
         site=config.site,
         agent=config.agent,
+        on_policy=policy,
     )
+    try:
+        policy.restore(handler.state().policy)
+    except EnforceError as exc:
+        policy.failed_to_load(str(exc))
     if config.enforce.enabled:
         handler.restore()  # quarantines survive agent restarts
-    return handler
+    return handler, policy
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -126,11 +157,26 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("last publish", pub.get("last_publish_ts") or "never"),
         ("published / confirmed", f"{pub.get('published')} / {pub.get('confirmed')}"),
         ("cameras (last sweep)", f"{sweep.get('devices', '-')} in {sweep.get('duration_s', '-')} s"),
+        ("egress allowlist", _policy_line(status.get("policy") or {})),
         ("errors", "; ".join(status.get("errors", [])) or "none"),
     ]
     for name, value in rows:
         print(f"{name:<24} {value}")
     return 0
+
+
+def _policy_line(policy: dict[str, Any]) -> str:
+    origin = policy.get("allowlist_origin")
+    if origin is None:
+        where = "no [egress] table"
+    elif origin == "config":
+        where = f"from the config ({policy.get('allow_entries')} entries)"
+    else:
+        where = f"from policy {origin} ({policy.get('allow_entries')} entries)"
+    state, version = policy.get("state", "none"), policy.get("policy_version")
+    pushed = f"; last push {version}: {state}" if version else ""
+    problem = f"; PROBLEM: {policy['problem']}" if policy.get("problem") else ""
+    return where + pushed + problem
 
 
 def cmd_scan(args: argparse.Namespace, rest: list[str]) -> int:

@@ -69,6 +69,17 @@ class EgressSource(Protocol):
     def health(self) -> list[dict[str, Any]]: ...
 
 
+class PolicyStatus(Protocol):
+    """The pushed policy as the agent holds it (``agent.enforce.policy.EgressPolicy``)."""
+
+    def status(self) -> dict[str, Any]: ...
+
+
+# Told each sweep's records (``agent.egress.devices.DeviceDirectory.update``), so flow findings
+# name the camera behind an address.
+InventoryListener = Callable[[list[dict[str, Any]]], None]
+
+
 class AgentDaemon:
     def __init__(
         self,
@@ -81,6 +92,8 @@ class AgentDaemon:
         notify: Callable[[str], object] = lambda _state: None,
         commands: CommandSink | None = None,
         egress: EgressSource | None = None,
+        devices: InventoryListener | None = None,
+        policy: PolicyStatus | None = None,
     ) -> None:
         self.config = config
         self._clock = clock or SystemClock()
@@ -89,6 +102,8 @@ class AgentDaemon:
         self._events: queue.Queue[LinkEvent | SweepDone | Stop | CommandReceived] = queue.Queue()
         self._commands = commands
         self._egress = egress
+        self._devices = devices
+        self._policy = policy
         self.outbox = Outbox(
             config.outbox_path,
             clock=self._clock,
@@ -241,6 +256,8 @@ class AgentDaemon:
             self._fingerprints[key] = fingerprint
         if bodies:
             self.publisher.emit_many(Kind.INVENTORY, bodies)
+        if self._devices is not None:
+            self._devices(done.records)
         if done.error:
             self._errors = [*self._errors[-9:], done.error]
         self._last_sweep = {
@@ -258,6 +275,8 @@ class AgentDaemon:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "cameras_configured": len(self.config.cameras),
+            # Which pushed policy this agent holds, so the collector pushes again if it differs.
+            **({"policy_version": self._policy.status()["policy_version"]} if self._policy else {}),
         }
 
     def health_body(self) -> dict[str, Any]:
@@ -269,6 +288,7 @@ class AgentDaemon:
             "last_sweep": self._last_sweep,
             "errors": self._errors[-10:],
             "egress": self._egress.health() if self._egress is not None else [],
+            "policy": self._policy.status() if self._policy is not None else None,
         }
 
     def _write_status(self) -> None:

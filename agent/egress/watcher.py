@@ -5,9 +5,11 @@ Lifecycle: ``start()`` → (``drain_findings()``, ``health()`` as often as the d
 that cannot start becomes a health finding while the others keep running, and a conntrack tool
 that ends is started again with backoff.
 
-``device_lookup(address) -> device id | None`` is called with the watcher's lock held, from the
-event threads: it must be quick (a dict lookup) and must not call back into the watcher. A source
-address is a device when it is in ``device_networks`` or the lookup knows it.
+``device_lookup(address) -> DeviceIdentity | None`` (the daemon's ``DeviceDirectory``, built from
+the sweep's inventory records) is called with the watcher's lock held, from the event threads: it
+must be quick (a dict lookup) and must not call back into the watcher. A source address is a
+device when it is in ``device_networks`` or the lookup knows it; a routed flow's finding carries
+the identity it returns (``device_id``, ``device_maker``, ``device_brand``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from agent.egress.allowlist import Allowlist
 from agent.egress.clouds import CORE_NETWORK_TAG, CloudTable, load_cloud_domains
 from agent.egress.config import EgressConfig
 from agent.egress.conntrack import ConntrackStream
+from agent.egress.devices import DeviceIdentity
 from agent.egress.dns import DnsAnswer, NameCache
 from agent.egress.dnssniff import DnsSniffer
 from agent.egress.model import FlowEvent, FlowKind, Source
@@ -40,7 +43,7 @@ from agent.egress.sockets import SocketPoller, psutil_owner, psutil_sockets
 
 log = structlog.get_logger("agent.egress.watcher")
 
-DeviceLookup = Callable[[str], str | None]
+DeviceLookup = Callable[[str], DeviceIdentity | None]
 # conntrack ids of flows seen NEW and not yet DESTROYed; beyond this the oldest are forgotten
 # (a DESTROY without its NEW then counts the flow once more, which we prefer to losing it).
 MAX_LIVE_FLOWS = 262_144
@@ -207,6 +210,12 @@ class EgressWatcher:
                 "names": len(self._names),
             }
 
+    @property
+    def allowlist(self) -> Allowlist:
+        """The allowlist in force (its ``origin`` says config or which policy version)."""
+        with self._lock:
+            return self._allowlist
+
     def replace_allowlist(self, allowlist: Allowlist) -> None:
         """Swap in a verified policy push (``Allowlist.from_document``); the next drain applies it."""
         with self._lock:
@@ -250,9 +259,12 @@ class EgressWatcher:
         )
         if allowed and not self.config.report_allowed:
             return None
+        identity = self._lookup(rec.device) if rec.source is Source.CONNTRACK else None
         return {
             "device": rec.device,
-            "device_id": self._lookup(rec.device) if rec.source is Source.CONNTRACK else None,
+            "device_id": identity.key if identity else None,
+            "device_maker": identity.maker if identity else None,
+            "device_brand": identity.brand if identity else None,
             "destination": rec.destination,
             "port": rec.port,
             "protocol": rec.protocol,

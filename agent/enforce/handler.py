@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from agent.clock import Clock, SystemClock
 from agent.enforce.errors import EnforceError
 from agent.enforce.nft import NftRunner
+from agent.enforce.policy import PolicyResult
 from agent.enforce.rules import DEFAULT_TABLE, Quarantine, render_quarantine
 from agent.enforce.state import EnforcementState, load_state, save_state
 from agent.errors import CamsentryError
@@ -29,9 +30,10 @@ from agent.wire.commands import AckOutcome, Command, CommandAction, ack_body, op
 log = structlog.get_logger(__name__)
 
 RecorderLookup = Callable[[str], Sequence[str]]
-# Applies a pushed policy document (e.g. the egress allowlist); raises ValueError or a
-# CamsentryError to refuse it, in which case nothing is kept.
-PolicyHook = Callable[[dict[str, Any]], None]
+# Applies a pushed policy document (e.g. the egress allowlist, ``agent.enforce.policy``);
+# raises ValueError or a CamsentryError to refuse it, in which case nothing is kept. Returns how
+# it ended (applied, or only stored) with the ack's detail; None means applied.
+PolicyHook = Callable[[dict[str, Any]], PolicyResult | None]
 # A command may name at most this many recorders; more is a mistake or an attack.
 MAX_RECORDERS = 16
 
@@ -71,8 +73,11 @@ def apply_command(
         if dry_run:
             return ack(outcome=AckOutcome.DRY_RUN, quarantined=state.quarantined()), state
         try:
-            if on_policy is not None:
+            result = (
                 on_policy(dict(command.params))
+                if on_policy is not None
+                else PolicyResult(AckOutcome.STORED, "this agent applies no policy: kept only")
+            )
         except (CamsentryError, ValueError) as exc:
             body = ack(
                 outcome=AckOutcome.REFUSED,
@@ -81,8 +86,10 @@ def apply_command(
                 quarantined=state.quarantined(),
             )
             return body, replace(state, last_command_id=command.id)
+        result = result or PolicyResult(AckOutcome.APPLIED, "")
         new_state = replace(state, last_command_id=command.id, policy=dict(command.params))
-        return ack(outcome=AckOutcome.APPLIED, quarantined=state.quarantined()), new_state
+        body = ack(outcome=result.outcome, detail=result.detail, quarantined=state.quarantined())
+        return body, new_state
     if command.action is CommandAction.QUARANTINE:
         try:
             recorders = _recorders(command, recorder_lookup)

@@ -55,6 +55,9 @@ class CommandRefusal(StrEnum):
 
 class AckOutcome(StrEnum):
     APPLIED = "applied"
+    # Valid and kept, but the agent has nothing to apply it to yet (a policy push to an agent
+    # without an [egress] table): applied when that part is enabled and the agent restarts.
+    STORED = "stored"
     DRY_RUN = "dry_run"
     REFUSED = "refused"
     FAILED = "failed"

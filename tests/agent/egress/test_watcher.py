@@ -10,6 +10,7 @@ from pathlib import Path
 from agent.egress.allowlist import Allowlist
 from agent.egress.config import EgressConfig, parse_egress_config
 from agent.egress.conntrack import parse_conntrack_event
+from agent.egress.devices import DeviceIdentity
 from agent.egress.dns import parse_dns_answers
 from agent.egress.model import FlowEvent, FlowKind
 from agent.egress.watcher import EgressWatcher
@@ -37,7 +38,7 @@ def _new(dst: str, dport: int, cid: int, src: str = CAM, proto: str = "tcp") -> 
 
 def _watcher(config: EgressConfig = CONFIG) -> tuple[EgressWatcher, FakeClock]:
     clock = FakeClock()
-    return EgressWatcher(config, lambda a: "cam-1" if a == CAM else None, clock), clock
+    return EgressWatcher(config, lambda a: DeviceIdentity("cam-1") if a == CAM else None, clock), clock
 
 
 def test_aggregates_counts_bytes_and_names() -> None:
@@ -220,10 +221,11 @@ def test_dns_answers_from_cameras_are_not_trusted() -> None:
 
 
 def test_device_lookup_brings_sources_outside_device_networks_in_scope() -> None:
-    known = {"192.0.2.200": "nvr-7"}
+    known = {"192.0.2.200": DeviceIdentity("nvr-7", "hikvision", "Annke")}
     w = EgressWatcher(CONFIG, known.get, FakeClock())
     w.observe_event(_new("203.0.113.99", 80, 1, src="192.0.2.200"))
     w.observe_event(_new("203.0.113.99", 80, 2, src="192.0.2.201"))
     [f] = w.drain_findings()
     assert (f["device"], f["device_id"]) == ("192.0.2.200", "nvr-7")
+    assert (f["device_maker"], f["device_brand"]) == ("hikvision", "Annke")
     assert w.stats()["out_of_scope"] == 1
