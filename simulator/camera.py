@@ -13,6 +13,7 @@ from simulator.capabilities import services
 from simulator.fleet import CameraSpec
 from simulator.operations import OPERATIONS, UNAUTHENTICATED, fault
 from simulator.profile import AuthFlaw
+from simulator.recorder import RECORDER_OPERATIONS
 from simulator.request import BadRequest, parse_request
 from simulator.wire import TDS_NS, envelope
 from simulator.wsse import AuthOutcome, NonceCache, check_token
@@ -76,7 +77,11 @@ class Camera:
             self._reject("bad_request", reason=parsed.reason)
             return self._fault(400, "Sender", ("ter:WellFormed",), "Well-formed Error", "BadRequest")
         op = parsed.operation
-        if parsed.namespace != TDS_NS or op not in OPERATIONS:
+        recorder_op = RECORDER_OPERATIONS.get((parsed.namespace, op))
+        offered = {name for name, *_ in self.spec.profile.services}
+        if recorder_op is not None and recorder_op[0] not in offered:
+            recorder_op = None  # a camera that is not a recorder does not speak these services
+        if recorder_op is None and (parsed.namespace != TDS_NS or op not in OPERATIONS):
             return self._fault(
                 wire.action_not_supported_status,
                 "Receiver",
@@ -109,7 +114,9 @@ class Camera:
                 op,
             )
             return Reply(reply.status, reply.body, reply.content_type, op, outcome)
-        if op == "GetServices":
+        if recorder_op is not None:
+            content = recorder_op[1](self.spec, now)
+        elif op == "GetServices":
             include = parsed.param("IncludeCapability").lower() in ("true", "1")
             content = services(self.spec, now, include_capability=include)
         else:

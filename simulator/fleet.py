@@ -17,6 +17,10 @@ Format (see ``simulator/fleets/demo-site.toml`` and docs/simulator.md)::
     count = 1
     knobs = { default_password = true }
 
+    [[cameras]]                   # a recorder (profile with the recording/receiver service)
+    profile = "hikvision-ds-7608ni-k2-v4.30.085"
+    channels = ["hik-lobby", "127.20.0.200:8080"]   # fleet camera ids or IPv4[:port] it records
+
     [[mix]]                       # share of the remaining `total - explicit` cameras
     profile = "dahua-ipc-hdbw2431e-s-v2.800-210302"
     weight = 3
@@ -29,7 +33,7 @@ import ipaddress
 import tomllib
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,7 @@ class CameraSpec:
     serial: str
     uuid: str
     knobs: Knobs = field(default_factory=Knobs)
+    channels: tuple[str, ...] = ()  # a recorder's cameras: their device-service URLs
 
     def manifest_entry(self) -> dict[str, Any]:
         p = self.profile
@@ -75,6 +80,7 @@ class CameraSpec:
             "server_header": p.server_header,
             "auth_flaw": p.auth_flaw.value,
             "knobs": self.knobs.to_json(),
+            "channels": list(self.channels),
         }
 
     @property
@@ -158,6 +164,7 @@ def build_fleet(
     defaults = parse_knobs(data.get("defaults", {}), Knobs(), f"{source}: defaults")
 
     plan: list[tuple[str, str | None, Knobs, str | None]] = []  # profile id, id, knobs, address
+    wanted_channels: dict[int, tuple[str, list[Any]]] = {}  # plan index -> (where, raw channels)
     for i, cam in enumerate(data.get("cameras", [])):
         where = f"{source}: cameras[{i}]"
         pid = cam.get("profile")
@@ -167,9 +174,16 @@ def build_fleet(
         if not isinstance(count, int) or count < 1:
             raise FleetError(f"{where}.count: must be a positive integer")
         knobs = parse_knobs(cam.get("knobs", {}), defaults, f"{where}.knobs")
+        raw_channels = cam.get("channels", [])
+        if not isinstance(raw_channels, list) or not all(isinstance(c, str) for c in raw_channels):
+            raise FleetError(f"{where}.channels: must be a list of camera ids or IPv4[:port] strings")
+        if raw_channels and not profiles[pid].recorder:
+            raise FleetError(f"{where}.channels: profile {pid!r} is not a recorder (no recording service)")
         base_id = cam.get("id")
         for n in range(count):
             cid = None if base_id is None else (base_id if count == 1 else f"{base_id}-{n + 1}")
+            if raw_channels:
+                wanted_channels[len(plan)] = (f"{where}.channels", raw_channels)
             plan.append((pid, cid, knobs, cam.get("address") if count == 1 else None))
     mix = data.get("mix", [])
     weights = []
@@ -216,7 +230,26 @@ def build_fleet(
         )
     if not cameras:
         raise FleetError(f"{source}: no cameras (add [[cameras]] or [[mix]] with fleet.total)")
+    for index, (where, raw) in wanted_channels.items():
+        urls = tuple(_channel_url(text, cameras, port, f"{source}: {where}") for text in raw)
+        cameras[index] = replace(cameras[index], channels=urls)
     return Fleet(cameras=tuple(cameras), port=port, source=source)
+
+
+def _channel_url(text: str, cameras: list[CameraSpec], port: int, where: str) -> str:
+    """A recorder's channel: a fleet camera id, or ``IPv4[:port]`` (a host outside the fleet)."""
+    for cam in cameras:
+        if cam.id == text:
+            return cam.xaddr("device")
+    host, _, port_text = text.partition(":")
+    try:
+        ipaddress.IPv4Address(host)
+        if port_text and not (port_text.isdigit() and 0 < int(port_text) < 65536):
+            raise ValueError(f"bad port {port_text!r}")
+    except ValueError as exc:
+        raise FleetError(f"{where}: {text!r} is neither a camera id nor IPv4[:port] ({exc})") from exc
+    port = int(port_text) if port_text else port
+    return f"http://{host}{'' if port == 80 else f':{port}'}/onvif/device_service"
 
 
 def load_fleet(

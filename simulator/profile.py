@@ -76,6 +76,11 @@ class Profile:
     ptz: bool = False
     unauthenticated: frozenset[str] = frozenset()  # operations answered without credentials besides the clock
 
+    @property
+    def recorder(self) -> bool:
+        """Lists the cameras it records (Recording Control or Receiver service)."""
+        return any(name in ("recording", "receiver") for name, *_ in self.services)
+
     def xaddr_path(self, service: str) -> str:
         return self.paths.get(service, f"/onvif/{service}_service")
 
@@ -88,6 +93,9 @@ _SERVICE_NS = {
     "analytics": "http://www.onvif.org/ver20/analytics/wsdl",
     "deviceio": "http://www.onvif.org/ver10/deviceIO/wsdl",
     "ptz": "http://www.onvif.org/ver20/ptz/wsdl",
+    # A recorder (NVR) lists its channels through these (simulator/recorder.py).
+    "recording": "http://www.onvif.org/ver10/recording/wsdl",
+    "receiver": "http://www.onvif.org/ver10/receiver/wsdl",
 }
 DEFAULT_LOGIN_HTML = (
     "<!DOCTYPE html><html><head><title>{title}</title></head>"
