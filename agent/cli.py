@@ -38,8 +38,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def build_sweep(config: AgentConfig) -> SweepFn:
-    """The ONVIF sweep over the configured cameras (imports onvif-zeep only here)."""
+    """The ONVIF sweep: configured cameras, WS-Discovery's and recorders' channels ([discovery]);
+    imports onvif-zeep only here."""
     from agent.onvif.neighbours import system_neighbour_table
+    from agent.onvif.sitesweep import SiteSweep
     from agent.onvif.sweep import Sweeper
     from agent.onvif.targets import parse_camera_tables
 
@@ -50,7 +52,8 @@ def build_sweep(config: AgentConfig) -> SweepFn:
         per_camera_timeout_s=config.polling.per_camera_timeout_s,
         try_default_credentials=config.polling.try_default_credentials,
     )
-    return lambda: sweeper.sweep(targets)
+    # A callable object: its health() holds the last sweep's discovery problems.
+    return SiteSweep(sweeper, targets, config.discovery)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

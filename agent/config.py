@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.configfile import Table, load_toml, parse_logging
 from agent.mqtt import MqttSettings, TlsSettings
+from agent.onvif.discovery import MAX_UNICAST_HOSTS
+from agent.onvif.sources import (
+    MAX_WAIT_S,
+    DiscoverySettings,
+    check_interface,
+    parse_range,
+    unicast_host_count,
+)
 from agent.wire.signing import KeyFormatError, public_key_from_text
 from agent.wire.topics import valid_name
 
@@ -63,6 +72,7 @@ class AgentConfig:
     cameras: tuple[dict[str, Any], ...] = ()
     egress: dict[str, Any] = field(default_factory=dict)
     enforce: EnforceSettings = field(default_factory=EnforceSettings)
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     log_level: str = "info"
     log_format: str = "auto"
 
@@ -138,6 +148,51 @@ def parse_enforce(table: Table) -> EnforceSettings:
     return settings
 
 
+def _string_list(table: Table, name: str, check: Callable[[str], object]) -> tuple[str, ...]:
+    values = table.raw(name) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise table.error(name, "must be a list of strings")
+    out = []
+    for value in values:
+        try:
+            out.append(str(check(value)))
+        except ValueError as exc:
+            raise table.error(name, str(exc)) from exc
+    return tuple(dict.fromkeys(out))
+
+
+def parse_discovery(table: Table) -> DiscoverySettings:
+    """``[discovery]``: WS-Discovery interfaces and ranges, credentials, recorder channels."""
+    interfaces = _string_list(table, "interfaces", check_interface)
+    unicast = _string_list(table, "unicast", parse_range)
+    if any(":" in r for r in unicast):
+        raise table.error("unicast", "IPv4 ranges only (WS-Discovery is probed over IPv4)")
+    hosts = unicast_host_count(unicast)
+    if hosts > MAX_UNICAST_HOSTS:
+        raise table.error("unicast", f"covers {hosts} addresses; at most {MAX_UNICAST_HOSTS} per sweep")
+    channel_ranges = _string_list(table, "channel_ranges", parse_range)
+    wait_s = table.get_float("wait_s", DiscoverySettings.wait_s, minimum=0.1)
+    if wait_s > MAX_WAIT_S:
+        raise table.error("wait_s", f"must be at most {MAX_WAIT_S:g}, got {wait_s:g}")
+    username = table.opt_str("username")
+    password = read_secret_file(table, "password_file")
+    if (username is None) != (password is None):
+        raise table.error(
+            "password_file" if password is None else "username", "username and password_file go together"
+        )
+    settings = DiscoverySettings(
+        interfaces=interfaces,
+        unicast=unicast,
+        channel_ranges=channel_ranges,
+        wait_s=wait_s,
+        username=username,
+        password=password,
+        follow_recorder_channels=table.get_bool("follow_recorder_channels", True),
+    )
+    table.finish()
+    return settings
+
+
 def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
     top = Table(data, file)
     site = top.get_str("site", required=True)
@@ -185,6 +240,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
         raise top.error("egress", "must be a table")
 
     enforce = parse_enforce(top.table("enforce"))
+    discovery = parse_discovery(top.table("discovery"))
 
     log_level, log_format = parse_logging(top)
 
@@ -201,6 +257,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
         cameras=tuple(cameras),
         egress=egress,
         enforce=enforce,
+        discovery=discovery,
         log_level=log_level,
         log_format=log_format,
     )

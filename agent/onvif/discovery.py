@@ -20,7 +20,7 @@ import structlog
 
 from agent.onvif.errors import CameraError
 from agent.onvif.soap import parse_probe_matches
-from agent.onvif.targets import DEFAULT_PATH, CameraTarget
+from agent.onvif.targets import DEFAULT_PATH, SOURCE_WS_DISCOVERY, CameraTarget
 
 log = structlog.get_logger("agent.onvif.discovery")
 
@@ -62,7 +62,9 @@ class Discovered:
     xaddrs: tuple[str, ...]
 
     def target(self, username: str | None = None, password: str | None = None) -> CameraTarget:
-        return CameraTarget(self.address, self.port, username, password, self.path)
+        return CameraTarget(
+            self.address, self.port, username, password, self.path, source=SOURCE_WS_DISCOVERY
+        )
 
 
 def discovered_from(sender: str, data: bytes) -> list[Discovered]:
@@ -71,12 +73,12 @@ def discovered_from(sender: str, data: bytes) -> list[Discovered]:
     for match in parse_probe_matches(data):
         port, path = 80, DEFAULT_PATH
         for xaddr in match.xaddrs:
-            parts = urlsplit(xaddr)
-            if parts.scheme != "http":
-                continue
             try:
+                parts = urlsplit(xaddr)
+                if parts.scheme != "http":
+                    continue
                 port = parts.port or 80
-            except ValueError:
+            except ValueError:  # "http://[::1" and ports out of range
                 continue
             path = parts.path or DEFAULT_PATH
             if parts.hostname == sender:
@@ -97,6 +99,29 @@ def expand_ranges(ranges: Iterable[str], limit: int = MAX_UNICAST_HOSTS) -> list
     return hosts
 
 
+@dataclass(frozen=True)
+class ProbeError:
+    """Where a probe could not be sent (an interface address, or ``unicast``) and why."""
+
+    where: str
+    error: str
+    errno: int | None = None
+
+    @classmethod
+    def of(cls, where: str, exc: OSError) -> ProbeError:
+        return cls(where, exc.strerror or str(exc), exc.errno)
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """One probe round: who answered, what could not be sent, datagrams read and rejected."""
+
+    found: tuple[Discovered, ...]
+    errors: tuple[ProbeError, ...] = ()
+    datagrams: int = 0
+    rejected: int = 0
+
+
 class WsDiscovery:
     """One probe round; ``socket_factory`` and ``port`` are seams for loopback tests."""
 
@@ -115,34 +140,50 @@ class WsDiscovery:
 
     def probe(self, *, interfaces: Sequence[str] = (), unicast: Sequence[str] = ()) -> list[Discovered]:
         """Multicast from each interface address, unicast to each range; deduplicated by address."""
+        return list(self.probe_report(interfaces=interfaces, unicast=unicast).found)
+
+    def probe_report(self, *, interfaces: Sequence[str] = (), unicast: Sequence[str] = ()) -> ProbeReport:
+        """One round; an interface that cannot send (gone, no address, EPERM) is an error in the
+        report and the other interfaces and ranges still run."""
         socks: list[socket.socket] = []
+        errors: list[ProbeError] = []
         probe = build_probe()
         try:
             for local in interfaces:
                 sock = self._socket_factory()
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local))
-                sock.bind((local, 0))
-                sock.sendto(probe, (WSD_MULTICAST_V4, self.port))
+                try:
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local))
+                    sock.bind((local, 0))
+                    sock.sendto(probe, (WSD_MULTICAST_V4, self.port))
+                except OSError as exc:
+                    sock.close()
+                    errors.append(ProbeError.of(local, exc))
+                    continue
                 socks.append(sock)
             hosts = expand_ranges(unicast)
             if hosts:
                 sock = self._socket_factory()
+                socks.append(sock)
+                failed: OSError | None = None
                 for host in hosts:
                     try:
                         sock.sendto(probe, (host, self.port))
                     except OSError as exc:
+                        failed = failed or exc
                         log.debug("probe_send_failed", host=host, error=str(exc))
-                socks.append(sock)
-            return self._collect(socks)
+                if failed is not None:
+                    errors.append(ProbeError.of("unicast", failed))
+            found, datagrams, rejected = self._collect(socks)
+            return ProbeReport(tuple(found), tuple(errors), datagrams, rejected)
         finally:
             for sock in socks:
                 sock.close()
 
-    def _collect(self, socks: list[socket.socket]) -> list[Discovered]:
+    def _collect(self, socks: list[socket.socket]) -> tuple[list[Discovered], int, int]:
         found: dict[tuple[str, int], Discovered] = {}
         deadline = self._monotonic() + self.wait_s
-        datagrams = 0
+        datagrams = rejected = 0
         while socks and datagrams < MAX_MATCHES:
             left = deadline - self._monotonic()
             if left <= 0:
@@ -157,8 +198,11 @@ class WsDiscovery:
                 try:
                     matches = discovered_from(sender, data)
                 except CameraError as exc:
+                    rejected += 1
                     log.debug("bad_probe_match", sender=sender, error=exc.detail)
                     continue
                 for match in matches:
-                    found.setdefault((match.address, match.port), match)
-        return sorted(found.values(), key=lambda d: (ipaddress.ip_address(d.address), d.port))
+                    if len(found) < MAX_MATCHES:
+                        found.setdefault((match.address, match.port), match)
+        ordered = sorted(found.values(), key=lambda d: (ipaddress.ip_address(d.address), d.port))
+        return ordered, datagrams, rejected

@@ -10,7 +10,6 @@ from agent.identify.tables import Tables
 from agent.identify.vulns import match_vulnerabilities
 from agent.onvif.poll import Observation
 from agent.onvif.security import Finding, FindingKind, Severity, security_findings
-from agent.onvif.targets import CameraTarget
 
 RECORD_VERSION = 1
 
@@ -73,6 +72,7 @@ def build_record(
         "record_version": RECORD_VERSION,
         "address": obs.target.address,
         "port": obs.target.port,
+        "source": obs.target.source,  # config | ws-discovery | recorder:<address>
         "reachable": obs.reachable,
         "manufacturer": device.manufacturer if device else None,
         "model": device.model if device else None,
@@ -106,18 +106,3 @@ def build_record(
         "polled_at": polled_at,
         "poll_duration_s": round(duration_s, 3),
     }
-
-
-def channel_targets(
-    records: Sequence[dict[str, Any]], *, port: int = 80, known: Sequence[CameraTarget] = ()
-) -> list[CameraTarget]:
-    """Cameras that recorders report and the sweep does not poll yet (ONVIF port assumed)."""
-    have = {t.address for t in known} | {str(r.get("address")) for r in records}
-    found: list[CameraTarget] = []
-    for record in records:
-        for channel in record.get("channels") or []:
-            host = channel.get("host")
-            if isinstance(host, str) and host and host not in have:
-                have.add(host)
-                found.append(CameraTarget(host, port))
-    return found

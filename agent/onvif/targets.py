@@ -10,6 +10,11 @@ from agent.errors import ConfigError
 
 DEFAULT_PATH = "/onvif/device_service"  # ONVIF Core spec 5.1.1: the device service entry point
 _KEYS = frozenset({"address", "port", "username", "password", "path", "scheme", "name"})
+# How a target was found; the record says so (``source``). A recorder's channels are
+# ``recorder:<address of the recorder>``.
+SOURCE_CONFIG = "config"
+SOURCE_WS_DISCOVERY = "ws-discovery"
+SOURCE_RECORDER = "recorder"
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class CameraTarget:
     password: str | None = None
     path: str = DEFAULT_PATH
     scheme: str = "http"
+    source: str = SOURCE_CONFIG
 
     @property
     def host_port(self) -> str:

@@ -129,7 +129,7 @@ def test_neighbour_mac_and_contacted_hostnames_feed_identification() -> None:
 
 
 def test_a_recorder_lists_its_channels_on_its_own_address() -> None:
-    from agent.onvif.record import channel_targets
+    from agent.onvif.sources import follow_channels
 
     cam = FakeCamera(recorder=True)
     with running(cam):
@@ -143,8 +143,12 @@ def test_a_recorder_lists_its_channels_on_its_own_address() -> None:
         ("10.9.0.13", "recording"),
     ]
     assert record["channels"][2]["name"] == "Gate"
-    targets = channel_targets([record])
-    assert [(t.address, t.port) for t in targets] == [("10.9.0.11", 80), ("10.9.0.12", 80), ("10.9.0.13", 80)]
+    targets, _ = follow_channels([record], known=(), in_scope=lambda host: host.startswith("10.9.0."))
+    assert [(t.address, t.port, t.source) for t in targets] == [
+        ("10.9.0.11", 80, "recorder:127.0.0.1"),
+        ("10.9.0.12", 80, "recorder:127.0.0.1"),
+        ("10.9.0.13", 80, "recorder:127.0.0.1"),
+    ]
 
 
 def test_http_digest_on_top_of_ws_security() -> None:

@@ -1,0 +1,139 @@
+"""Target sources, pure: ranges, interfaces, the site scope, merging, and which channels are followed."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
+
+import pytest
+
+from agent.onvif.discovery import Discovered, WsDiscovery
+from agent.onvif.sources import (
+    DiscoverySettings,
+    LocalInterface,
+    SiteScope,
+    check_interface,
+    follow_channels,
+    merge_targets,
+    parse_range,
+    resolve_interfaces,
+    unicast_host_count,
+)
+from agent.onvif.targets import CameraTarget
+
+ADDRS = {"lo": [("127.0.0.1", "255.0.0.0")], "eth0": [("192.0.2.1", "255.255.255.0")], "wg0": []}
+
+
+def test_ranges_are_strict_and_say_what_was_meant() -> None:
+    assert str(parse_range("10.1.2.0/28")) == "10.1.2.0/28"
+    assert str(parse_range("10.1.2.7")) == "10.1.2.7/32"
+    with pytest.raises(ValueError, match=r"host bits set; did you mean 10\.1\.2\.0/28"):
+        parse_range("10.1.2.5/28")
+    with pytest.raises(ValueError, match="not an address or CIDR range"):
+        parse_range("10.1.2.0/33")
+    assert unicast_host_count(["10.0.0.0/28", "10.0.1.5", "10.0.2.0/31"]) == 14 + 1 + 2
+
+
+def test_interfaces_are_addresses_or_names() -> None:
+    assert check_interface("192.0.2.1") == "192.0.2.1"
+    assert check_interface("eth0.20") == "eth0.20"
+    for bad in ("", "a-name-far-too-long", "eth 0", "10.0.0.0/24"):
+        with pytest.raises(ValueError, match="neither an IPv4 address nor an interface name"):
+            check_interface(bad)
+
+
+def test_interfaces_resolve_to_an_address_and_subnet_or_a_problem() -> None:
+    found, problems = resolve_interfaces(["eth0", "127.0.0.1", "wg0", "eth9", "198.51.100.1"], ADDRS)
+    assert [(i.wanted, i.address, str(i.network)) for i in found] == [
+        ("eth0", "192.0.2.1", "192.0.2.0/24"),
+        ("127.0.0.1", "127.0.0.1", "127.0.0.0/8"),
+    ]
+    assert problems == [
+        "wg0: no IPv4 address",
+        "eth9: no such interface",
+        "198.51.100.1: not an address of this host",
+    ]
+
+
+def test_scope_is_ranges_and_interface_subnets() -> None:
+    settings = DiscoverySettings(unicast=("10.1.2.0/28",), channel_ranges=("10.9.0.0/24",))
+    eth0 = LocalInterface("eth0", "192.0.2.1", parse_range("192.0.2.0/24"))  # type: ignore[arg-type]
+    scope = SiteScope.of(settings, [eth0])
+    assert "10.1.2.14" in scope and "10.9.0.200" in scope and "192.0.2.77" in scope
+    assert "10.1.2.16" not in scope and "8.8.8.8" not in scope and "cam.example" not in scope
+    assert "2001:db8::1" not in scope and None not in scope
+
+
+def _found(address: str, port: int = 80) -> Discovered:
+    return Discovered(address, port, "/onvif/device_service", "urn:x", (), (), ())
+
+
+def test_configured_address_wins_over_discovery_with_its_port_and_credentials() -> None:
+    configured = [CameraTarget("10.0.0.5", 8000, "site", "site-pw")]
+    merged = merge_targets(
+        configured,
+        [_found("10.0.0.5", 80), _found("10.0.0.6"), _found("10.0.0.6", 8080)],
+        username="d",
+        password="p",
+    )
+    assert merged[0] is configured[0]
+    assert [(t.address, t.port, t.username, t.source) for t in merged[1:]] == [
+        ("10.0.0.6", 80, "d", "ws-discovery")
+    ]
+
+
+def _recorder(address: str, *channels: tuple[str, str]) -> dict[str, Any]:
+    return {"address": address, "channels": [{"host": h, "uri": u} for h, u in channels]}
+
+
+def test_channels_followed_only_in_scope_once_and_bounded() -> None:
+    records = [
+        _recorder(
+            "10.0.0.50",
+            ("10.0.0.7", "http://10.0.0.7:8080/onvif/device_service"),
+            ("10.0.0.8", "rtsp://10.0.0.8:554/Streaming/Channels/101"),
+            ("10.0.0.5", "rtsp://10.0.0.5/x"),  # already polled
+            ("8.8.8.8", "http://8.8.8.8/onvif/device_service"),  # outside the site
+            ("nvr-cam.example", "rtsp://nvr-cam.example/"),  # a name the recorder chose
+            ("10.0.0.9", "rtsp://10.0.0.9/"),
+        ),
+        _recorder("10.0.0.51", ("10.0.0.7", "rtsp://10.0.0.7/")),  # the same camera twice
+        {"address": "10.0.0.5", "channels": None},
+    ]
+    scope = SiteScope((parse_range("10.0.0.0/24"),))
+    targets, skipped = follow_channels(
+        records, known=["10.0.0.5"], in_scope=lambda h: h in scope, username="u", password="p", limit=2
+    )
+    assert [(t.address, t.port, t.path, t.source, t.username) for t in targets] == [
+        ("10.0.0.7", 8080, "/onvif/device_service", "recorder:10.0.0.50", "u"),
+        ("10.0.0.8", 80, "/onvif/device_service", "recorder:10.0.0.50", "u"),
+    ]
+    assert [(s.host, s.reason) for s in skipped] == [
+        ("8.8.8.8", "outside the discovery scope"),
+        ("nvr-cam.example", "not an IP address"),
+        ("10.0.0.9", "over the limit"),
+    ]
+
+
+def test_settings_never_show_the_password() -> None:
+    assert "hunter2" not in repr(DiscoverySettings(username="u", password="hunter2"))
+    assert "hunter2" not in repr(CameraTarget("10.0.0.1", 80, "u", "hunter2"))
+
+
+class _RefusingSocket(socket.socket):
+    def sendto(self, *_args: Any, **_kwargs: Any) -> int:  # type: ignore[override]
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+
+def test_a_probe_that_cannot_be_sent_is_an_error_in_the_report_not_an_exception() -> None:
+    discovery = WsDiscovery(
+        wait_s=0.05, socket_factory=lambda: _RefusingSocket(socket.AF_INET, socket.SOCK_DGRAM)
+    )
+    report = discovery.probe_report(interfaces=["127.0.0.1", "192.0.2.123"], unicast=["127.0.0.1"])
+    assert report.found == ()
+    assert [(e.where, e.errno) for e in report.errors] == [
+        ("127.0.0.1", errno.EPERM),
+        ("192.0.2.123", errno.EADDRNOTAVAIL),  # not ours: refused before anything is sent
+        ("unicast", errno.EPERM),
+    ]
