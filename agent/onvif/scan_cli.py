@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from agent.errors import ConfigError
+from agent.onvif.discovery import DEFAULT_WAIT_S, MAX_UNICAST_HOSTS
+from agent.onvif.sources import (
+    MAX_WAIT_S,
+    AddressMap,
+    DiscoverySettings,
+    check_interface,
+    parse_range,
+    system_interface_addresses,
+    unicast_host_count,
+)
 from agent.onvif.targets import CameraTarget, parse_camera_tables, parse_target_arg
 
 
@@ -29,6 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list of device records")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per camera (default 10)")
     p.add_argument("--concurrency", type=int, default=16)
+    found = p.add_argument_group("discovery (WS-Discovery; --user/--password apply to what it finds)")
+    found.add_argument(
+        "--discover",
+        action="store_true",
+        help="multicast Probe from every non-loopback interface (or only the --interface ones)",
+    )
+    found.add_argument(
+        "--interface",
+        action="append",
+        default=[],
+        metavar="NAME|ADDR",
+        help="multicast Probe from this interface or local IPv4 address (repeatable)",
+    )
+    found.add_argument(
+        "--range",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="unicast Probe to every address in this range, e.g. 192.0.2.0/28 (repeatable)",
+    )
+    found.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, help="seconds to wait for answers (2)")
     p.add_argument(
         "--try-default-credentials",
         action="store_true",
@@ -64,6 +96,41 @@ def load_targets(args: argparse.Namespace) -> list[CameraTarget]:
     return targets
 
 
+def discovery_settings(
+    args: argparse.Namespace, interface_addresses: Callable[[], AddressMap] = system_interface_addresses
+) -> DiscoverySettings:
+    """The probe the arguments ask for; ConfigError on a bad range, interface or wait."""
+    for text in args.range:
+        try:
+            if ":" in str(parse_range(text)):
+                raise ValueError("IPv4 ranges only")
+        except ValueError as exc:
+            raise ConfigError("--range", text, str(exc)) from exc
+    if unicast_host_count(args.range) > MAX_UNICAST_HOSTS:
+        raise ConfigError("--range", " ".join(args.range), f"more than {MAX_UNICAST_HOSTS} addresses")
+    for text in args.interface:
+        try:
+            check_interface(text)
+        except ValueError as exc:
+            raise ConfigError("--interface", text, str(exc)) from exc
+    if not 0.1 <= args.wait <= MAX_WAIT_S:
+        raise ConfigError("--wait", str(args.wait), f"must be 0.1-{MAX_WAIT_S:g} seconds")
+    interfaces = list(args.interface)
+    if args.discover and not interfaces:
+        interfaces = [
+            name
+            for name, pairs in sorted(interface_addresses().items())
+            if any(not ipaddress.IPv4Address(a).is_loopback for a, _mask in pairs)
+        ]
+    return DiscoverySettings(
+        interfaces=tuple(interfaces),
+        unicast=tuple(args.range),
+        wait_s=args.wait,
+        username=args.user,
+        password=(args.password or "") if args.user is not None else None,
+    )
+
+
 def _cell(value: Any, width: int) -> str:
     text = "-" if value is None or value == "" else str(value)
     return text if len(text) <= width else text[: width - 1] + "~"
@@ -96,11 +163,15 @@ def run_scan(argv: list[str], *, configure_logs: bool = True) -> int:
     args = build_parser().parse_args(argv)
     try:
         targets = load_targets(args)
+        discovery = discovery_settings(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    if not targets:
-        print("camsentry-agent scan: give --target HOST[:PORT] or --config FILE", file=sys.stderr)
+    if not targets and not discovery.probing:
+        print(
+            "camsentry-agent scan: give --target HOST[:PORT], --config FILE, --discover or --range CIDR",
+            file=sys.stderr,
+        )
         return 2
     from agent.onvif import client
 
@@ -120,7 +191,15 @@ def run_scan(argv: list[str], *, configure_logs: bool = True) -> int:
     except ValueError as exc:
         print(f"camsentry-agent scan: {exc}", file=sys.stderr)
         return 2
-    records = sweeper.sweep(targets)
+    from agent.onvif.sitesweep import SiteSweep
+
+    sweep = SiteSweep(sweeper, targets, discovery)
+    records = sweep()
+    for item in sweep.health():
+        print(f"discovery: {item['problem']}: {item['detail']}", file=sys.stderr)
+    if not records:
+        print("camsentry-agent scan: no camera answered the probe", file=sys.stderr)
+        return 1
     if args.json:
         json.dump(records, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
