@@ -51,6 +51,10 @@ class TargetSweeper(Protocol):
     def sweep(self, targets: Sequence[CameraTarget]) -> list[dict[str, Any]]: ...
 
 
+class Prober(Protocol):
+    def probe_report(self, *, interfaces: Sequence[str] = (), unicast: Sequence[str] = ()) -> ProbeReport: ...
+
+
 class SiteSweep:
     """Callable with no arguments returning device records (``agent.daemon.SweepFn``)."""
 
@@ -60,17 +64,18 @@ class SiteSweep:
         configured: Sequence[CameraTarget],
         settings: DiscoverySettings,
         *,
-        discovery: WsDiscovery | None = None,
+        discovery: Prober | None = None,
         interface_addresses: Callable[[], AddressMap] = system_interface_addresses,
         max_channel_targets: int = MAX_CHANNEL_TARGETS,
     ) -> None:
         self.sweeper = sweeper
         self.configured = tuple(configured)
         self.settings = settings
-        self._discovery = discovery or WsDiscovery(wait_s=settings.wait_s)
+        self._discovery: Prober = discovery or WsDiscovery(wait_s=settings.wait_s)
         self._interface_addresses = interface_addresses
         self._max_channels = max_channel_targets
-        self._health: list[dict[str, Any]] = []
+        self._health: list[dict[str, Any]] = []  # swapped whole, so health() never sees a partial sweep
+        self._pending: list[dict[str, Any]] = []
         self._seen_problems: set[str] = set()
 
     def health(self) -> list[dict[str, Any]]:
@@ -78,7 +83,13 @@ class SiteSweep:
         return list(self._health)
 
     def __call__(self) -> list[dict[str, Any]]:
-        self._health = []
+        self._pending = []
+        try:
+            return self._sweep()
+        finally:
+            self._health = self._pending
+
+    def _sweep(self) -> list[dict[str, Any]]:
         scope, found = self._discover()
         targets = merge_targets(
             self.configured,
@@ -149,5 +160,5 @@ class SiteSweep:
         if len(self._seen_problems) < 1024:
             self._seen_problems.add(key)
         emit("discovery_problem", problem=problem, detail=detail)
-        if len(self._health) < MAX_HEALTH_ITEMS:
-            self._health.append({"source": "discovery", "problem": problem, "detail": detail})
+        if len(self._pending) < MAX_HEALTH_ITEMS:
+            self._pending.append({"source": "discovery", "problem": problem, "detail": detail})

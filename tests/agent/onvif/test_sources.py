@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from agent.onvif.discovery import Discovered, WsDiscovery
+from agent.onvif.discovery import Discovered, ProbeReport, WsDiscovery
+from agent.onvif.sitesweep import SiteSweep
 from agent.onvif.sources import (
     DiscoverySettings,
     LocalInterface,
@@ -137,3 +139,86 @@ def test_a_probe_that_cannot_be_sent_is_an_error_in_the_report_not_an_exception(
         ("192.0.2.123", errno.EADDRNOTAVAIL),  # not ours: refused before anything is sent
         ("unicast", errno.EPERM),
     ]
+
+
+class _Sweeper:
+    """Records what it was asked to poll; answers with a record per target (a recorder for one)."""
+
+    def __init__(self, channels: dict[str, list[str]] | None = None) -> None:
+        self.calls: list[list[CameraTarget]] = []
+        self.channels = channels or {}
+
+    def sweep(self, targets: Sequence[CameraTarget]) -> list[dict[str, Any]]:
+        self.calls.append(list(targets))
+        return [
+            {
+                "address": t.address,
+                "source": t.source,
+                "channels": [{"host": h, "uri": ""} for h in self.channels.get(t.address, [])],
+            }
+            for t in targets
+        ]
+
+
+class _Prober:
+    def __init__(self, report: ProbeReport | Exception) -> None:
+        self.report = report
+        self.asked: list[tuple[list[str], list[str]]] = []
+
+    def probe_report(self, *, interfaces: Sequence[str] = (), unicast: Sequence[str] = ()) -> ProbeReport:
+        self.asked.append((list(interfaces), list(unicast)))
+        if isinstance(self.report, Exception):
+            raise self.report
+        return self.report
+
+
+CONFIGURED = [CameraTarget("192.0.2.10", 80, "site", "pw")]
+
+
+def test_forged_answers_from_outside_the_scope_are_not_polled() -> None:
+    prober = _Prober(ProbeReport((_found("192.0.2.20"), _found("203.0.113.9")), datagrams=2))
+    sweeper = _Sweeper()
+    sweep = SiteSweep(
+        sweeper,
+        CONFIGURED,
+        DiscoverySettings(interfaces=("eth0", "eth9")),
+        discovery=prober,
+        interface_addresses=lambda: ADDRS,
+    )
+    records = sweep()
+    assert prober.asked == [(["192.0.2.1"], [])]  # eth0's address; eth9 does not exist
+    assert [(r["address"], r["source"]) for r in records] == [
+        ("192.0.2.10", "config"),
+        ("192.0.2.20", "ws-discovery"),
+    ]
+    assert [(h["problem"], h["detail"]) for h in sweep.health()] == [
+        ("interface_unavailable", "eth9: no such interface"),
+        ("answer_outside_scope", "1 WS-Discovery answers from outside the scope"),
+    ]
+
+
+def test_a_probe_that_raises_costs_only_discovery_and_health_is_per_sweep() -> None:
+    sweeper = _Sweeper()
+    sweep = SiteSweep(
+        sweeper,
+        CONFIGURED,
+        DiscoverySettings(unicast=("192.0.2.0/28",)),
+        discovery=_Prober(RuntimeError("bug")),
+    )
+    assert [r["address"] for r in sweep()] == ["192.0.2.10"]
+    assert [h["problem"] for h in sweep.health()] == ["discovery_failed"]
+    sweep._discovery = _Prober(ProbeReport(()))
+    sweep()
+    assert sweep.health() == []
+
+
+def test_channels_of_channels_are_not_followed() -> None:
+    """One level: a recorder found in the second pass lists a camera that stays unpolled."""
+    sweeper = _Sweeper({"192.0.2.10": ["192.0.2.30"], "192.0.2.30": ["192.0.2.31"]})
+    sweep = SiteSweep(sweeper, CONFIGURED, DiscoverySettings(channel_ranges=("192.0.2.0/24",)))
+    records = sweep()
+    assert [(r["address"], r["source"]) for r in records] == [
+        ("192.0.2.10", "config"),
+        ("192.0.2.30", "recorder:192.0.2.10"),
+    ]
+    assert len(sweeper.calls) == 2 and sweep.health() == []
