@@ -19,7 +19,7 @@ from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES, Envelope, check_topic
 from agent.wire.errors import RejectReason, WireError
 from agent.wire.signing import KeyFormatError, public_key_from_text
 from agent.wire.topics import parse_topic
-from collector.store.sqlite import AgentRow, SqliteStore
+from collector.store import AgentRow, Store
 
 log = structlog.get_logger("camsentry.collector.ingest")
 
@@ -31,6 +31,8 @@ UNKNOWN_RECHECK_INTERVAL_S = 1.0
 MAX_RELOADS_PER_S = 20
 # Revocations and rotations take effect within this long even for agents already known.
 KEY_REFRESH_INTERVAL_S = 5.0
+# envelopes.seq is BIGINT (SQLite INTEGER and PostgreSQL BIGINT are both signed 64-bit).
+MAX_STORED_SEQ = 2**63 - 1
 
 
 @dataclass
@@ -95,7 +97,7 @@ class KeyRing:
 class Ingestor:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         *,
         clock: Clock,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
@@ -114,6 +116,10 @@ class Ingestor:
         if parts is None:
             raise WireError(RejectReason.BAD_TOPIC, topic[:200])
         envelope = decode(payload, max_bytes=self._max)
+        if envelope.seq > MAX_STORED_SEQ or "\x00" in envelope.boot or "\x00" in envelope.ts:
+            # Signed or not, the store could not hold it: refusing here keeps it from failing
+            # (and so holding back) every batch it lands in.
+            raise WireError(RejectReason.MALFORMED_ENVELOPE, "seq beyond 64 bits, or NUL in boot or ts")
         check_topic(envelope, parts)
         entry = self.keys.lookup(envelope.site, envelope.agent)
         if entry is None or entry.key is None:

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 
 class FactSource(Protocol):
-    """The collector store's read side, as ``collector.store.sqlite.SqliteStore`` offers it."""
+    """The collector store's read side, as ``collector.store.Store`` offers it."""
 
     def devices(self) -> list[dict[str, Any]]: ...
     def agent_status(self) -> list[dict[str, Any]]: ...

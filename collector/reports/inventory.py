@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.reports.render import render
-from collector.store.sqlite import SqliteStore
+from collector.store import Store
 
 __all__ = ["INVENTORY_COLUMNS", "inventory_rows", "render"]
 
@@ -27,7 +27,7 @@ INVENTORY_COLUMNS = [
 ]
 
 
-def inventory_rows(store: SqliteStore) -> tuple[list[dict[str, Any]], list[str]]:
+def inventory_rows(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
     rows = []
     for device in store.devices():
         address = device["address"]

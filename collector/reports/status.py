@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from collector.store.sqlite import SqliteStore
+from collector.store import Store
 
 
 def liveness(row: dict[str, Any], now: datetime, silent_after_s: float) -> str:
@@ -22,7 +22,7 @@ def liveness(row: dict[str, Any], now: datetime, silent_after_s: float) -> str:
     return "online"
 
 
-def status_rows(store: SqliteStore, *, now: datetime, silent_after_s: float) -> list[dict[str, Any]]:
+def status_rows(store: Store, *, now: datetime, silent_after_s: float) -> list[dict[str, Any]]:
     counters = store.counters()
     rows = []
     for row in store.agent_status():

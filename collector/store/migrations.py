@@ -1,6 +1,8 @@
 """Versioned schema migrations; each runs once, in order, inside a transaction.
 
-Statements are kept to SQL that SQLite and PostgreSQL both accept.
+Statements are kept to SQL that SQLite and PostgreSQL both accept. ``maker_confidence`` was
+declared REAL until PostgreSQL support: SQLite gives both names the same (8-byte) storage, so
+existing SQLite files are unchanged, while PostgreSQL's REAL would round 0.98 to 0.9800000190734863.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 serial TEXT,
                 maker TEXT,
                 brand TEXT,
-                maker_confidence REAL,
+                maker_confidence DOUBLE PRECISION,
                 first_seen TEXT NOT NULL,
                 last_seen TEXT NOT NULL,
                 evidence_boot TEXT NOT NULL,

@@ -20,7 +20,7 @@ from agent.mqtt import MqttSettings
 from agent.wire.signing import public_key_to_text
 from collector.config import CollectorConfig
 from collector.service import CollectorService
-from collector.store.sqlite import SqliteStore
+from collector.store import Store, open_store
 from tests.support.mosquitto import Broker
 
 POLL_S = 0.02
@@ -44,25 +44,30 @@ def mqtt_settings(broker: Broker, client_id: str) -> MqttSettings:
 @dataclass
 class CollectorHandle:
     service: CollectorService
-    store: SqliteStore
+    store: Store
     key: Ed25519PrivateKey
     config: CollectorConfig
 
 
 @contextmanager
 def running_collector(
-    broker: Broker, workdir: Path, *, batch_hook: Callable[[int], None] = lambda _n: None, **overrides: Any
+    broker: Broker,
+    workdir: Path,
+    *,
+    batch_hook: Callable[[int], None] = lambda _n: None,
+    database: str | None = None,
+    **overrides: Any,
 ) -> Iterator[CollectorHandle]:
     key = Ed25519PrivateKey.generate()
     config = CollectorConfig(
         file="test",
         state_dir=workdir,
-        database=f"sqlite:///{workdir / 'collector.sqlite'}",
+        database=database or f"sqlite:///{workdir / 'collector.sqlite'}",
         mqtt=mqtt_settings(broker, "collector"),
         share_group=None,
         **overrides,
     )
-    store = SqliteStore(config.sqlite_path)
+    store = open_store(config.database)
     service = CollectorService(config, store, key, batch_hook=batch_hook)
     service.start()
     try:
@@ -96,7 +101,7 @@ def agent_config(
     )
 
 
-def enrol(store: SqliteStore, config: AgentConfig, key: Ed25519PrivateKey) -> None:
+def enrol(store: Store, config: AgentConfig, key: Ed25519PrivateKey) -> None:
     store.add_agent(
         config.site, config.agent, public_key_to_text(key.public_key()), datetime.now(UTC).isoformat()
     )

@@ -1,0 +1,366 @@
+"""The collector's store over any ``Backend``: one set of queries for SQLite and PostgreSQL.
+
+One connection in autocommit mode, used under a lock; writes run in explicit transactions
+(``backend.begin``). Driver errors become ``StoreError``. A connection the server dropped (a
+PostgreSQL restart) fails the operation under way and is replaced on the next call; the
+collector confirms nothing it could not store, so agents send it again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from agent.wire.envelope import Envelope, Kind, encode
+from collector.store.backend import Backend, ReconnectingConnection, log, placeholders
+from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_row
+from collector.store.migrations import MIGRATIONS
+from collector.store.types import AgentRow, StoredBatch, StoreError
+
+_STATUS_KEYS = ("site", "agent", "revoked_at", "state", "reason", "state_ts", "last_seen")
+_PENDING_KEYS = ("site", "agent", "public_key", "host", "requested_at")
+
+
+class Store:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._lock = threading.RLock()
+        self._db: Any = backend.connect(autocommit=True)
+        self.migrate()
+
+    @property
+    def paramstyle(self) -> str:
+        """For the violation store and commanding on connections from ``new_connection``."""
+        return self.backend.paramstyle
+
+    def new_connection(self) -> ReconnectingConnection:
+        """A DB-API connection to the same database (implicit transactions, reconnects when dropped)."""
+        return ReconnectingConnection(self.backend)
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            except self.backend.errors:
+                log.debug("closing the store's connection failed", exc_info=True)
+
+    # plumbing
+
+    def _q(self, sql: str) -> str:
+        return placeholders(sql, self.backend.paramstyle)
+
+    def _connection(self) -> Any:
+        if self.backend.is_broken(self._db):
+            self._db = self.backend.connect(autocommit=True)
+            log.info("database connection re-established", database=self.backend.display)
+        return self._db
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Any]:
+        with self._lock:
+            db = self._connection()
+            try:
+                yield db
+            except self.backend.errors as exc:
+                raise StoreError(f"{what} failed: {str(exc).strip()}") from exc
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Any]:
+        with self._lock:
+            db = self._connection()
+            try:
+                db.execute(self.backend.begin)
+                yield db
+                db.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(db)
+                if isinstance(exc, self.backend.errors):
+                    raise StoreError(f"{what} failed: {str(exc).strip()}") from exc
+                raise
+
+    def _rollback(self, db: Any) -> None:
+        if self.backend.is_broken(db):
+            return
+        try:
+            db.execute("ROLLBACK")
+        except self.backend.errors:
+            log.debug("rollback failed", exc_info=True)
+
+    def _executemany(self, db: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            cur = db.cursor()
+            try:
+                cur.executemany(self._q(sql), rows)
+            finally:
+                cur.close()
+
+    # schema
+
+    def _version(self, db: Any) -> int:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+            "description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def schema_version(self) -> int:
+        with self._write("reading the schema version") as db:
+            self.backend.lock_migrations(db)
+            return self._version(db)
+
+    def migrate(self) -> int:
+        """Apply what is missing, one migration per transaction; concurrent collectors take turns."""
+        while True:
+            with self._write("migrating the schema") as db:
+                self.backend.lock_migrations(db)
+                current = self._version(db)
+                pending = [m for m in MIGRATIONS if m[0] > current]
+                if not pending:
+                    return current
+                version, description, statements = pending[0]
+                try:
+                    for statement in statements:
+                        db.execute(statement)
+                    db.execute(
+                        self._q("INSERT INTO schema_version (version, description) VALUES (?, ?)"),
+                        (version, description),
+                    )
+                except self.backend.errors as exc:
+                    raise StoreError(f"migration {version} failed: {str(exc).strip()}") from exc
+
+    # enrolment
+
+    def add_agent(self, site: str, agent: str, public_key: str, now: str) -> None:
+        """Enrol an agent, or replace its key (rotation): the new key takes effect at once."""
+        with self._write("enrolling an agent") as db:
+            self._upsert_agent(db, site, agent, public_key, now)
+
+    def _upsert_agent(self, db: Any, site: str, agent: str, public_key: str, now: str) -> None:
+        db.execute(
+            self._q(
+                "INSERT INTO agents (site, agent, public_key, enrolled_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (site, agent) DO UPDATE SET public_key = excluded.public_key, "
+                "enrolled_at = excluded.enrolled_at, revoked_at = NULL"
+            ),
+            (site, agent, public_key, now),
+        )
+
+    def revoke_agent(self, site: str, agent: str, now: str) -> bool:
+        with self._write("revoking an agent") as db:
+            cur = db.execute(
+                self._q(
+                    "UPDATE agents SET revoked_at = ? WHERE site = ? AND agent = ? AND revoked_at IS NULL"
+                ),
+                (now, site, agent),
+            )
+            return int(cur.rowcount) > 0
+
+    def add_pending(self, site: str, agent: str, public_key: str, host: str, now: str, limit: int) -> bool:
+        """Record an enrolment request (the latest per agent); False when full or already enrolled."""
+        with self._write("recording an enrolment request") as db:
+            enrolled = db.execute(
+                self._q("SELECT public_key FROM agents WHERE site = ? AND agent = ? AND revoked_at IS NULL"),
+                (site, agent),
+            ).fetchone()
+            if enrolled is not None and enrolled[0] == public_key:
+                return False
+            count = db.execute("SELECT COUNT(*) FROM pending_enrolments").fetchone()[0]
+            exists = db.execute(
+                self._q("SELECT 1 FROM pending_enrolments WHERE site = ? AND agent = ?"), (site, agent)
+            ).fetchone()
+            if exists is None and count >= limit:
+                return False
+            db.execute(
+                self._q(
+                    "INSERT INTO pending_enrolments (site, agent, public_key, host, requested_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+                    "public_key = excluded.public_key, host = excluded.host, "
+                    "requested_at = excluded.requested_at"
+                ),
+                (site, agent, public_key, _text(host) or "", now),
+            )
+            return True
+
+    def pending(self) -> list[dict[str, str]]:
+        with self._read("listing enrolment requests") as db:
+            rows = db.execute(f"SELECT {', '.join(_PENDING_KEYS)} FROM pending_enrolments").fetchall()
+        return sorted((dict(zip(_PENDING_KEYS, row, strict=True)) for row in rows), key=_by_agent)
+
+    def approve_pending(self, site: str, agent: str, now: str) -> str | None:
+        """Enrol the pending request's key; returns it, or None if there is no request."""
+        with self._write("approving an enrolment request") as db:
+            row = db.execute(
+                self._q("SELECT public_key FROM pending_enrolments WHERE site = ? AND agent = ?"),
+                (site, agent),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(self._q("DELETE FROM pending_enrolments WHERE site = ? AND agent = ?"), (site, agent))
+            self._upsert_agent(db, site, agent, row[0], now)
+            return str(row[0])
+
+    def agents(self) -> list[AgentRow]:
+        with self._read("listing agents") as db:
+            rows = db.execute(
+                "SELECT site, agent, public_key, enrolled_at, revoked_at FROM agents"
+            ).fetchall()
+        return sorted((AgentRow(*row) for row in rows), key=lambda a: (a.site, a.agent))
+
+    # ingest
+
+    def store_batch(self, envelopes: Sequence[Envelope], received_at: str) -> StoredBatch:
+        """Store verified envelopes idempotently by (site, agent, boot, seq), in one transaction."""
+        new: list[Envelope] = []
+        duplicates: list[Envelope] = []
+        agents = sorted({(e.site, e.agent) for e in envelopes})
+        with self._write(f"storing a batch of {len(envelopes)}") as db:
+            self.backend.lock_agents(db, agents)
+            seen = self._stored_seqs(db, envelopes)
+            for env in envelopes:
+                ident = (env.site, env.agent, env.boot, env.seq)
+                if ident in seen:
+                    duplicates.append(env)
+                else:
+                    seen.add(ident)
+                    new.append(env)
+            self._executemany(
+                db,
+                "INSERT INTO envelopes (site, agent, boot, seq, kind, ts, received_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.site,
+                        e.agent,
+                        e.boot,
+                        e.seq,
+                        e.kind.value,
+                        e.ts,
+                        received_at,
+                        # the signed bytes as received: evidence anyone can verify again later
+                        e.raw.decode("utf-8") if e.raw else encode(e).decode("utf-8"),
+                    )
+                    for e in new
+                ],
+            )
+            # Sorted, so two collectors upserting the same devices lock the rows in one order.
+            rows = sorted(
+                (
+                    device_row(e, e.body["device"])
+                    for e in new
+                    if e.kind is Kind.INVENTORY and isinstance(e.body.get("device"), dict)
+                ),
+                key=lambda r: (r[0], r[1]),
+            )
+            self._executemany(db, UPSERT_DEVICE, rows)
+            for env in new:
+                if env.kind is Kind.STATUS:
+                    self._apply_status(db, env, received_at)
+            self._touch_agents(db, agents, received_at)
+        return StoredBatch(new=new, duplicates=duplicates)
+
+    def _stored_seqs(self, db: Any, envelopes: Sequence[Envelope]) -> set[tuple[str, str, str, int]]:
+        """Which of these are already stored: one range query per (site, agent, boot)."""
+        ranges: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for e in envelopes:
+            lo, hi = ranges.get((e.site, e.agent, e.boot), (e.seq, e.seq))
+            ranges[(e.site, e.agent, e.boot)] = (min(lo, e.seq), max(hi, e.seq))
+        found: set[tuple[str, str, str, int]] = set()
+        query = self._q(
+            "SELECT seq FROM envelopes WHERE site = ? AND agent = ? AND boot = ? AND seq BETWEEN ? AND ?"
+        )
+        for (site, agent, boot), (lo, hi) in ranges.items():
+            rows = db.execute(query, (site, agent, boot, lo, hi)).fetchall()
+            found.update((site, agent, boot, int(seq)) for (seq,) in rows)
+        return found
+
+    def _apply_status(self, db: Any, env: Envelope, received_at: str) -> None:
+        state = env.body.get("state")
+        if isinstance(state, str):
+            db.execute(
+                self._q(
+                    "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+                    "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts "
+                    "WHERE agent_status.state_ts <= excluded.state_ts"
+                ),
+                (env.site, env.agent, state, _text(env.body.get("reason")), env.ts, received_at),
+            )
+
+    def _touch_agents(self, db: Any, agents: Iterable[tuple[str, str]], received_at: str) -> None:
+        self._executemany(
+            db,
+            "INSERT INTO agent_status (site, agent, state, state_ts, last_seen) "
+            "VALUES (?, ?, 'unknown', '', ?) ON CONFLICT (site, agent) DO UPDATE SET "
+            "last_seen = excluded.last_seen",
+            [(site, agent, received_at) for site, agent in agents],
+        )
+
+    def bump_counters(self, counts: dict[tuple[str, str, str], int]) -> None:
+        if not counts:
+            return
+        with self._write("updating counters") as db:
+            self._executemany(
+                db,
+                "INSERT INTO counters (site, agent, name, count) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (site, agent, name) DO UPDATE SET count = counters.count + excluded.count",
+                [(s, a, n, c) for (s, a, n), c in sorted(counts.items())],
+            )
+
+    # reads
+
+    def counters(self) -> dict[tuple[str, str], dict[str, int]]:
+        with self._read("reading counters") as db:
+            rows = db.execute("SELECT site, agent, name, count FROM counters").fetchall()
+        result: dict[tuple[str, str], dict[str, int]] = {}
+        for site, agent, name, count in rows:
+            result.setdefault((site, agent), {})[name] = int(count)
+        return result
+
+    def agent_status(self) -> list[dict[str, Any]]:
+        with self._read("reading agent status") as db:
+            rows = db.execute(
+                "SELECT a.site, a.agent, a.revoked_at, s.state, s.reason, s.state_ts, s.last_seen "
+                "FROM agents a LEFT JOIN agent_status s ON s.site = a.site AND s.agent = a.agent"
+            ).fetchall()
+        return sorted((dict(zip(_STATUS_KEYS, row, strict=True)) for row in rows), key=_by_agent)
+
+    def devices(self) -> list[dict[str, Any]]:
+        with self._read("reading devices") as db:
+            rows = db.execute(
+                f"SELECT {', '.join('d.' + c for c in DEVICE_COLUMNS)}, e.payload FROM devices d "
+                "JOIN envelopes e ON e.site = d.site AND e.agent = d.agent AND e.boot = d.evidence_boot "
+                "AND e.seq = d.evidence_seq"
+            ).fetchall()
+        devices = []
+        for row in rows:
+            device = dict(zip(DEVICE_COLUMNS, row[:-1], strict=True))
+            device["record"] = json.loads(row[-1])["body"].get("device", {})
+            devices.append(device)
+        return sorted(devices, key=device_order)
+
+    def count_envelopes(self, kind: str | None = None) -> int:
+        with self._read("counting envelopes") as db:
+            if kind is None:
+                row = db.execute("SELECT COUNT(*) FROM envelopes").fetchone()
+            else:
+                row = db.execute(self._q("SELECT COUNT(*) FROM envelopes WHERE kind = ?"), (kind,)).fetchone()
+        return int(row[0])
+
+    def envelope_bodies(self, kind: str) -> list[dict[str, Any]]:
+        with self._read("reading envelopes") as db:
+            rows = db.execute(
+                self._q("SELECT site, agent, boot, seq, ts, payload FROM envelopes WHERE kind = ?"), (kind,)
+            ).fetchall()
+        bodies = [
+            {"site": s, "agent": a, "boot": b, "seq": int(q), "ts": t, "body": json.loads(payload)["body"]}
+            for s, a, b, q, t, payload in rows
+        ]
+        return sorted(bodies, key=lambda r: (r["site"], r["agent"], r["boot"], r["seq"]))
+
+
+def _by_agent(row: dict[str, Any]) -> tuple[str, str]:
+    return (row["site"], row["agent"])
