@@ -2,8 +2,9 @@
 
 One connection in autocommit mode, used under a lock; writes run in explicit transactions
 (``backend.begin``). Driver errors become ``StoreError``. A connection the server dropped (a
-PostgreSQL restart) fails the operation under way and is replaced on the next call; the
-collector confirms nothing it could not store, so agents send it again.
+PostgreSQL restart) is replaced: a read is asked again once on the new one; a write under way
+fails (the collector confirms nothing it could not store, so agents send it again) and the
+next write uses the new connection.
 """
 
 from __future__ import annotations
@@ -58,14 +59,17 @@ class Store:
             log.info("database connection re-established", database=self.backend.display)
         return self._db
 
-    @contextmanager
-    def _read(self, what: str) -> Iterator[Any]:
+    def _query(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """One read; asked again once on a new connection if the server dropped the old one."""
         with self._lock:
-            db = self._connection()
-            try:
-                yield db
-            except self.backend.errors as exc:
-                raise StoreError(f"{what} failed: {str(exc).strip()}") from exc
+            for attempt in (1, 2):
+                db = self._connection()
+                try:
+                    return list(db.execute(self._q(sql), params).fetchall())
+                except self.backend.errors as exc:
+                    if attempt == 2 or not self.backend.is_broken(db):
+                        raise StoreError(f"{what} failed: {str(exc).strip()}") from exc
+            raise AssertionError("unreachable")
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Any]:
@@ -186,8 +190,9 @@ class Store:
             return True
 
     def pending(self) -> list[dict[str, str]]:
-        with self._read("listing enrolment requests") as db:
-            rows = db.execute(f"SELECT {', '.join(_PENDING_KEYS)} FROM pending_enrolments").fetchall()
+        rows = self._query(
+            "listing enrolment requests", f"SELECT {', '.join(_PENDING_KEYS)} FROM pending_enrolments"
+        )
         return sorted((dict(zip(_PENDING_KEYS, row, strict=True)) for row in rows), key=_by_agent)
 
     def approve_pending(self, site: str, agent: str, now: str) -> str | None:
@@ -204,10 +209,9 @@ class Store:
             return str(row[0])
 
     def agents(self) -> list[AgentRow]:
-        with self._read("listing agents") as db:
-            rows = db.execute(
-                "SELECT site, agent, public_key, enrolled_at, revoked_at FROM agents"
-            ).fetchall()
+        rows = self._query(
+            "listing agents", "SELECT site, agent, public_key, enrolled_at, revoked_at FROM agents"
+        )
         return sorted((AgentRow(*row) for row in rows), key=lambda a: (a.site, a.agent))
 
     # ingest
@@ -313,28 +317,27 @@ class Store:
     # reads
 
     def counters(self) -> dict[tuple[str, str], dict[str, int]]:
-        with self._read("reading counters") as db:
-            rows = db.execute("SELECT site, agent, name, count FROM counters").fetchall()
+        rows = self._query("reading counters", "SELECT site, agent, name, count FROM counters")
         result: dict[tuple[str, str], dict[str, int]] = {}
         for site, agent, name, count in rows:
             result.setdefault((site, agent), {})[name] = int(count)
         return result
 
     def agent_status(self) -> list[dict[str, Any]]:
-        with self._read("reading agent status") as db:
-            rows = db.execute(
-                "SELECT a.site, a.agent, a.revoked_at, s.state, s.reason, s.state_ts, s.last_seen "
-                "FROM agents a LEFT JOIN agent_status s ON s.site = a.site AND s.agent = a.agent"
-            ).fetchall()
+        rows = self._query(
+            "reading agent status",
+            "SELECT a.site, a.agent, a.revoked_at, s.state, s.reason, s.state_ts, s.last_seen "
+            "FROM agents a LEFT JOIN agent_status s ON s.site = a.site AND s.agent = a.agent",
+        )
         return sorted((dict(zip(_STATUS_KEYS, row, strict=True)) for row in rows), key=_by_agent)
 
     def devices(self) -> list[dict[str, Any]]:
-        with self._read("reading devices") as db:
-            rows = db.execute(
-                f"SELECT {', '.join('d.' + c for c in DEVICE_COLUMNS)}, e.payload FROM devices d "
-                "JOIN envelopes e ON e.site = d.site AND e.agent = d.agent AND e.boot = d.evidence_boot "
-                "AND e.seq = d.evidence_seq"
-            ).fetchall()
+        rows = self._query(
+            "reading devices",
+            f"SELECT {', '.join('d.' + c for c in DEVICE_COLUMNS)}, e.payload FROM devices d "
+            "JOIN envelopes e ON e.site = d.site AND e.agent = d.agent AND e.boot = d.evidence_boot "
+            "AND e.seq = d.evidence_seq",
+        )
         devices = []
         for row in rows:
             device = dict(zip(DEVICE_COLUMNS, row[:-1], strict=True))
@@ -343,18 +346,18 @@ class Store:
         return sorted(devices, key=device_order)
 
     def count_envelopes(self, kind: str | None = None) -> int:
-        with self._read("counting envelopes") as db:
-            if kind is None:
-                row = db.execute("SELECT COUNT(*) FROM envelopes").fetchone()
-            else:
-                row = db.execute(self._q("SELECT COUNT(*) FROM envelopes WHERE kind = ?"), (kind,)).fetchone()
-        return int(row[0])
+        if kind is None:
+            rows = self._query("counting envelopes", "SELECT COUNT(*) FROM envelopes")
+        else:
+            rows = self._query("counting envelopes", "SELECT COUNT(*) FROM envelopes WHERE kind = ?", (kind,))
+        return int(rows[0][0])
 
     def envelope_bodies(self, kind: str) -> list[dict[str, Any]]:
-        with self._read("reading envelopes") as db:
-            rows = db.execute(
-                self._q("SELECT site, agent, boot, seq, ts, payload FROM envelopes WHERE kind = ?"), (kind,)
-            ).fetchall()
+        rows = self._query(
+            "reading envelopes",
+            "SELECT site, agent, boot, seq, ts, payload FROM envelopes WHERE kind = ?",
+            (kind,),
+        )
         bodies = [
             {"site": s, "agent": a, "boot": b, "seq": int(q), "ts": t, "body": json.loads(payload)["body"]}
             for s, a, b, q, t, payload in rows
