@@ -168,6 +168,13 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
         finally:
             conn.close()
 
+    def list_agents() -> list[tuple[str, str]]:
+        store = _open(config)
+        try:
+            return [(row.site, row.agent) for row in store.agents() if row.revoked_at is None]
+        finally:
+            store.close()
+
     def list_devices() -> list[Any]:
         store = _open(config)
         try:
@@ -176,7 +183,11 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
             store.close()
 
     return PolicyCliContext(
-        connect=connect, send_command=send_command, policy_path=config.policy_path, list_devices=list_devices
+        connect=connect,
+        send_command=send_command,
+        policy_path=config.policy_path,
+        list_agents=list_agents,
+        list_devices=list_devices,
     )
 
 
@@ -234,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def context_for(args: argparse.Namespace) -> PolicyCliContext:
-    if args.command == "policy":  # `policy check FILE` judges a file; it needs no collector config
+    if args.command == "policy" and args.policy_command == "check":  # judges a file: no config needed
         return PolicyCliContext(connect=_no_database)
     return policy_context(load_config(args))
 

@@ -25,6 +25,7 @@ from collector.alerts import Alerter
 from collector.config import CollectorConfig
 from collector.ingest import Ingestor
 from collector.policy.commanding import CommandIssuer
+from collector.policy.pushing import PolicyPusher, agent_holds
 from collector.policy.runner import PolicyRunner
 from collector.receipts import ReceiptBatcher
 from collector.store.sqlite import SqliteStore
@@ -109,6 +110,8 @@ class CollectorService:
                         batch.append((event.topic, event.payload))
                 elif isinstance(event, Connected):
                     log.info("broker connected", session_present=event.session_present)
+                    # Policy changed while we were away from the broker: online agents get it now.
+                    self.policy.push_to_online_agents("collector_connected")
                 elif isinstance(event, Disconnected):
                     log.warning("broker connection lost", reason=event.reason)
                 if len(batch) >= self.config.batch_max:
@@ -163,6 +166,10 @@ class CollectorService:
         for env in result.new:
             if env.kind is Kind.ACK:
                 self.policy.record_ack(env.site, env.agent, env.body)
+            elif env.kind is Kind.BIRTH:
+                self.policy.agent_started(env.site, env.agent, env.body)
+            elif env.kind is Kind.STATUS and env.body.get("state") == "online":
+                self.policy.agent_online(env.site, env.agent)
 
 
 class PolicyEngineLoop:
@@ -192,14 +199,19 @@ class PolicyEngineLoop:
             alerter=Alerter(clock=clock, publish=publish, webhook_url=config.webhook_url),
             issuer=self.issuer,
         )
+        self._store = store
+        self.pusher = PolicyPusher(self.issuer)
         self.passes = 0
 
     def tick(self) -> None:
         if self.reload_requested.is_set():
             self.reload_requested.clear()
+            before = self.runner.policy.version
             policy = self.runner.reload()
             log.info("policy reloaded", version=policy.version)
             self._next = self._clock.monotonic()
+            if policy.version != before:
+                self.push_to_online_agents("policy_reloaded")
         if self._clock.monotonic() < self._next:
             return
         self._next = self._clock.monotonic() + self._interval
@@ -208,6 +220,30 @@ class PolicyEngineLoop:
             self.passes += 1
         except Exception:  # a policy bug must not stop ingest; it is logged and retried next interval
             log.exception("policy evaluation failed")
+
+    def _push(self, site: str, agent: str, trigger: str, holds: bool | None = None) -> None:
+        try:
+            self.pusher.push(self.runner.policy, site, agent, trigger=trigger, holds=holds)
+        except Exception:  # a database hiccup must not stop ingest; the next trigger tries again
+            log.exception("pushing the policy failed", site=site, agent=agent, trigger=trigger)
+
+    def agent_started(self, site: str, agent: str, birth: dict[str, Any]) -> None:
+        """A ``birth``: the agent (re)started, or was approved and its backlog arrived."""
+        self._push(site, agent, "agent_birth", agent_holds(birth, self.runner.policy.version))
+
+    def agent_online(self, site: str, agent: str) -> None:
+        self._push(site, agent, "agent_online")
+
+    def push_to_online_agents(self, trigger: str) -> None:
+        """Each enrolled agent whose last status is online; the others get it when they return."""
+        try:
+            rows = self._store.agent_status()
+        except Exception:
+            log.exception("listing agents for a policy push failed", trigger=trigger)
+            return
+        for row in rows:
+            if not row.get("revoked_at") and row.get("state") == "online":
+                self._push(str(row["site"]), str(row["agent"]), trigger)
 
     def record_ack(self, site: str, agent: str, body: dict[str, Any]) -> None:
         try:

@@ -26,9 +26,10 @@ from agent.clock import Clock, SystemClock
 from agent.enforce.rules import Quarantine, render_quarantine
 from agent.wire.commands import CommandAction, parse_rfc3339
 from agent.wire.envelope import rfc3339_utc
-from collector.policy.commanding import CommandSender, quarantines_in_force
+from collector.policy.commanding import CommandSender, last_command, policy_params, quarantines_in_force
 from collector.policy.engine import DeviceFact
 from collector.policy.model import Policy, PolicyError, check_policy_file, default_policy, load_policy
+from collector.policy.pushing import push_decision
 from collector.reports.compliance import RENDERERS, build_compliance
 from collector.violations import DBConnection, TransitionError, ViolationRow, ViolationState, ViolationStore
 
@@ -51,6 +52,8 @@ class PolicyCliContext:
     send_command: CommandSender | None = None
     policy_path: Path | None = None
     list_devices: Callable[[], Sequence[DeviceFact]] | None = None
+    # Enrolled, not revoked agents as (site, agent): who ``policy push`` can send to.
+    list_agents: Callable[[], Sequence[tuple[str, str]]] | None = None
     clock: Clock = field(default_factory=SystemClock)
     paramstyle: str = "qmark"
     out: TextIO | None = None
@@ -114,6 +117,35 @@ def _policy_check(r: _Run, args: argparse.Namespace) -> int:
     if errors:
         return EXIT_INVALID
     print(f"{path}: ok ({load_policy(path).version})", file=r.out)
+    return EXIT_OK
+
+
+def _policy_push(r: _Run, args: argparse.Namespace) -> int:
+    if r.ctx.send_command is None or r.ctx.list_agents is None:
+        print("error: this collector cannot send commands (no MQTT or no signing key)", file=r.err)
+        return EXIT_INVALID
+    policy = r.policy()
+    agents = [
+        (site, agent)
+        for site, agent in r.ctx.list_agents()
+        if (args.site is None or site == args.site) and (args.agent is None or agent == args.agent)
+    ]
+    if not agents:
+        print("error: no enrolled agent matches --site/--agent", file=r.err)
+        return EXIT_NOT_FOUND
+    conn = r.connection()
+    for site, agent in agents:
+        params = policy_params(policy, site)
+        last = last_command(conn, site, agent, CommandAction.POLICY, paramstyle=r.ctx.paramstyle)
+        decision = push_decision(last, params, r.ctx.clock.now())
+        if not decision.send and not args.force:
+            print(f"{site}/{agent}: not sent: {decision.why} (--force sends it anyway)", file=r.out)
+            continue
+        cid = r.ctx.send_command(site, agent, CommandAction.POLICY, "", params, issued_by=args.by)
+        scope = (
+            "its config allowlist (no list for the site)" if params["egress"] is None else "egress allowlist"
+        )
+        print(f"{site}/{agent}: policy {policy.version[:19]}… sent as command {cid}: {scope}", file=r.out)
     return EXIT_OK
 
 
@@ -259,7 +291,8 @@ def run_compliance_report(ctx: PolicyCliContext, fmt: str = "table") -> int:
 
 
 def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: bool = True) -> None:
-    """Add policy, violations, audit, ack, accept-risk, resolve, quarantine, release, report."""
+    """Add policy (check, push), violations, audit, ack, accept-risk, resolve, quarantine, release,
+    report."""
     user = getpass.getuser()
 
     policy = subparsers.add_parser("policy", help="segmentation policy file")
@@ -267,6 +300,15 @@ def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: 
     check = policy_sub.add_parser("check", help="validate a policy file (errors name file, key, problem)")
     check.add_argument("file")
     check.set_defaults(func=_wrap(ctx, _policy_check))
+    push = policy_sub.add_parser(
+        "push",
+        help="send the policy's egress allowlist to agents (skips those that already acked it)",
+    )
+    push.add_argument("--site", help="only this site's agents")
+    push.add_argument("--agent", help="only agents with this name")
+    push.add_argument("--force", action="store_true", help="send even to agents that acked this policy")
+    push.add_argument("--by", default=user)
+    push.set_defaults(func=_wrap(ctx, _policy_push))
 
     vio = subparsers.add_parser("violations", help="list violations, worst first")
     vio.add_argument("--site")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.clock import Clock
 from agent.enforce.rules import Quarantine
-from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, seal_command
+from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, parse_rfc3339, seal_command
 from agent.wire.envelope import rfc3339_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
@@ -167,13 +168,14 @@ class CommandIssuer:
         return found
 
     def push_policy(self, policy: Policy, site: str, agent: str, *, issued_by: str = "collector") -> int:
-        """Send the site's egress allowlist and core networks to one agent (action ``policy``).
+        """Send the site's egress allowlist and core networks to one agent (action ``policy``);
+        ``collector.policy.pushing`` decides when."""
+        return self.send(
+            site, agent, CommandAction.POLICY, "", policy_params(policy, site), issued_by=issued_by
+        )
 
-        Params: ``{"policy_version": ..., "egress": {"allow": [...], "core_networks": [...]}}``;
-        the ``egress`` document is what the agent's ``Allowlist.from_document`` reads.
-        """
-        params = {"policy_version": policy.version, "egress": policy.egress_document(site)}
-        return self.send(site, agent, CommandAction.POLICY, "", params, issued_by=issued_by)
+    def last_command(self, site: str, agent: str, action: CommandAction) -> CommandRow | None:
+        return last_command(self.conn, site, agent, action, paramstyle="format" if self._format else "qmark")
 
     def quarantined(self) -> set[tuple[str, str, str]]:
         """(site, agent, device) quarantined by an applied (or not yet acked) command."""
@@ -193,6 +195,54 @@ class CommandIssuer:
                 )
             )
         return sent
+
+
+def policy_params(policy: Policy, site: str) -> dict[str, Any]:
+    """``{"policy_version", "egress": {"allow": [...], "core_networks": [...]} | None}``: what the
+    agent's ``agent.enforce.policy.parse_policy_params`` reads; None when the policy has no allow
+    list for the site (its agents use their config's)."""
+    return {"policy_version": policy.version, "egress": policy.egress_document(site)}
+
+
+@dataclass(frozen=True)
+class CommandRow:
+    """One row of the ``commands`` table, as far as deciding on a resend needs it."""
+
+    id: int
+    params: dict[str, Any]
+    expires: datetime
+    outcome: str | None
+    reason: str | None
+    detail: str | None
+
+
+def last_command(
+    conn: DBConnection, site: str, agent: str, action: CommandAction, *, paramstyle: str = "qmark"
+) -> CommandRow | None:
+    """The newest command of ``action`` sent to the agent, with its ack if any."""
+    sql = (
+        "SELECT id, params, expires, outcome, ack_reason, ack_detail FROM commands "
+        "WHERE site = ? AND agent = ? AND action = ? ORDER BY id DESC LIMIT 1"
+    )
+    cur = conn.cursor()
+    try:
+        cur.execute(
+            sql.replace("?", "%s") if paramstyle in ("format", "pyformat") else sql,
+            (site, agent, action.value),
+        )
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    if row is None:
+        return None
+    cid, params, expires, outcome, reason, detail = row
+    try:
+        parsed = json.loads(params)
+        when = parse_rfc3339(str(expires))
+    except ValueError:
+        log.warning("command_row_unreadable", site=site, agent=agent, command_id=cid)
+        return None
+    return CommandRow(int(cid), parsed if isinstance(parsed, dict) else {}, when, outcome, reason, detail)
 
 
 def quarantines_in_force(conn: DBConnection) -> dict[tuple[str, str, str], Quarantine]:
