@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from agent.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
-from agent.daemon import SweepFn
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import load_or_create_private_key, print_keygen, public_key_to_text
 
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from agent.egress.watcher import DeviceLookup, EgressWatcher
     from agent.enforce.handler import CommandHandler
     from agent.enforce.policy import EgressPolicy
+    from agent.onvif.sitesweep import SiteSweep
 
 KEY_FILE = "agent.key"
 
@@ -37,7 +37,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_sweep(config: AgentConfig) -> SweepFn:
+def build_sweep(config: AgentConfig) -> SiteSweep:
     """The ONVIF sweep: configured cameras, WS-Discovery's and recorders' channels ([discovery]);
     imports onvif-zeep only here."""
     from agent.onvif.neighbours import system_neighbour_table
@@ -74,6 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config,
         key,
         sweep=sweep,
+        sweep_health=sweep.health,
         notify=sdnotify.notify,
         commands=commands,
         egress=egress,
@@ -160,6 +161,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("last publish", pub.get("last_publish_ts") or "never"),
         ("published / confirmed", f"{pub.get('published')} / {pub.get('confirmed')}"),
         ("cameras (last sweep)", f"{sweep.get('devices', '-')} in {sweep.get('duration_s', '-')} s"),
+        (
+            "discovery problems",
+            "; ".join(p.get("problem", "?") for p in sweep.get("discovery_problems", [])) or "none",
+        ),
         ("egress allowlist", _policy_line(status.get("policy") or {})),
         ("errors", "; ".join(status.get("errors", [])) or "none"),
     ]

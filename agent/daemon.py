@@ -46,6 +46,7 @@ class SweepDone:
     records: list[dict[str, Any]]
     duration_s: float
     error: str | None = None
+    problems: tuple[dict[str, Any], ...] = ()  # discovery problems the sweep worked around
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class AgentDaemon:
         key: Ed25519PrivateKey,
         *,
         sweep: SweepFn,
+        sweep_health: Callable[[], list[dict[str, Any]]] | None = None,
         clock: Clock | None = None,
         link_factory: Callable[..., MqttLink] = MqttLink,
         notify: Callable[[str], object] = lambda _state: None,
@@ -98,6 +100,7 @@ class AgentDaemon:
         self.config = config
         self._clock = clock or SystemClock()
         self._sweep = sweep
+        self._sweep_health = sweep_health
         self._notify = notify
         self._events: queue.Queue[LinkEvent | SweepDone | Stop | CommandReceived] = queue.Queue()
         self._commands = commands
@@ -237,7 +240,8 @@ class AgentDaemon:
         def work() -> None:
             try:
                 records = self._sweep()
-                self._events.put(SweepDone(records, self._clock.monotonic() - started))
+                problems = tuple(self._sweep_health()) if self._sweep_health is not None else ()
+                self._events.put(SweepDone(records, self._clock.monotonic() - started, problems=problems))
             except Exception as exc:  # a sweep bug must not kill the agent; it is reported
                 log.exception("sweep failed")
                 self._events.put(SweepDone([], self._clock.monotonic() - started, repr(exc)))
@@ -266,6 +270,7 @@ class AgentDaemon:
             "sent": len(bodies),
             "duration_s": round(done.duration_s, 3),
             "error": done.error,
+            "discovery_problems": list(done.problems),
         }
         log.info("sweep done", **self._last_sweep)
 
