@@ -1,7 +1,8 @@
 """Runs an EgressWatcher (inside a test namespace) and prints JSON lines: ready, findings, health.
 
-argv[1]: JSON of the ``[egress]`` table. Ends when stdin closes. Drains every DRAIN_S like the
-daemon does, only faster.
+argv[1]: JSON of the ``[egress]`` table. Each stdin line is the params of a verified policy
+push, applied through the agent's own hook (``EgressPolicy``) and answered with a ``policy``
+line. Ends when stdin closes. Drains every DRAIN_S like the daemon does, only faster.
 """
 
 from __future__ import annotations
@@ -12,9 +13,20 @@ import threading
 
 from agent.egress.config import parse_egress_config
 from agent.egress.watcher import EgressWatcher
+from agent.enforce.policy import EgressPolicy
+from agent.errors import CamsentryError
 from agent.logs import configure_logging
 
 DRAIN_S = 0.2
+
+
+OUT_LOCK = threading.Lock()  # the stdin thread answers pushes while the main thread drains
+
+
+def emit(message: dict[str, object]) -> None:
+    with OUT_LOCK:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
 
 
 def main() -> None:
@@ -23,25 +35,34 @@ def main() -> None:
     watcher = EgressWatcher(config)
     stop = threading.Event()
 
+    policy = EgressPolicy(watcher)
+
     def wait_stdin() -> None:
-        sys.stdin.read()
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                result: dict[str, object] = {"outcome": policy(json.loads(line)).outcome.value}
+            except (CamsentryError, ValueError) as exc:
+                result = {"outcome": "refused", "detail": str(exc)}
+            emit({"type": "policy", "result": result, "status": policy.status()})
         stop.set()
 
     threading.Thread(target=wait_stdin, daemon=True).start()
     watcher.start()
-    print(json.dumps({"type": "ready"}), flush=True)
+    emit({"type": "ready"})
     last_health: list[dict[str, object]] | None = None
     try:
         while not stop.wait(DRAIN_S):
             findings = watcher.drain_findings()
             if findings:
-                print(json.dumps({"type": "findings", "items": findings}), flush=True)
+                emit({"type": "findings", "items": findings})
             health = watcher.health()
             if health != last_health:
-                print(json.dumps({"type": "health", "items": health}), flush=True)
+                emit({"type": "health", "items": health})
                 last_health = health
     finally:
-        print(json.dumps({"type": "stats", "stats": watcher.stats()}), flush=True)
+        emit({"type": "stats", "stats": watcher.stats()})
         watcher.stop()
 
 

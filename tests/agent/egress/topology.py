@@ -145,6 +145,7 @@ class Watcher:
         self.bodies_emitted = 0
         self.started = False
         self.stats: dict[str, int] = {}
+        self.policy: list[dict[str, Any]] = []
 
     def read_until(self, done: Any, timeout_s: float) -> bool:
         """Read messages until ``done(self)`` is true; False on timeout or exit."""
@@ -170,7 +171,15 @@ class Watcher:
                 self.started = True
             elif msg["type"] == "health":
                 self.health = msg["items"]
+            elif msg["type"] == "policy":
+                self.policy.append(msg)
         return True
+
+    def push_policy(self, params: dict[str, Any]) -> None:
+        """Hand the harness a policy push, as the command handler would after verifying it."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(params) + "\n").encode())
+        self.proc.stdin.flush()
 
     def latest(self) -> dict[tuple[str, str, int, str], dict[str, Any]]:
         """The newest body per (device, destination, port, protocol): counters are cumulative."""
