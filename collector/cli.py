@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sqlite3
 import sys
 import threading
 from datetime import UTC, datetime
@@ -22,7 +21,9 @@ from collector.config import CollectorConfig, default_config_path, load_collecto
 from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
 from collector.reports.inventory import inventory_rows, render
 from collector.reports.status import status_rows
-from collector.store.sqlite import SqliteStore, StoreError
+from collector.store import DatabaseUrlError, Store, StoreError, open_store, paramstyle_for
+from collector.store.backend import ReconnectingConnection
+from collector.violations import DBConnection
 
 WATCHDOG_PING_MAX_S = 10.0
 
@@ -31,8 +32,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _open(config: CollectorConfig) -> SqliteStore:
-    return SqliteStore(config.sqlite_path)
+def _open(config: CollectorConfig) -> Store:
+    return open_store(config.database, password_file=config.database_password_file)
 
 
 def cmd_keygen(config: CollectorConfig, _args: argparse.Namespace) -> int:
@@ -153,16 +154,23 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
     from collector.policy.commanding import CommandIssuer
     from collector.policy.facts import device_facts
 
-    def connect() -> sqlite3.Connection:
-        _open(config).close()  # creates the database and applies migrations if needed
-        return sqlite3.connect(config.sqlite_path, timeout=10)
+    def connect() -> ReconnectingConnection:
+        store = _open(config)  # creates the database and applies migrations if needed
+        try:
+            return store.new_connection()
+        finally:
+            store.close()
 
     def send_command(*args: Any, **kwargs: Any) -> Any:
         key = load_private_key(config.key_path)
         conn = connect()
         try:
             issuer = CommandIssuer(
-                conn, key, lambda t, p: publish_once(config.mqtt, t, p), clock=SystemClock()
+                conn,
+                key,
+                lambda t, p: publish_once(config.mqtt, t, p),
+                clock=SystemClock(),
+                paramstyle=paramstyle_for(config.database),
             )
             return issuer(*args, **kwargs)
         finally:
@@ -188,6 +196,7 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
         policy_path=config.policy_path,
         list_agents=list_agents,
         list_devices=list_devices,
+        paramstyle=paramstyle_for(config.database),
     )
 
 
@@ -250,7 +259,7 @@ def context_for(args: argparse.Namespace) -> PolicyCliContext:
     return policy_context(load_config(args))
 
 
-def _no_database() -> sqlite3.Connection:
+def _no_database() -> DBConnection:
     raise RuntimeError("this command does not use the database")
 
 
@@ -272,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args))
         config = load_config(args)
         return handlers[args.command](config, args)
-    except StoreError as exc:
+    except (StoreError, DatabaseUrlError) as exc:
         print(f"database error: {exc}", file=sys.stderr)
         return 1
     except OPERATOR_ERRORS as exc:

@@ -11,6 +11,7 @@ from agent.config import parse_mqtt
 from agent.configfile import Table, load_toml, parse_logging
 from agent.mqtt import MqttSettings
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
+from collector.store.url import DatabaseUrlError, Engine, parse_database_url
 
 DEFAULT_CONFIG = Path("/etc/camsentry/collector.toml")
 CONFIG_ENV = "CAMSENTRY_COLLECTOR_CONFIG"
@@ -32,6 +33,8 @@ class CollectorConfig:
     webhook_url: str | None = None
     log_level: str = "info"
     log_format: str = "auto"
+    # PostgreSQL only: a file holding the password (or leave it to PGPASSFILE / ~/.pgpass).
+    database_password_file: Path | None = None
 
     @property
     def key_path(self) -> Path:
@@ -46,8 +49,13 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
     top = Table(data, file)
     state_dir = Path(top.get_str("state_dir", "/var/lib/camsentry-collector"))
     database = top.get_str("database", f"sqlite:///{state_dir / 'camsentry.sqlite'}")
-    if not database.startswith("sqlite://"):
-        raise top.error("database", "must be a sqlite:///PATH URL")
+    try:
+        engine = parse_database_url(database).engine
+    except DatabaseUrlError as exc:
+        raise top.error("database", str(exc)) from None
+    password_file = top.opt_str("database_password_file")
+    if password_file is not None and engine is not Engine.POSTGRESQL:
+        raise top.error("database_password_file", "is only for a postgresql:// database")
     mqtt_table = top.table("mqtt")
     share_group = mqtt_table.opt_str("share_group")
     if share_group is not None and not share_group.replace("-", "").replace("_", "").isalnum():
@@ -84,6 +92,7 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
         webhook_url=webhook_url,
         log_level=log_level,
         log_format=log_format,
+        database_password_file=Path(password_file) if password_file else None,
     )
     top.finish()
     return config

@@ -7,7 +7,6 @@ stores them in one transaction each, and publishes the receipts.
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,7 +27,7 @@ from collector.policy.commanding import CommandIssuer
 from collector.policy.pushing import PolicyPusher, agent_holds
 from collector.policy.runner import PolicyRunner
 from collector.receipts import ReceiptBatcher
-from collector.store.sqlite import SqliteStore
+from collector.store import Store, StoreError
 from collector.violations import ViolationStore
 
 log = structlog.get_logger("camsentry.collector")
@@ -44,7 +43,7 @@ class CollectorService:
     def __init__(
         self,
         config: CollectorConfig,
-        store: SqliteStore,
+        store: Store,
         key: Ed25519PrivateKey,
         *,
         clock: Clock | None = None,
@@ -133,14 +132,18 @@ class CollectorService:
         if parts is None or request is None or (request.site, request.agent) != (parts.site, parts.agent):
             log.warning("enrolment request refused: unsigned, malformed or topic mismatch", topic=topic[:200])
             return
-        recorded = self.store.add_pending(
-            request.site,
-            request.agent,
-            request.public_key,
-            request.host,
-            self._clock.now().isoformat(),
-            limit=MAX_PENDING_ENROLMENTS,
-        )
+        try:
+            recorded = self.store.add_pending(
+                request.site,
+                request.agent,
+                request.public_key,
+                request.host,
+                self._clock.now().isoformat(),
+                limit=MAX_PENDING_ENROLMENTS,
+            )
+        except StoreError:  # the database is away: the agent asks again on its next connect
+            log.exception("recording an enrolment request failed", site=request.site, agent=request.agent)
+            return
         if recorded:
             log.info(
                 "enrolment request awaiting approval",
@@ -178,7 +181,7 @@ class PolicyEngineLoop:
     def __init__(
         self,
         config: CollectorConfig,
-        store: SqliteStore,
+        store: Store,
         key: Ed25519PrivateKey,
         clock: Clock,
         publish: Callable[[str, bytes], None],
@@ -187,10 +190,11 @@ class PolicyEngineLoop:
         self._interval = config.evaluate_interval_s
         self._next = clock.monotonic()
         self.reload_requested = threading.Event()
-        # Its own connection: the violation store commits in its own transactions.
-        self._conn = sqlite3.connect(config.sqlite_path, check_same_thread=False, timeout=10)
-        violations = ViolationStore(self._conn, clock=clock)
-        self.issuer = CommandIssuer(self._conn, key, publish, clock=clock)
+        # Its own connection to the store's database: the violation store commits in its own
+        # transactions, and the connection comes back by itself after a PostgreSQL restart.
+        self._conn = store.new_connection()
+        violations = ViolationStore(self._conn, clock=clock, paramstyle=store.paramstyle)
+        self.issuer = CommandIssuer(self._conn, key, publish, clock=clock, paramstyle=store.paramstyle)
         self.runner = PolicyRunner(
             store,
             violations,
