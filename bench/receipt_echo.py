@@ -1,50 +1,78 @@
-"""A stand-in collector for the agent benchmark: receipts for everything, no verify, no store.
+"""A stand-in collector for the agent benchmark: it checks and verifies like the collector's
+ingest (size, topic, decode, topic agreement, Ed25519 verify) and confirms with signed
+receipts batched like the collector's, but stores nothing.
 
-Run as its own process so the agent under test has its core to itself.
+Run as its own process, as the collector would be. It listens only to the agent under test,
+so the bare-paho baseline publishing in the same run is not slowed by a consumer.
+Usage: python -m bench.receipt_echo HOST PORT COLLECTOR_KEY_HEX SITE AGENT AGENT_PUBLIC_KEY
 """
 
 from __future__ import annotations
 
-import json
+import queue
 import sys
-import threading
-import time
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.clock import SystemClock
-from agent.mqtt import Message, MqttLink, MqttSettings
-from agent.wire.envelope import Envelope, Kind
+from agent.mqtt import LinkEvent, Message, MqttLink, MqttSettings
+from agent.wire.envelope import Envelope, check_topic, decode, verify
+from agent.wire.errors import WireError
+from agent.wire.signing import public_key_from_text
+from agent.wire.topics import parse_topic, topic
+from collector.config import CollectorConfig
 from collector.receipts import ReceiptBatcher
+
+TELEMETRY_KINDS = frozenset({"birth", "inventory", "flow", "health", "ack"})
 
 
 def main() -> None:
-    host, port, key_hex = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    host, port, key_hex, site, agent, agent_key_text = sys.argv[1:7]
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(key_hex))
-    lock = threading.Lock()
-    pending: list[Envelope] = []
-
-    def on_event(event: object) -> None:
-        if isinstance(event, Message) and not event.topic.endswith(("/receipt", "/cmd", "/status")):
-            doc = json.loads(event.payload)
-            env = Envelope(doc["v"], doc["agent"], doc["site"], doc["boot"], doc["seq"], doc["ts"],
-                           Kind(doc["kind"]), {}, doc["sig"])  # fmt: skip
-            with lock:
-                pending.append(env)
-
-    link = MqttLink(MqttSettings(host=host, port=port, client_id="echo", clean_start=True), on_event,
-                    subscriptions=["camsentry/v1/+/+/+"])  # fmt: skip
-    batcher = ReceiptBatcher(key, lambda t, p: link.publish(t, p), SystemClock(), 0.02)
+    agent_key = public_key_from_text(agent_key_text)
+    settings = MqttSettings(host=host, port=int(port), client_id="echo", clean_start=True)
+    # The collector's defaults, so receipts arrive as late and as batched as they would in service.
+    defaults = CollectorConfig(file="", state_dir=Path(), database="", mqtt=settings, share_group=None)
+    flush_s, batch_max = defaults.receipt_flush_s, defaults.batch_max
+    events: queue.Queue[LinkEvent] = queue.Queue()
+    link = MqttLink(
+        settings,
+        events.put,
+        subscriptions=[topic(site, agent, "+")],
+    )
+    batcher = ReceiptBatcher(key, lambda t, p: link.publish(t, p), SystemClock(), flush_s)
+    rejected = 0
     link.start()
     link.wait_connected(10)
     print("ready", flush=True)
     while True:
-        time.sleep(0.02)
-        with lock:
-            batch, pending[:] = list(pending), []
+        # The collector's ingest loop: wait up to the flush interval, take a batch, confirm it.
+        batch: list[Envelope] = []
+        try:
+            event: LinkEvent | None = events.get(timeout=flush_s)
+        except queue.Empty:
+            event = None
+        while event is not None and len(batch) < batch_max:
+            if isinstance(event, Message):
+                parts = parse_topic(event.topic)
+                if parts is not None and parts.kind in TELEMETRY_KINDS:
+                    try:
+                        env = decode(event.payload)
+                        check_topic(env, parts)
+                        verify(env, agent_key)
+                        batch.append(env)
+                    except WireError:
+                        rejected += 1
+                        print(f"rejected {rejected}", file=sys.stderr, flush=True)
+            try:
+                event = events.get_nowait()
+            except queue.Empty:
+                event = None
         batcher.add(batch)
-        batcher.flush()
+        if batcher.due():
+            batcher.flush()
 
 
 def key_hex(key: Ed25519PrivateKey) -> str:
