@@ -8,7 +8,7 @@ States::
                                                    resolved ──(fires again)──▶ open
 
 Every change, by a person or by the engine, appends to ``violation_audit`` who, when, what and
-why. The store takes a DB-API connection (sqlite3 now, psycopg later): the SQL is portable
+why. The store takes a DB-API connection (sqlite3 or psycopg, from the collector's store): the SQL is portable
 (no AUTOINCREMENT/SERIAL; ids are derived from the violation's key; times are RFC 3339 UTC
 text, which sorts correctly) and ``?`` placeholders are rewritten for ``format`` paramstyles.
 ``VIOLATIONS_SCHEMA`` is the DDL for the collector's migrations.
