@@ -210,6 +210,7 @@ class AgentDaemon:
                 )
             )
             self.publisher.connected = False
+            self.publisher.emit_pending()  # a sweep's queued bodies reach the outbox before it closes
             self._write_status()
             self.outbox.close()
             self._stopped.set()
@@ -259,7 +260,7 @@ class AgentDaemon:
                 bodies.append(inventory_body(record, sweep=sweep_id, snapshot=snapshot))
             self._fingerprints[key] = fingerprint
         if bodies:
-            self.publisher.emit_many(Kind.INVENTORY, bodies)
+            self.publisher.emit_later(Kind.INVENTORY, bodies)
         if self._devices is not None:
             self._devices(done.records)
         if done.error:

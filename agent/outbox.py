@@ -106,13 +106,17 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                before = self._db.total_changes
                 self._db.executemany(
                     "INSERT OR IGNORE INTO outbox (boot, seq, kind, topic, payload, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [(b, s, k, t, p, now) for b, s, k, t, p in rows],
                 )
-                self._count += len(rows)
-                self._bytes += sum(len(r[4]) for r in rows)
+                if self._db.total_changes - before == len(rows):
+                    self._count += len(rows)
+                    self._bytes += sum(len(r[4]) for r in rows)
+                else:  # some were already stored: count what the table holds
+                    self._recount()
                 self._trim()
                 self._db.execute("COMMIT")
             except BaseException:
@@ -147,10 +151,15 @@ class Outbox:
                 self._count -= 1
                 self._bytes -= int(row[1])
 
-    def due(self, limit: int, resend_after_s: float) -> list[OutboxItem]:
-        """Oldest first: published longer ago than ``resend_after_s`` with no receipt, then new."""
+    def due(self, limit: int, resend_after_s: float, *, new_limit: int | None = None) -> list[OutboxItem]:
+        """Oldest first: published longer ago than ``resend_after_s`` with no receipt, then new.
+
+        At most ``limit`` in all, of which at most ``new_limit`` never published in this
+        connection: a resend does not add to what is unconfirmed, so a full window still resends.
+        """
         if limit <= 0:
             return []
+        new_limit = limit if new_limit is None else new_limit
         cutoff = self._clock.now().timestamp() - resend_after_s
         with self._lock:
             overdue: list[int] = []
@@ -164,10 +173,12 @@ class Outbox:
                 rows = self._db.execute(
                     f"SELECT {_COLUMNS} FROM outbox WHERE id IN ({marks})", overdue
                 ).fetchall()
-            rows += self._db.execute(
-                f"SELECT {_COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                (self._cursor, limit - len(rows)),
-            ).fetchall()
+            fresh = min(limit - len(rows), new_limit)
+            if fresh > 0:
+                rows += self._db.execute(
+                    f"SELECT {_COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                    (self._cursor, fresh),
+                ).fetchall()
         return [OutboxItem(*row) for row in sorted(rows)[:limit]]
 
     def mark_sent(self, ids: Iterable[int]) -> None:
