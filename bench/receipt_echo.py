@@ -54,7 +54,7 @@ def main() -> None:
             event: LinkEvent | None = events.get(timeout=flush_s)
         except queue.Empty:
             event = None
-        while event is not None and len(batch) < batch_max:
+        while event is not None:
             if isinstance(event, Message):
                 parts = parse_topic(event.topic)
                 if parts is not None and parts.kind in TELEMETRY_KINDS:
@@ -66,6 +66,8 @@ def main() -> None:
                     except WireError:
                         rejected += 1
                         print(f"rejected {rejected}", file=sys.stderr, flush=True)
+            if len(batch) >= batch_max:
+                break
             try:
                 event = events.get_nowait()
             except queue.Empty:
