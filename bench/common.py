@@ -14,6 +14,9 @@ class Measured:
     cpu_s: float
     count: int
 
+    def __add__(self, other: Measured) -> Measured:
+        return Measured(self.wall_s + other.wall_s, self.cpu_s + other.cpu_s, self.count + other.count)
+
     @property
     def per_s(self) -> float:
         return self.count / self.wall_s if self.wall_s else float("inf")

@@ -46,6 +46,8 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "body": dict,
     SIG_FIELD: str,
 }
+_FIELD_NAMES = frozenset(_FIELDS)
+_KINDS = {k.value: k for k in Kind}
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ def decode(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Env
     if len(payload) > max_bytes:
         raise WireError(RejectReason.OVERSIZE, f"{len(payload)} bytes > {max_bytes}")
     try:
-        document = json.loads(payload)
+        # Decoding first skips json's encoding sniffing; canonical JSON is UTF-8 (DESIGN.md).
+        document = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise WireError(RejectReason.MALFORMED_JSON, str(exc)[:200]) from exc
     if not isinstance(document, dict):
@@ -150,16 +153,16 @@ def decode(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Env
         # bool is an int subclass; a seq of true is malformed, not 1.
         if not isinstance(value, expected) or isinstance(value, bool):
             raise WireError(RejectReason.MALFORMED_ENVELOPE, f"field {name} missing or wrong type")
-    extra = set(document) - set(_FIELDS)
-    if extra:
-        raise WireError(RejectReason.MALFORMED_ENVELOPE, f"unexpected fields {sorted(extra)}")
-    try:
-        kind = Kind(document["kind"])
-    except ValueError as exc:
-        raise WireError(RejectReason.MALFORMED_ENVELOPE, "unknown kind") from exc
+    if len(document) != len(_FIELD_NAMES):  # every field is present, so more means extras
+        extra = sorted(document.keys() - _FIELD_NAMES)
+        raise WireError(RejectReason.MALFORMED_ENVELOPE, f"unexpected fields {extra}")
+    kind = _KINDS.get(document["kind"])
+    if kind is None:
+        raise WireError(RejectReason.MALFORMED_ENVELOPE, "unknown kind")
     if document["seq"] < 1:
         raise WireError(RejectReason.MALFORMED_ENVELOPE, "seq must be >= 1")
-    return Envelope(**{**document, "kind": kind}, raw=payload)
+    document["kind"] = kind
+    return Envelope(**document, raw=payload)
 
 
 _SIG_MARK = b',"' + SIG_FIELD.encode() + b'":"'
