@@ -8,13 +8,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import PollingSettings
-from agent.daemon import AgentDaemon
 from collector.store import Store
 from tests.support.mosquitto import Broker
 from tests.support.pipeline import (
     CountingSweep,
     agent_config,
+    all_delivered,
     enrol,
+    evidence_count,
     running_agent,
     running_collector,
     wait_until,
@@ -36,21 +37,6 @@ def stored_payloads(store: Store) -> list[tuple[str, str, str, str]]:
     return sorted(rows)  # type: ignore[arg-type]
 
 
-def evidence_count(store: Store, boot: str) -> int:
-    return sum(
-        1
-        for kind in ("birth", "inventory", "health", "flow", "ack")
-        for row in store.envelope_bodies(kind)
-        if row["boot"] == boot
-    )
-
-
-def settled(daemon: AgentDaemon, store: Store) -> bool:
-    return daemon.outbox.stats().depth == 0 and evidence_count(store, daemon.publisher.boot) == (
-        daemon.publisher.counters.emitted
-    )
-
-
 def test_stored_equals_sent_exactly_once_including_a_replay(
     broker: Broker, tmp_path: Path, database_url: str
 ) -> None:
@@ -67,7 +53,7 @@ def test_stored_equals_sent_exactly_once_including_a_replay(
                 assert terminate_connections(database_url) >= 1
             wait_until(lambda: len(col.store.devices()) >= 300, 30, "devices after the connections dropped")
             daemon._sweep = lambda: []  # stop producing so the totals can settle
-            wait_until(lambda: settled(daemon, col.store), 60, "every envelope stored and confirmed")
+            wait_until(lambda: all_delivered(daemon, col.store), 60, "every envelope stored and confirmed")
         emitted = daemon.publisher.counters.emitted
         assert evidence_count(col.store, daemon.publisher.boot) == emitted
         assert (

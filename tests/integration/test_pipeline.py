@@ -7,32 +7,17 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import PollingSettings
-from agent.daemon import AgentDaemon
-from collector.store.sqlite import SqliteStore
 from tests.support.mosquitto import Broker, running_broker
 from tests.support.pipeline import (
     CountingSweep,
     agent_config,
+    all_delivered,
     enrol,
+    evidence_count,
     running_agent,
     running_collector,
     wait_until,
 )
-
-
-def non_status_count(store: SqliteStore, boot: str) -> int:
-    return sum(
-        1
-        for kind in ("birth", "inventory", "health", "flow", "ack")
-        for row in store.envelope_bodies(kind)
-        if row["boot"] == boot
-    )
-
-
-def all_delivered(daemon: AgentDaemon, store: SqliteStore) -> bool:
-    return daemon.outbox.stats().depth == 0 and non_status_count(store, daemon.publisher.boot) == (
-        daemon.publisher.counters.emitted
-    )
 
 
 def test_inventory_arrives_and_is_confirmed(broker: Broker, tmp_path: Path) -> None:
@@ -79,7 +64,7 @@ def test_broker_restart_without_persistence_loses_nothing(tmp_path: Path) -> Non
             )
             daemon._sweep = lambda: []  # stop producing so the totals can settle
             wait_until(lambda: all_delivered(daemon, col.store), 60, "every envelope stored and confirmed")
-        stored = non_status_count(col.store, daemon.publisher.boot)
+        stored = evidence_count(col.store, daemon.publisher.boot)
         assert stored == daemon.publisher.counters.emitted
         # every device reported (each sweep reports new ones) is in the store, once
         assert len(col.store.devices()) == len(col.store.envelope_bodies("inventory"))

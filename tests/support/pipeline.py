@@ -78,6 +78,21 @@ def running_collector(
         store.close()
 
 
+# Everything an agent emits but the retained status, which the broker may hand over twice.
+EVIDENCE_KINDS = ("birth", "inventory", "health", "flow", "ack")
+
+
+def evidence_count(store: Store, boot: str) -> int:
+    """Envelopes of one agent boot the collector stored."""
+    return sum(1 for kind in EVIDENCE_KINDS for row in store.envelope_bodies(kind) if row["boot"] == boot)
+
+
+def all_delivered(daemon: AgentDaemon, store: Store) -> bool:
+    """The agent's outbox is empty and the collector holds every envelope the agent emitted."""
+    emitted = daemon.publisher.counters.emitted
+    return daemon.outbox.stats().depth == 0 and evidence_count(store, daemon.publisher.boot) == emitted
+
+
 def agent_config(
     broker: Broker,
     workdir: Path,
