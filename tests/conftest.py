@@ -14,6 +14,18 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CAPTURES = SHARED / "onvif-captures"
 
 
+def require_captures() -> None:
+    """Skip (with the reason) where the real cameras' captures are not beside the checkout."""
+    if not CAPTURES.is_dir():
+        pytest.skip("../shared/onvif-captures is not present (the real camera captures)")
+
+
+def read_capture(name: str) -> bytes:
+    """One capture's bytes; skips when the folder is absent, fails when it lacks the file."""
+    require_captures()
+    return (CAPTURES / name).read_bytes()
+
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """A Mosquitto of this test's own on a free loopback port, without persistence."""

@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 from agent.identify.classify import MIN_REPORTED_CONFIDENCE, Signal, Signals, classify
 from agent.identify.tables import load_tables
 from agent.onvif import soap
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, read_capture
 
 T = load_tables()
 
 
 def _from_captures(prefix: str) -> Signals:
     def payload(op: str) -> soap.Element:
-        return soap.body_payload(soap.parse_xml((CAPTURES / f"{prefix}_{op}.xml").read_bytes()))
+        return soap.body_payload(soap.parse_xml(read_capture(f"{prefix}_{op}.xml")))
 
     info = soap.parse_device_information(payload("GetDeviceInformation"))
     macs = (
@@ -56,7 +56,7 @@ def test_real_devices(prefix: str, maker: str) -> None:
     ],
 )
 def test_discovery_scopes_alone(name: str, maker: str | None, brand: str | None) -> None:
-    (match,) = soap.parse_probe_matches((CAPTURES / name).read_bytes())
+    (match,) = soap.parse_probe_matches(read_capture(name))
     ident = classify(Signals(scopes=match.scopes), T)
     assert (ident.maker, ident.brand) == (maker, brand)
 

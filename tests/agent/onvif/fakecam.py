@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, require_captures
 
 HIK = "HIKVISION_DS-2CD2143G0-I_"
 DIGEST_REALM = "IP Camera(12345)"
@@ -222,6 +222,7 @@ class FakeCamera:
 
 @contextmanager
 def running(camera: FakeCamera) -> Iterator[FakeCamera]:
+    require_captures()  # it answers with a real Hikvision's recorded responses
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)

@@ -9,9 +9,9 @@ from pathlib import Path
 from agent.onvif import soap
 from agent.onvif.discovery import WsDiscovery, build_probe, discovered_from, expand_ranges
 from agent.onvif.neighbours import NeighbourTable, parse_ip_neigh, parse_proc_net_arp
-from tests.conftest import CAPTURES
+from tests.conftest import read_capture
 
-AMCREST = CAPTURES / "AMCREST-DAHUA-OEM_IP2M-841B_ProbeMatches.xml"
+AMCREST = "AMCREST-DAHUA-OEM_IP2M-841B_ProbeMatches.xml"
 
 
 def test_probe_is_a_soap_probe_for_video_transmitters() -> None:
@@ -20,11 +20,11 @@ def test_probe_is_a_soap_probe_for_video_transmitters() -> None:
 
 
 def test_xaddrs_lend_port_and_path_never_the_host() -> None:
-    (found,) = discovered_from("127.0.0.9", AMCREST.read_bytes())  # XAddr names 10.0.0.154:8088
+    (found,) = discovered_from("127.0.0.9", read_capture(AMCREST))  # XAddr names 10.0.0.154:8088
     assert (found.address, found.port, found.path) == ("127.0.0.9", 8088, "/onvif/device_service")
     target = found.target("admin", "pw")
     assert target.address == "127.0.0.9"
-    (axis,) = discovered_from("10.0.0.246", (CAPTURES / "AXIS_M1034-W_ProbeMatches.xml").read_bytes())
+    (axis,) = discovered_from("10.0.0.246", read_capture("AXIS_M1034-W_ProbeMatches.xml"))
     assert axis.port == 80 and axis.address == "10.0.0.246"  # 169.254 XAddr listed first, sender's own wins
 
 
@@ -34,6 +34,7 @@ def test_ranges_are_capped() -> None:
 
 
 def test_unicast_probe_round_on_loopback() -> None:
+    answer_bytes = read_capture(AMCREST)
     responder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     responder.bind(("127.0.0.1", 0))
     port = responder.getsockname()[1]
@@ -43,7 +44,7 @@ def test_unicast_probe_round_on_loopback() -> None:
         data, sender = responder.recvfrom(65535)
         assert b"Probe" in data
         responder.sendto(b"junk that is not XML", sender)
-        responder.sendto(AMCREST.read_bytes(), sender)
+        responder.sendto(answer_bytes, sender)
         got.set()
 
     thread = threading.Thread(target=answer)
