@@ -31,6 +31,7 @@ from agent.wire.commands import parse_rfc3339
 from agent.wire.envelope import rfc3339_utc
 from collector.policy.engine import MAX_EVIDENCE_REFS, Evaluation, Violation
 from collector.policy.model import Severity
+from collector.sql import placeholders
 
 log = structlog.get_logger(__name__)
 
@@ -235,12 +236,11 @@ class ViolationStore:
         self.conn = conn
         self.clock = clock
         self.paramstyle = paramstyle
-        self._format = paramstyle in ("format", "pyformat")
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _exec(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-        cur.execute(sql.replace("?", "%s") if self._format else sql, tuple(params))
+        cur.execute(placeholders(sql, self.paramstyle), tuple(params))
         return cur
 
     def create_schema(self) -> None:

@@ -25,6 +25,7 @@ from agent.wire.envelope import rfc3339_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
 from collector.policy.model import Policy
+from collector.sql import placeholders
 from collector.violations import DBConnection
 
 log = structlog.get_logger(__name__)
@@ -63,10 +64,10 @@ class CommandIssuer:
         self.publish = publish
         self.clock = clock
         self.ttl = ttl
-        self._format = paramstyle in ("format", "pyformat")
+        self.paramstyle = paramstyle
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._format else sql
+        return placeholders(sql, self.paramstyle)
 
     def __call__(
         self,
@@ -175,7 +176,7 @@ class CommandIssuer:
         )
 
     def last_command(self, site: str, agent: str, action: CommandAction) -> CommandRow | None:
-        return last_command(self.conn, site, agent, action, paramstyle="format" if self._format else "qmark")
+        return last_command(self.conn, site, agent, action, paramstyle=self.paramstyle)
 
     def quarantined(self) -> set[tuple[str, str, str]]:
         """(site, agent, device) quarantined by an applied (or not yet acked) command."""
@@ -227,7 +228,7 @@ def last_command(
     cur = conn.cursor()
     try:
         cur.execute(
-            sql.replace("?", "%s") if paramstyle in ("format", "pyformat") else sql,
+            placeholders(sql, paramstyle),
             (site, agent, action.value),
         )
         row = cur.fetchone()

@@ -44,11 +44,6 @@ class Backend(Protocol):
         ...
 
 
-def placeholders(sql: str, paramstyle: str) -> str:
-    """Rewrite the shared ``?`` placeholders for a ``format``/``pyformat`` driver."""
-    return sql.replace("?", "%s") if paramstyle in ("format", "pyformat") else sql
-
-
 class ReconnectingConnection:
     """A DB-API connection (implicit transactions) for the violation store and commanding that
     replaces itself with a new one after the server dropped it (a PostgreSQL restart)."""

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from agent.wire.envelope import Envelope, Kind, encode
-from collector.store.backend import Backend, ReconnectingConnection, log, placeholders
+from collector.sql import placeholders
+from collector.store.backend import Backend, ReconnectingConnection, log
 from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_row
 from collector.store.migrations import MIGRATIONS
 from collector.store.types import AgentRow, StoredBatch, StoreError
