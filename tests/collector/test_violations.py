@@ -19,24 +19,14 @@ from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, EvidenceRef, Rule, Violation
 from collector.policy.model import Severity
 from collector.violations import TransitionError, ViolationState, ViolationStore
+from tests.support.clock import FakeClock
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> datetime:
-        return self.t
-
-    def monotonic(self) -> float:
-        return (self.t - T0).total_seconds()
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 PG_DSN = os.environ.get("CAMSENTRY_TEST_PG_DSN", "host=127.0.0.1 user=postgres dbname=postgres")
@@ -73,7 +63,7 @@ def _sqlite() -> Iterator[tuple[Any, str]]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ViolationStore]:
+def store(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[ViolationStore]:
     with _sqlite() if request.param == "sqlite" else _postgres() as (conn, paramstyle):
         s = ViolationStore(conn, clock=clock, paramstyle=paramstyle)
         s.create_schema()
@@ -103,7 +93,7 @@ def evaluation(*violations: Violation, version: str = "sha256:aa", at: datetime 
     return Evaluation(policy_version=version, evaluated_at=at, violations=tuple(violations))
 
 
-def test_open_ack_accept_expire_resolve_with_audit(store: ViolationStore, clock: Clock) -> None:
+def test_open_ack_accept_expire_resolve_with_audit(store: ViolationStore, clock: FakeClock) -> None:
     v = violation()
     result = store.record_evaluation(evaluation(v))
     assert [r.id for r in result.opened] == [v.id]
@@ -151,7 +141,7 @@ def test_open_ack_accept_expire_resolve_with_audit(store: ViolationStore, clock:
     assert [e.seq for e in trail] == [1, 2, 3, 4, 5]
 
 
-def test_engine_resolves_cleared_and_reopens_recurring(store: ViolationStore, clock: Clock) -> None:
+def test_engine_resolves_cleared_and_reopens_recurring(store: ViolationStore, clock: FakeClock) -> None:
     a, b = violation(device="cam-1"), violation(device="cam-2")
     store.record_evaluation(evaluation(a, b))
     clock.t += timedelta(hours=1)
@@ -213,7 +203,7 @@ def test_list_filters_and_worst_first(store: ViolationStore) -> None:
     assert store.list_violations(states={ViolationState.RESOLVED}) == []
 
 
-def test_format_paramstyle_rewrites_placeholders(clock: Clock) -> None:
+def test_format_paramstyle_rewrites_placeholders(clock: FakeClock) -> None:
     seen: list[str] = []
 
     class Cursor:
@@ -238,7 +228,7 @@ def test_format_paramstyle_rewrites_placeholders(clock: Clock) -> None:
     assert seen == ["SELECT 1 FROM violations WHERE id = %s AND site = %s"]
 
 
-def test_command_ids_and_acks_in_the_same_database(store: ViolationStore, clock: Clock) -> None:
+def test_command_ids_and_acks_in_the_same_database(store: ViolationStore, clock: FakeClock) -> None:
     published: list[tuple[str, bytes]] = []
     issuer = CommandIssuer(
         store.conn,

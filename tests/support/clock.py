@@ -16,6 +16,15 @@ class FakeClock:
     def now(self) -> datetime:
         return self._now
 
+    @property
+    def t(self) -> datetime:
+        """The wall time, settable (``clock.t += timedelta(...)``); monotonic moves with it."""
+        return self._now
+
+    @t.setter
+    def t(self, value: datetime) -> None:
+        self.advance((value - self._now).total_seconds())
+
     def advance(self, seconds: float) -> None:
         self._mono += seconds
         self._now += timedelta(seconds=seconds)

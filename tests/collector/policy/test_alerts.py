@@ -13,19 +13,9 @@ import pytest
 from collector.alerts import Alert, Alerter, alert_topic, alerts_from_sync
 from collector.policy.model import Severity
 from collector.violations import SyncResult, ViolationRow, ViolationState
+from tests.support.clock import FakeClock
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> datetime:
-        return self.t
-
-    def monotonic(self) -> float:
-        return (self.t - T0).total_seconds()
 
 
 class Hook:
@@ -103,7 +93,7 @@ def test_from_sync_worst_first_and_threshold() -> None:
 
 
 def test_webhook_and_mqtt_dedupe(hook: Hook) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     published: list[tuple[str, bytes]] = []
     alerter = Alerter(clock=clock, publish=lambda t, p: published.append((t, p)), webhook_url=hook.url)
     alerter.send([alert("V-1"), alert("V-1"), alert("V-2")])
@@ -122,7 +112,7 @@ def test_webhook_and_mqtt_dedupe(hook: Hook) -> None:
 
 
 def test_rate_limit_counts_and_reports_suppressed(hook: Hook) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     alerter = Alerter(clock=clock, webhook_url=hook.url, max_per_minute=3)
     alerter.send([alert(f"V-{i}") for i in range(10)])
     assert len(hook.bodies) == 3
@@ -135,14 +125,14 @@ def test_rate_limit_counts_and_reports_suppressed(hook: Hook) -> None:
 
 def test_webhook_failure_counted_not_raised(hook: Hook) -> None:
     hook.status = 500
-    alerter = Alerter(clock=Clock(), webhook_url=hook.url)
+    alerter = Alerter(clock=FakeClock(T0), webhook_url=hook.url)
     alerter.send([alert("V-1")])
     assert alerter.stats.webhook_failures == 1
-    refused = Alerter(clock=Clock(), webhook_url="http://127.0.0.1:9/closed")
+    refused = Alerter(clock=FakeClock(T0), webhook_url="http://127.0.0.1:9/closed")
     refused.send([alert("V-2")])
     assert refused.stats.webhook_failures == 1
 
 
 def test_only_http_webhooks() -> None:
     with pytest.raises(ValueError, match="http or https"):
-        Alerter(clock=Clock(), webhook_url="file:///etc/passwd")
+        Alerter(clock=FakeClock(T0), webhook_url="file:///etc/passwd")

@@ -32,6 +32,7 @@ from collector.policy.engine import (
 )
 from collector.policy.model import load_policy
 from collector.violations import ViolationStore
+from tests.support.clock import FakeClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 POLICY = """
@@ -46,17 +47,6 @@ recorders = ["10.77.2.2"]
 class = "standard"
 department = "DVLA"
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = NOW
-
-    def now(self) -> datetime:
-        return self.t
-
-    def monotonic(self) -> float:
-        return (self.t - NOW).total_seconds()
 
 
 def dev(site: str, address: str, maker: str, **extra: Any) -> DeviceFact:
@@ -94,7 +84,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    clock = Clock()
+    clock = FakeClock(NOW)
     db = tmp_path / "collector.db"
     policy_path = tmp_path / "policy.toml"
     policy_path.write_text(POLICY)
@@ -213,7 +203,7 @@ def test_quarantine_dry_run_then_real_then_release(world: World, tmp_path: Path)
         lambda _d: [],
         site="hq",
         agent="a1",
-        clock=Clock(),
+        clock=FakeClock(NOW),
     )
     ack = handler.handle(payload)
     assert ack["outcome"] == "applied"
@@ -283,7 +273,7 @@ allow = [{ cidr = "192.0.2.0/24", ports = [123], protocol = "udp" }, { hostname 
         lambda _d: [],
         site="hq",
         agent="a1",
-        clock=Clock(),
+        clock=FakeClock(NOW),
         on_policy=received.append,
     )
     assert handler.handle(world.published[-1][1])["outcome"] == "applied"

@@ -21,6 +21,7 @@ from collector.policy.commanding import CommandIssuer, CommandRow
 from collector.policy.model import load_policy
 from collector.policy.pushing import PolicyPusher, agent_holds, push_decision
 from collector.violations import ViolationStore
+from tests.support.clock import FakeClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PARAMS = {"policy_version": "sha256:aa", "egress": {"allow": [{"cidr": "192.0.2.0/24"}], "core_networks": []}}
@@ -66,22 +67,11 @@ def test_agent_holds_reads_the_birth() -> None:
     assert agent_holds({"version": "0.1"}, "sha256:aa") is None  # an agent that does not say
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = NOW
-
-    def now(self) -> datetime:
-        return self.t
-
-    def monotonic(self) -> float:
-        return (self.t - NOW).total_seconds()
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
     path = tmp_path / "c.db"
     conn = sqlite3.connect(path)
-    ViolationStore(conn, clock=Clock()).create_schema()
+    ViolationStore(conn, clock=FakeClock(NOW)).create_schema()
     try:
         yield conn, path
     finally:
@@ -92,7 +82,7 @@ def test_pusher_sends_once_per_change_and_resends_after_expiry(
     db: tuple[sqlite3.Connection, Path], tmp_path: Path
 ) -> None:
     conn, _ = db
-    clock = Clock()
+    clock = FakeClock(NOW)
     sent: list[tuple[str, bytes]] = []
     issuer = CommandIssuer(conn, Ed25519PrivateKey.generate(), lambda t, p: sent.append((t, p)), clock=clock)
     pusher = PolicyPusher(issuer)
@@ -126,7 +116,7 @@ def test_pusher_sends_once_per_change_and_resends_after_expiry(
 
 def test_cli_policy_push(db: tuple[sqlite3.Connection, Path], tmp_path: Path) -> None:
     conn, path = db
-    clock = Clock()
+    clock = FakeClock(NOW)
     sent: list[tuple[str, bytes]] = []
     issuer = CommandIssuer(conn, Ed25519PrivateKey.generate(), lambda t, p: sent.append((t, p)), clock=clock)
     policy_path = tmp_path / "p.toml"
