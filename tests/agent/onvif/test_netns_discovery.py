@@ -5,20 +5,18 @@ camera's own address, and the sweep identifies what it found. Namespaces are cs-
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_root
+from tests.support.nspython import run_json
 
 pytestmark = [pytest.mark.netns, pytest.mark.root, pytest.mark.slow]
 topology_mod = pytest.importorskip("simulator.topology")
 
 PREFIX = "cs-onvif-"
-REPO = Path(__file__).resolve().parents[3]
 AGENT_SIDE = """
 import json, sys
 from agent.onvif import client
@@ -46,18 +44,7 @@ def test_multicast_discovery_then_sweep_in_namespaces(tmp_path: Path) -> None:
     with topology_mod.topology(PREFIX, cameras=3) as topo:
         manifest = topo.start_fleet(fleet, tmp_path / "manifest.json")
         creds = {m["address"]: [m["username"], m["password"]] for m in manifest}
-        argv = [sys.executable, "-c", AGENT_SIDE, json.dumps(creds), topology_mod.GATEWAY_CAM_SIDE]
-        proc = subprocess.run(
-            topo.gw.exec_argv(argv),
-            cwd=str(REPO),
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result = run_json(topo.gw, AGENT_SIDE, json.dumps(creds), topology_mod.GATEWAY_CAM_SIDE)
     assert sorted(a for a, _, _ in result["found"]) == sorted(creds)
     assert all(port == 80 and path == "/onvif/device_service" for _, port, path in result["found"])
     by_address = {m["address"]: m["id"] for m in manifest}

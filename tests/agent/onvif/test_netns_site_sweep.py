@@ -5,21 +5,18 @@ not exist as a health item. Namespaces are cs-osw-*."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_root
+from tests.support.nspython import run_json
 
 pytestmark = [pytest.mark.netns, pytest.mark.root, pytest.mark.slow]
 topology_mod = pytest.importorskip("simulator.topology")
 
 PREFIX = "cs-osw-"
-REPO = Path(__file__).resolve().parents[3]
 AGENT_SIDE = """
 import json, sys
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -58,18 +55,7 @@ def test_multicast_on_a_named_interface_feeds_the_daemons_sweep(tmp_path: Path) 
     (tmp_path / "pw").write_text("12345\n")
     with topology_mod.topology(PREFIX, cameras=2) as topo:
         manifest = topo.start_fleet(fleet, tmp_path / "manifest.json")
-        argv = [sys.executable, "-c", AGENT_SIDE, str(tmp_path), str(tmp_path / "pw")]
-        proc = subprocess.run(
-            topo.gw.exec_argv(argv),
-            cwd=str(REPO),
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result = run_json(topo.gw, AGENT_SIDE, str(tmp_path), str(tmp_path / "pw"))
     by_id = {m["id"]: m["address"] for m in manifest}
     assert result["records"] == sorted(
         [
