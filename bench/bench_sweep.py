@@ -67,11 +67,37 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+class _Phases:
+    """CPU, wall time and RSS of a child: from start, after setup (imports, clients), of the sweep."""
+
+    def __init__(self) -> None:
+        self.cpu0, self.t0 = _cpu(), time.perf_counter()
+        self.setup_cpu = self.rss_setup = self.cpu1 = self.t1 = 0.0
+
+    def sweep_starts(self) -> None:
+        self.setup_cpu, self.rss_setup = _cpu() - self.cpu0, _rss_mb()
+        self.cpu1, self.t1 = _cpu(), time.perf_counter()
+
+    def result(self, cameras: int, authenticated: int, identified: int | None) -> dict[str, Any]:
+        return {
+            "cameras": cameras,
+            "wall_s": time.perf_counter() - self.t1,
+            "total_wall_s": time.perf_counter() - self.t0,
+            "setup_cpu_s": self.setup_cpu,
+            "sweep_cpu_s": _cpu() - self.cpu1,
+            "total_cpu_s": _cpu() - self.cpu0,
+            "rss_after_setup_mb": self.rss_setup,
+            "peak_rss_mb": _rss_mb(),
+            "authenticated": authenticated,
+            "identified": identified,
+        }
+
+
 # ---------------------------------------------------------------- child processes
 
 
 def child_ours(manifest: list[dict[str, Any]]) -> dict[str, Any]:
-    cpu0, t0 = _cpu(), time.perf_counter()
+    phases = _Phases()
     from agent.onvif import client
 
     client.preload()
@@ -82,37 +108,28 @@ def child_ours(manifest: list[dict[str, Any]]) -> dict[str, Any]:
     from agent.onvif.targets import CameraTarget
 
     sweeper = Sweeper(concurrency=16, per_camera_timeout_s=20.0)
-    setup_cpu, rss_setup = _cpu() - cpu0, _rss_mb()
     targets = [CameraTarget(m["address"], m["port"], m["username"], m["password"]) for m in manifest]
-    cpu1, t1 = _cpu(), time.perf_counter()
+    phases.sweep_starts()
     records = sweeper.sweep(targets)
-    return {
-        "cameras": len(targets),
-        "wall_s": time.perf_counter() - t1,
-        "total_wall_s": time.perf_counter() - t0,
-        "setup_cpu_s": setup_cpu,
-        "sweep_cpu_s": _cpu() - cpu1,
-        "total_cpu_s": _cpu() - cpu0,
-        "rss_after_setup_mb": rss_setup,
-        "peak_rss_mb": _rss_mb(),
-        "authenticated": sum(1 for r in records if r["authenticated"]),
-        "identified": sum(1 for r in records if r["maker"]),
-    }
+    return phases.result(
+        len(targets),
+        authenticated=sum(1 for r in records if r["authenticated"]),
+        identified=sum(1 for r in records if r["maker"]),
+    )
 
 
 def child_naive(manifest: list[dict[str, Any]], package_dir: str) -> dict[str, Any]:
     sys.path.insert(0, package_dir)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    phases = _Phases()
     import logging
 
     from onvif import ONVIFCamera  # onvif-zeep 0.2.12 (synchronous)
 
     logging.getLogger().setLevel(logging.WARNING)
     wsdl = os.path.join(package_dir, "wsdl")
-    setup_cpu, rss_setup = _cpu() - cpu0, _rss_mb()
     cameras = []
     ok = 0
-    cpu1, t1 = _cpu(), time.perf_counter()
+    phases.sweep_starts()
     for m in manifest:
         cam = ONVIFCamera(m["address"], m["port"], m["username"], m["password"], wsdl)
         dev = cam.devicemgmt
@@ -121,18 +138,7 @@ def child_naive(manifest: list[dict[str, Any]], package_dir: str) -> dict[str, A
         dev.GetServices({"IncludeCapability": False})
         cameras.append(cam)
         ok += 1
-    return {
-        "cameras": len(manifest),
-        "wall_s": time.perf_counter() - t1,
-        "total_wall_s": time.perf_counter() - t0,
-        "setup_cpu_s": setup_cpu,
-        "sweep_cpu_s": _cpu() - cpu1,
-        "total_cpu_s": _cpu() - cpu0,
-        "rss_after_setup_mb": rss_setup,
-        "peak_rss_mb": _rss_mb(),
-        "authenticated": ok,
-        "identified": None,
-    }
+    return phases.result(len(manifest), authenticated=ok, identified=None)
 
 
 # ---------------------------------------------------------------- orchestration
