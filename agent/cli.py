@@ -10,8 +10,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from agent.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
+from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import load_or_create_private_key, print_keygen, public_key_to_text
 
@@ -59,9 +59,9 @@ def build_sweep(config: AgentConfig) -> SiteSweep:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_agent_config(Path(args.config))
     sweep = build_sweep(config)  # before logging: onvif-zeep reconfigures logging on import
-    from agent import sdnotify
     from agent.daemon import AgentDaemon
-    from agent.logs import configure_logging
+    from agent.runtime import sdnotify
+    from agent.runtime.logs import configure_logging
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
     key, _ = load_or_create_private_key(config.key_path)  # first start: a key to ask enrolment with

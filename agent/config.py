@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.configfile import Table, load_toml, parse_logging
-from agent.mqtt import MqttSettings, TlsSettings
 from agent.onvif.discovery import MAX_UNICAST_HOSTS
 from agent.onvif.sources import (
     MAX_WAIT_S,
@@ -18,6 +16,9 @@ from agent.onvif.sources import (
     parse_range,
     unicast_host_count,
 )
+from agent.runtime.configfile import Table, load_toml, parse_logging
+from agent.runtime.mqtt import MqttSettings
+from agent.runtime.mqttconfig import parse_mqtt, read_secret_file
 from agent.wire.signing import KeyFormatError, public_key_from_text
 from agent.wire.topics import valid_name
 
@@ -87,46 +88,6 @@ class AgentConfig:
     @property
     def status_path(self) -> Path:
         return self.state_dir / "status.json"
-
-
-def read_secret_file(table: Table, name: str) -> str | None:
-    path = table.opt_str(name)
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise table.error(name, f"cannot read {path}: {exc.strerror}") from exc
-
-
-def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
-    host = table.get_str("host", required=True)
-    tls_enabled = table.get_bool("tls", False)
-    port = table.get_int("port", 8883 if tls_enabled else 1883, minimum=1, maximum=65535)
-    tls = None
-    ca_file = table.opt_str("ca_file")
-    cert_file = table.opt_str("cert_file")
-    key_file = table.opt_str("key_file")
-    if tls_enabled:
-        if ca_file is None:
-            raise table.error("ca_file", "is required when tls = true")
-        if (cert_file is None) != (key_file is None):
-            raise table.error("cert_file", "cert_file and key_file go together")
-        tls = TlsSettings(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
-    settings = MqttSettings(
-        host=host,
-        port=port,
-        client_id=table.get_str("client_id", default_client_id),
-        keepalive_s=table.get_int("keepalive_s", 30, minimum=5, maximum=3600),
-        tls=tls,
-        username=table.opt_str("username"),
-        password=read_secret_file(table, "password_file"),
-        session_expiry_s=table.get_int("session_expiry_s", 3600, minimum=0),
-        reconnect_min_s=table.get_float("reconnect_min_s", 0.5, minimum=0.01),
-        reconnect_max_s=table.get_float("reconnect_max_s", 60.0, minimum=0.01),
-    )
-    table.finish()
-    return settings
 
 
 def parse_enforce(table: Table) -> EnforceSettings:

@@ -21,11 +21,11 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import __version__
-from agent.clock import Clock, SystemClock
 from agent.config import AgentConfig
-from agent.mqtt import LinkEvent, MqttLink
 from agent.outbox import Outbox
 from agent.publisher import Publisher
+from agent.runtime.clock import Clock, SystemClock
+from agent.runtime.mqtt import LinkEvent, MqttLink
 from agent.wire.envelope import Kind
 from agent.wire.inventory import device_key, inventory_body, record_fingerprint
 from agent.wire.signing import public_key_from_text

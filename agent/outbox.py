@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.clock import Clock
+from agent.runtime.clock import Clock
 
 # When full, tiers drop in this order; within a tier the oldest goes first.
 DROP_TIERS: tuple[tuple[str, ...], ...] = (("health",), ("birth", "ack"), ("flow", "inventory"))

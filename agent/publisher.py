@@ -19,10 +19,10 @@ from typing import Any, Protocol
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from agent.clock import Clock
 from agent.config import DeliverySettings
-from agent.mqtt import Connected, Disconnected, LinkEvent, Message, PubAck, Will
 from agent.outbox import Outbox
+from agent.runtime.clock import Clock
+from agent.runtime.mqtt import Connected, Disconnected, LinkEvent, Message, PubAck, Will
 from agent.wire.enrol import ENROL_KIND, seal_enrol
 from agent.wire.envelope import Kind, encode, seal
 from agent.wire.receipts import RECEIPT_KIND, open_receipt

@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.config import AgentConfig, DeliverySettings, PollingSettings
 from agent.daemon import AgentDaemon
-from agent.mqtt import MqttLink, MqttSettings
+from agent.runtime.mqtt import MqttLink, MqttSettings
 from agent.wire.envelope import Kind, encode, seal
 from agent.wire.inventory import inventory_body
 from agent.wire.signing import public_key_to_text

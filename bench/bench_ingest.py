@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.clock import SystemClock
+from agent.runtime.clock import SystemClock
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import Kind, encode, seal
 from agent.wire.signing import public_key_to_text

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.logs import configure_logging
+from agent.runtime.logs import configure_logging
 from simulator.fleet import load_fleet
 from simulator.profile import bundled_profiles
 from simulator.runner import FleetRunner

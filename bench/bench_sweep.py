@@ -101,7 +101,7 @@ def child_ours(manifest: list[dict[str, Any]]) -> dict[str, Any]:
     from agent.onvif import client
 
     client.preload()
-    from agent.logs import configure_logging
+    from agent.runtime.logs import configure_logging
 
     configure_logging("warning")
     from agent.onvif.sweep import Sweeper

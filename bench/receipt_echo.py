@@ -16,8 +16,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.clock import SystemClock
-from agent.mqtt import LinkEvent, Message, MqttLink, MqttSettings
+from agent.runtime.clock import SystemClock
+from agent.runtime.mqtt import LinkEvent, Message, MqttLink, MqttSettings
 from agent.wire.envelope import Envelope, check_topic, decode, verify
 from agent.wire.errors import WireError
 from agent.wire.signing import public_key_from_text

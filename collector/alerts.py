@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from agent.clock import Clock
+from agent.runtime.clock import Clock
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import rfc3339_utc
 from collector.policy.model import Severity

@@ -12,8 +12,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agent.clierrors import OPERATOR_ERRORS, report_operator_error
-from agent.clock import SystemClock
+from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
+from agent.runtime.clock import SystemClock
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, public_key_from_text
 from agent.wire.topics import valid_name
@@ -105,8 +105,8 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
-    from agent import sdnotify
-    from agent.logs import configure_logging
+    from agent.runtime import sdnotify
+    from agent.runtime.logs import configure_logging
     from collector.service import CollectorService
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import parse_mqtt
-from agent.configfile import Table, load_toml, parse_logging
-from agent.mqtt import MqttSettings
+from agent.runtime.configfile import Table, load_toml, parse_logging
+from agent.runtime.mqtt import MqttSettings
+from agent.runtime.mqttconfig import parse_mqtt
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
 from collector.store.url import DatabaseUrlError, Engine, parse_database_url
 

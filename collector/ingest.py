@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.clock import Clock
+from agent.runtime.clock import Clock
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES, Envelope, check_topic, decode, verify
 from agent.wire.errors import RejectReason, WireError
 from agent.wire.signing import KeyFormatError, public_key_from_text

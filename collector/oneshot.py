@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 from dataclasses import replace
 
-from agent.mqtt import LinkEvent, MqttLink, MqttSettings, PubAck
+from agent.runtime.mqtt import LinkEvent, MqttLink, MqttSettings, PubAck
 
 CONNECT_TIMEOUT_S = 10.0
 PUBACK_TIMEOUT_S = 10.0

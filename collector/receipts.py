@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.clock import Clock
+from agent.runtime.clock import Clock
 from agent.wire.envelope import Envelope
 from agent.wire.receipts import RECEIPT_KIND, Receipt, seal_receipt, to_ranges
 from agent.wire.topics import topic

@@ -15,8 +15,8 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.clock import Clock, SystemClock
-from agent.mqtt import Connected, Disconnected, LinkEvent, Message, MqttLink
+from agent.runtime.clock import Clock, SystemClock
+from agent.runtime.mqtt import Connected, Disconnected, LinkEvent, Message, MqttLink
 from agent.wire.enrol import ENROL_KIND, open_enrol
 from agent.wire.envelope import Kind
 from agent.wire.topics import parse_topic, telemetry_subscription

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from agent.clock import Clock
-from agent.errors import CamsentryError
+from agent.runtime.clock import Clock
+from agent.runtime.errors import CamsentryError
 from agent.wire.commands import parse_rfc3339
 from agent.wire.envelope import rfc3339_utc
 from collector.policy.engine import MAX_EVIDENCE_REFS, Evaluation, Violation

@@ -85,7 +85,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from agent.logs import configure_logging
+    from simulator.logs import configure_logging
 
     configure_logging(args.log_level, args.log_format)
     try:

@@ -7,7 +7,7 @@ destinations (``dns.py``); the allowlist and the vendor cloud table classify the
 (``allowlist.py``, ``clouds.py``); ``aggregate.py`` folds them into bounded findings and
 ``watcher.py`` runs it all. Parsers are pure; I/O sits in small edge classes.
 
-Errors: configuration problems raise ``agent.errors.ConfigError``. Nothing a peer or the kernel
+Errors: configuration problems raise ``agent.runtime.errors.ConfigError``. Nothing a peer or the kernel
 sends raises: bad lines and packets are counted and skipped; a source that cannot run
 (no CAP_NET_ADMIN, no conntrack tool, no CAP_NET_RAW) becomes a health finding.
 """

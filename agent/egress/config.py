@@ -9,9 +9,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.configfile import Table
-from agent.egress.allowlist import Allowlist, Network, parse_entry, parse_networks
-from agent.errors import ConfigError
+from agent.runtime.configfile import Table
+from agent.runtime.errors import ConfigError
+from agent.wire.allowlist import Allowlist, Network, parse_entry, parse_networks
 
 SOCKET_READERS = ("procnet", "psutil")
 # Host sockets: 2 s keeps a recorder's phone-home visible (it holds connections open) at

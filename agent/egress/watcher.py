@@ -28,9 +28,7 @@ from typing import Any
 import psutil
 import structlog
 
-from agent.clock import Clock, SystemClock
 from agent.egress.aggregate import Aggregator, FlowKey, FlowRecord
-from agent.egress.allowlist import Allowlist
 from agent.egress.clouds import CORE_NETWORK_TAG, CloudTable, load_cloud_domains
 from agent.egress.config import EgressConfig
 from agent.egress.conntrack import ConntrackStream
@@ -40,6 +38,8 @@ from agent.egress.dnssniff import DnsSniffer
 from agent.egress.model import FlowEvent, FlowKind, Source
 from agent.egress.procnet import ProcNet
 from agent.egress.sockets import SocketPoller, psutil_owner, psutil_sockets
+from agent.runtime.clock import Clock, SystemClock
+from agent.wire.allowlist import Allowlist
 
 log = structlog.get_logger("agent.egress.watcher")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.errors import CamsentryError
+from agent.runtime.errors import CamsentryError
 
 
 class EnforceError(CamsentryError):

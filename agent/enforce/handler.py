@@ -18,13 +18,13 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.clock import Clock, SystemClock
 from agent.enforce.errors import EnforceError
 from agent.enforce.nft import NftRunner
 from agent.enforce.policy import PolicyResult
 from agent.enforce.rules import DEFAULT_TABLE, Quarantine, render_quarantine
 from agent.enforce.state import EnforcementState, load_state, save_state
-from agent.errors import CamsentryError
+from agent.runtime.clock import Clock, SystemClock
+from agent.runtime.errors import CamsentryError
 from agent.wire.commands import AckOutcome, Command, CommandAction, ack_body, open_command
 
 log = structlog.get_logger(__name__)

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from agent.egress.allowlist import Allowlist
-from agent.errors import CamsentryError
+from agent.runtime.errors import CamsentryError
+from agent.wire.allowlist import Allowlist
 from agent.wire.commands import AckOutcome
 
 log = structlog.get_logger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from agent.errors import CamsentryError
+from agent.runtime.errors import CamsentryError
 
 
 class FailureKind(StrEnum):

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.errors import ConfigError
 from agent.onvif.discovery import DEFAULT_WAIT_S, MAX_UNICAST_HOSTS
 from agent.onvif.sources import (
     MAX_WAIT_S,
@@ -24,6 +23,7 @@ from agent.onvif.sources import (
     unicast_host_count,
 )
 from agent.onvif.targets import CameraTarget, parse_camera_tables, parse_target_arg
+from agent.runtime.errors import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,7 +177,7 @@ def run_scan(argv: list[str], *, configure_logs: bool = True) -> int:
 
     client.preload()  # before logging is configured: onvif-zeep reconfigures logging on import
     if configure_logs:
-        from agent.logs import configure_logging
+        from agent.runtime.logs import configure_logging
 
         configure_logging("warning")
     from agent.onvif.sweep import Sweeper

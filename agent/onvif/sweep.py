@@ -13,13 +13,13 @@ from typing import Any
 
 import structlog
 
-from agent.clock import Clock, SystemClock
 from agent.identify.tables import load_tables
 from agent.onvif import client
 from agent.onvif.errors import FailureKind
 from agent.onvif.poll import CameraPoller, Observation, OpFailure, PollSettings
 from agent.onvif.record import build_record
 from agent.onvif.targets import CameraTarget
+from agent.runtime.clock import Clock, SystemClock
 
 log = structlog.get_logger("agent.onvif.sweep")
 

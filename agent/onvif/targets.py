@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import ConfigError
+from agent.runtime.errors import ConfigError
 
 DEFAULT_PATH = "/onvif/device_service"  # ONVIF Core spec 5.1.1: the device service entry point
 _KEYS = frozenset({"address", "port", "username", "password", "path", "scheme", "name"})

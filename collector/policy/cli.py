@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.clock import Clock, SystemClock
 from agent.enforce.rules import Quarantine, render_quarantine
+from agent.runtime.clock import Clock, SystemClock
 from agent.wire.commands import CommandAction, parse_rfc3339
 from agent.wire.envelope import rfc3339_utc
 from collector.policy.commanding import CommandSender, last_command, policy_params, quarantines_in_force

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.clock import Clock
 from agent.enforce.rules import Quarantine
+from agent.runtime.clock import Clock
 from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, parse_rfc3339, seal_command
 from agent.wire.envelope import rfc3339_utc
 from agent.wire.topics import topic

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from agent.egress.allowlist import AllowEntry, Network, check_entry
-from agent.errors import CamsentryError
+from agent.runtime.errors import CamsentryError
+from agent.wire.allowlist import AllowEntry, Network, check_entry
 from agent.wire.topics import valid_name
 
 E = TypeVar("E", bound=StrEnum)
@@ -86,7 +86,7 @@ class Site:
     recorders: tuple[str, ...] = ()
 
 
-# One validator and matcher for allow entries, shared with the agent (agent.egress.allowlist):
+# One validator and matcher for allow entries, shared with the agent (agent.wire.allowlist):
 # whatever this file accepts, the agent's Allowlist.from_document accepts.
 AllowRule = AllowEntry
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from agent.clock import Clock
+from agent.runtime.clock import Clock
 from collector.alerts import Alerter, AlertStats, alerts_from_sync
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, Facts, enforcement_actions, evaluate

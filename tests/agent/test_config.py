@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import load_agent_config, parse_agent_config
-from agent.errors import ConfigError
+from agent.runtime.errors import ConfigError
 from agent.wire.signing import public_key_to_text
 from collector.config import load_collector_config
 

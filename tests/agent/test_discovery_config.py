@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
 
 from agent.config import parse_agent_config
-from agent.errors import ConfigError
 from agent.onvif.sources import DiscoverySettings
+from agent.runtime.errors import ConfigError
 from agent.wire.signing import public_key_to_text
 
 KEY = public_key_to_text(Ed25519PrivateKey.generate().public_key())

@@ -9,9 +9,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import DeliverySettings
-from agent.mqtt import Connected, PubAck
 from agent.outbox import Outbox
 from agent.publisher import EMIT_CHUNK, Publisher
+from agent.runtime.mqtt import Connected, PubAck
 from agent.wire.envelope import Kind, decode
 from tests.support.clock import FakeClock
 

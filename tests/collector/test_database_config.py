@@ -8,7 +8,7 @@ import pytest
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.errors import ConfigError
+from agent.runtime.errors import ConfigError
 from agent.wire.signing import public_key_to_text
 from collector.cli import main as collector_main
 from collector.config import parse_collector_config

@@ -127,7 +127,7 @@ def test_install_reinstall_uninstall(site_root: Path, wheels: Path) -> None:
     assert os.access(venv / "bin/camsentry-agent", os.X_OK)
     assert (root / "opt/camsentry/doc/install.md").read_text() == (REPO / "docs/install.md").read_text()
     landed = subprocess.run(
-        [str(venv / "bin/python"), "-I", "-c", "import agent.sdnotify as m; print(m.__file__)"],
+        [str(venv / "bin/python"), "-I", "-c", "import agent.runtime.sdnotify as m; print(m.__file__)"],
         capture_output=True,
         text=True,
         check=True,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import AgentConfig, DeliverySettings, PollingSettings
 from agent.daemon import AgentDaemon, CommandSink, SweepFn
-from agent.mqtt import MqttSettings
+from agent.runtime.mqtt import MqttSettings
 from agent.wire.signing import public_key_to_text
 from collector.config import CollectorConfig
 from collector.service import CollectorService

@@ -14,8 +14,8 @@ import threading
 from agent.egress.config import parse_egress_config
 from agent.egress.watcher import EgressWatcher
 from agent.enforce.policy import EgressPolicy
-from agent.errors import CamsentryError
-from agent.logs import configure_logging
+from agent.runtime.errors import CamsentryError
+from agent.runtime.logs import configure_logging
 
 DRAIN_S = 0.2
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from agent.egress.allowlist import Allowlist
 from agent.egress.clouds import CloudTable, load_cloud_domains, parse_cloud_domains
 from agent.egress.config import parse_egress_config
-from agent.errors import ConfigError
+from agent.runtime.errors import ConfigError
+from agent.wire.allowlist import Allowlist
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "egress.md"
 

@@ -7,13 +7,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from agent.egress.allowlist import Allowlist
 from agent.egress.config import EgressConfig, parse_egress_config
 from agent.egress.conntrack import parse_conntrack_event
 from agent.egress.devices import DeviceIdentity
 from agent.egress.dns import parse_dns_answers
 from agent.egress.model import FlowEvent, FlowKind
 from agent.egress.watcher import EgressWatcher
+from agent.wire.allowlist import Allowlist
 from tests.agent.egress.peers import dns_response
 from tests.support.clock import FakeClock
 

@@ -16,7 +16,7 @@ from agent.egress.devices import DeviceDirectory, DeviceIdentity, identities_fro
 from agent.egress.model import FlowEvent, FlowKind
 from agent.egress.watcher import EgressWatcher
 from agent.enforce.state import load_state, state_path
-from agent.mqtt import MqttSettings
+from agent.runtime.mqtt import MqttSettings
 from agent.wire.commands import CommandAction
 from agent.wire.signing import public_key_to_text
 from tests.agent.enforce.conftest import MakeCommand

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import ConfigError
 from agent.onvif.targets import CameraTarget, parse_camera_tables, parse_target_arg
+from agent.runtime.errors import ConfigError
 
 
 def test_tables_become_targets_with_defaults() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.egress.allowlist import Allowlist, check_entry
+from agent.wire.allowlist import Allowlist, check_entry
 from collector.policy.model import load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parents[3]

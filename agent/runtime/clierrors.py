@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.errors import ConfigError
+from agent.runtime.errors import ConfigError
 from agent.wire.signing import KeyFormatError
 
 OPERATOR_ERRORS = (ConfigError, KeyFormatError, FileNotFoundError)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import ConfigError
+from agent.runtime.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # The protocols conntrack names.

@@ -1,0 +1,48 @@
+"""The ``[mqtt]`` table both agent and collector configs carry, and secrets read from files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.runtime.configfile import Table
+from agent.runtime.mqtt import MqttSettings, TlsSettings
+
+
+def read_secret_file(table: Table, name: str) -> str | None:
+    path = table.opt_str(name)
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise table.error(name, f"cannot read {path}: {exc.strerror}") from exc
+
+
+def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
+    host = table.get_str("host", required=True)
+    tls_enabled = table.get_bool("tls", False)
+    port = table.get_int("port", 8883 if tls_enabled else 1883, minimum=1, maximum=65535)
+    tls = None
+    ca_file = table.opt_str("ca_file")
+    cert_file = table.opt_str("cert_file")
+    key_file = table.opt_str("key_file")
+    if tls_enabled:
+        if ca_file is None:
+            raise table.error("ca_file", "is required when tls = true")
+        if (cert_file is None) != (key_file is None):
+            raise table.error("cert_file", "cert_file and key_file go together")
+        tls = TlsSettings(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+    settings = MqttSettings(
+        host=host,
+        port=port,
+        client_id=table.get_str("client_id", default_client_id),
+        keepalive_s=table.get_int("keepalive_s", 30, minimum=5, maximum=3600),
+        tls=tls,
+        username=table.opt_str("username"),
+        password=read_secret_file(table, "password_file"),
+        session_expiry_s=table.get_int("session_expiry_s", 3600, minimum=0),
+        reconnect_min_s=table.get_float("reconnect_min_s", 0.5, minimum=0.01),
+        reconnect_max_s=table.get_float("reconnect_max_s", 60.0, minimum=0.01),
+    )
+    table.finish()
+    return settings
