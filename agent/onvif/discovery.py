@@ -1,8 +1,10 @@
 """WS-Discovery: multicast Probe on chosen interfaces, unicast Probe to configured ranges.
 
 Matches are parsed by ``agent.onvif.soap.parse_probe_matches`` (pure). An XAddr is used only
-for its port and path; the host is always the address the answer came from, because a camera
-(or anything on the VLAN) can name any host in its XAddrs.
+for its scheme, port and path; the host is always the address the answer came from, because a
+camera (or anything on the VLAN) can name any host in its XAddrs. A camera whose XAddrs are all
+``https://`` is polled over TLS. The match's scopes and XAddrs travel on the target as
+identification evidence.
 """
 
 from __future__ import annotations
@@ -60,30 +62,52 @@ class Discovered:
     scopes: tuple[str, ...]
     types: tuple[str, ...]
     xaddrs: tuple[str, ...]
+    scheme: str = "http"
 
     def target(self, username: str | None = None, password: str | None = None) -> CameraTarget:
         return CameraTarget(
-            self.address, self.port, username, password, self.path, source=SOURCE_WS_DISCOVERY
+            self.address,
+            self.port,
+            username,
+            password,
+            self.path,
+            scheme=self.scheme,
+            source=SOURCE_WS_DISCOVERY,
+            probe_scopes=self.scopes,
+            xaddrs=self.xaddrs,
         )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def choose_xaddr(sender: str, xaddrs: Sequence[str]) -> tuple[str, int, str]:
+    """(scheme, port, path) to poll ``sender`` at: the XAddr naming the sender itself first, then
+    plain HTTP before HTTPS (an HTTPS-only camera gets TLS), then the first listed (pure)."""
+    best: tuple[tuple[bool, bool, int], tuple[str, int, str]] | None = None
+    for i, xaddr in enumerate(xaddrs):
+        try:
+            parts = urlsplit(xaddr)
+            scheme = parts.scheme.lower()
+            if scheme not in _DEFAULT_PORTS:
+                continue
+            port = parts.port or _DEFAULT_PORTS[scheme]
+        except ValueError:  # "http://[::1" and ports out of range
+            continue
+        rank = (parts.hostname != sender, scheme != "http", i)
+        if best is None or rank < best[0]:
+            best = (rank, (scheme, port, parts.path or DEFAULT_PATH))
+    return best[1] if best is not None else ("http", 80, DEFAULT_PATH)
+
+
 def discovered_from(sender: str, data: bytes) -> list[Discovered]:
-    """Parse one datagram from ``sender``; XAddrs lend only port and path (pure)."""
+    """Parse one datagram from ``sender``; XAddrs lend only scheme, port and path (pure)."""
     found = []
     for match in parse_probe_matches(data):
-        port, path = 80, DEFAULT_PATH
-        for xaddr in match.xaddrs:
-            try:
-                parts = urlsplit(xaddr)
-                if parts.scheme != "http":
-                    continue
-                port = parts.port or 80
-            except ValueError:  # "http://[::1" and ports out of range
-                continue
-            path = parts.path or DEFAULT_PATH
-            if parts.hostname == sender:
-                break  # prefer the XAddr that names the sender itself
-        found.append(Discovered(sender, port, path, match.endpoint, match.scopes, match.types, match.xaddrs))
+        scheme, port, path = choose_xaddr(sender, match.xaddrs)
+        found.append(
+            Discovered(sender, port, path, match.endpoint, match.scopes, match.types, match.xaddrs, scheme)
+        )
     return found
 
 

@@ -29,7 +29,9 @@ def signals_of(obs: Observation, *, mac: str = "", hostnames: Sequence[str] = ()
         firmware=device.firmware if device else "",
         serial=device.serial if device else "",
         mac=obs.mac or mac,
-        scopes=tuple(obs.scopes),
+        # GetScopes first; the ProbeMatch's scopes count too, so a camera that refuses GetScopes
+        # (or that we hold no credentials for) is still identified from what it announced.
+        scopes=tuple(dict.fromkeys((*obs.scopes, *obs.target.probe_scopes))),
         http_server=obs.http_server,
         login_title=obs.login_title,
         hostnames=tuple(names),

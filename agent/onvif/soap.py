@@ -36,6 +36,9 @@ from agent.onvif.models import (
 MAX_XML_BYTES = 1_048_576
 # Caps on what one answer may make us keep, whatever it lists.
 MAX_ITEMS = 64
+MAX_SCOPE_CHARS = 512  # real scope URIs are under 100 characters
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # RFC 3986 section 3.1
+_URI_PATH = re.compile(r"^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})+$")  # RFC 3986 3.3
 MAX_TEXT_CHARS = 512
 _HOSTILE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _local = threading.local()
@@ -326,6 +329,30 @@ def parse_capabilities(payload: Element) -> Capabilities:
     return Capabilities(xaddrs=xaddrs)
 
 
+def split_scopes(text: str) -> tuple[str, ...]:
+    """A ProbeMatch ``Scopes`` list (URIs separated by white space) without its junk (pure).
+
+    Pretty-printing firmware wraps the list over lines, sometimes inside one URI: a piece with
+    no URI scheme, made of path characters, that follows a URI ending in ``/`` (or starts with
+    ``/``) continues that URI.
+    Other scheme-less pieces, control characters, over-long items and repeats are dropped; at
+    most ``MAX_ITEMS`` are kept.
+    """
+    pieces: list[str] = []
+    for piece in text.split():
+        if _URI_SCHEME.match(piece):
+            pieces.append(piece)
+        elif pieces and (pieces[-1].endswith("/") or piece.startswith("/")) and _URI_PATH.match(piece):
+            pieces[-1] += piece
+    out: list[str] = []
+    for scope in pieces:
+        if len(scope) <= MAX_SCOPE_CHARS and scope.isprintable() and scope not in out:
+            out.append(scope)
+            if len(out) >= MAX_ITEMS:
+                break
+    return tuple(out)
+
+
 def parse_probe_matches(data: bytes) -> list[ProbeMatch]:
     """WS-Discovery ProbeMatches (or Hello) datagram into matches; MalformedResponse if not."""
     payload = body_payload(parse_xml(data, max_bytes=65_536))
@@ -337,7 +364,7 @@ def parse_probe_matches(data: bytes) -> list[ProbeMatch]:
                 ProbeMatch(
                     endpoint=_findtext(el, "Address"),
                     types=tuple(_findtext(el, "Types").split()[:MAX_ITEMS]),
-                    scopes=tuple(_findtext(el, "Scopes").split()[:MAX_ITEMS]),
+                    scopes=split_scopes(_findtext(el, "Scopes")),
                     xaddrs=tuple(_findtext(el, "XAddrs").split()[:MAX_ITEMS]),
                     metadata_version=version,
                 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -163,12 +163,17 @@ def merge_targets(
 ) -> list[CameraTarget]:
     """Configured targets, then discovered ones at addresses not configured (the configured entry
     wins, with its port and credentials: a second record for the same device would only differ in
-    its key)."""
-    targets = list(configured)
-    have = {t.address for t in configured}
+    its key); a configured camera that answered the probe keeps its ProbeMatch as evidence."""
+    answers: dict[str, Discovered] = {}
     for found in discovered:
-        if found.address not in have:
-            have.add(found.address)
+        answers.setdefault(found.address, found)
+    targets = [
+        replace(t, probe_scopes=d.scopes, xaddrs=d.xaddrs) if (d := answers.get(t.address)) else t
+        for t in configured
+    ]
+    have = {t.address for t in configured}
+    for address, found in answers.items():
+        if address not in have:
             targets.append(found.target(username, password))
     return targets
 
@@ -207,9 +212,17 @@ def follow_channels(
             if reason:
                 skipped.append(Skipped(recorder, host, reason))
                 continue
-            port, path = _port_and_path(str(channel.get("uri") or ""))
+            scheme, port, path = _scheme_port_path(str(channel.get("uri") or ""))
             targets.append(
-                CameraTarget(host, port, username, password, path, source=f"{SOURCE_RECORDER}:{recorder}")
+                CameraTarget(
+                    host,
+                    port,
+                    username,
+                    password,
+                    path,
+                    scheme=scheme,
+                    source=f"{SOURCE_RECORDER}:{recorder}",
+                )
             )
     return targets, skipped
 
@@ -222,11 +235,12 @@ def _refusal(host: str, in_scope: Callable[[str], bool]) -> str:
     return "" if in_scope(host) else "outside the discovery scope"
 
 
-def _port_and_path(uri: str) -> tuple[int, str]:
+def _scheme_port_path(uri: str) -> tuple[str, int, str]:
     try:
         parts = urlsplit(uri)
-        if parts.scheme == "http":
-            return parts.port or 80, parts.path or DEFAULT_PATH
+        if parts.scheme in ("http", "https"):
+            default = 443 if parts.scheme == "https" else 80
+            return parts.scheme, parts.port or default, parts.path or DEFAULT_PATH
     except ValueError:
         pass
-    return 80, DEFAULT_PATH  # rtsp:// and the like: the ONVIF port is not in them
+    return "http", 80, DEFAULT_PATH  # rtsp:// and the like: the ONVIF port is not in them

@@ -15,6 +15,8 @@ _KEYS = frozenset({"address", "port", "username", "password", "path", "scheme", 
 SOURCE_CONFIG = "config"
 SOURCE_WS_DISCOVERY = "ws-discovery"
 SOURCE_RECORDER = "recorder"
+SCHEMES = ("http", "https")
+HTTPS_PORT = 443  # a camera configured on 443 without a scheme speaks TLS there
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,14 @@ class CameraTarget:
     path: str = DEFAULT_PATH
     scheme: str = "http"
     source: str = SOURCE_CONFIG
+    # What the device said of itself in its WS-Discovery ProbeMatch (identification evidence,
+    # kept for a camera that refuses GetScopes or that we hold no credentials for).
+    probe_scopes: tuple[str, ...] = ()
+    xaddrs: tuple[str, ...] = ()
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
 
     @property
     def host_port(self) -> str:
@@ -61,7 +71,10 @@ def parse_camera_tables(tables: list[dict[str, Any]], file: str) -> list[CameraT
         address = table.get("address")
         if not isinstance(address, str) or not _valid_host(address.strip("[]")):
             raise ConfigError(file, f"{where}.address", "must be an IP address or host name")
-        port = table.get("port", 80)
+        scheme = table.get("scheme", "https" if table.get("port") == HTTPS_PORT else "http")
+        if scheme not in SCHEMES:
+            raise ConfigError(file, f"{where}.scheme", "must be http or https")
+        port = table.get("port", HTTPS_PORT if scheme == "https" else 80)
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise ConfigError(file, f"{where}.port", "must be an integer 1-65535")
         creds: dict[str, str | None] = {}
@@ -75,9 +88,6 @@ def parse_camera_tables(tables: list[dict[str, Any]], file: str) -> list[CameraT
         path = table.get("path", DEFAULT_PATH)
         if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigError(file, f"{where}.path", "must be a path starting with /")
-        scheme = table.get("scheme", "http")
-        if scheme != "http":
-            raise ConfigError(file, f"{where}.scheme", "only http is supported")
         targets.append(
             CameraTarget(
                 address=address.strip("[]"),
@@ -85,13 +95,21 @@ def parse_camera_tables(tables: list[dict[str, Any]], file: str) -> list[CameraT
                 username=creds["username"],
                 password=creds["password"],
                 path=path,
+                scheme=scheme,
             )
         )
     return targets
 
 
 def parse_target_arg(value: str, *, default_port: int = 80) -> CameraTarget:
-    """``HOST``, ``HOST:PORT``, ``[V6]`` or ``[V6]:PORT`` into a target; ValueError if not."""
+    """``HOST``, ``HOST:PORT``, ``[V6]`` or ``[V6]:PORT``, optionally after ``https://`` (or on port
+    443), into a target; ValueError if not."""
+    scheme = ""
+    for prefix in ("https://", "http://"):
+        if value.lower().startswith(prefix):
+            scheme, value = prefix[:-3], value[len(prefix) :].rstrip("/")
+    if scheme == "https" and default_port == 80:
+        default_port = HTTPS_PORT
     host, port_text = value, ""
     if value.startswith("["):
         end = value.find("]")
@@ -111,4 +129,5 @@ def parse_target_arg(value: str, *, default_port: int = 80) -> CameraTarget:
         port = int(port_text)
     if not _valid_host(host):
         raise ValueError(f"bad host in {value!r}")
-    return CameraTarget(address=host, port=port)
+    scheme = scheme or ("https" if port == HTTPS_PORT else "http")
+    return CameraTarget(address=host, port=port, scheme=scheme)

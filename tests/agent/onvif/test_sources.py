@@ -67,19 +67,25 @@ def test_scope_is_ranges_and_interface_subnets() -> None:
     assert "2001:db8::1" not in scope and None not in scope
 
 
-def _found(address: str, port: int = 80) -> Discovered:
-    return Discovered(address, port, "/onvif/device_service", "urn:x", (), (), ())
+def _found(address: str, port: int = 80, scopes: tuple[str, ...] = ()) -> Discovered:
+    return Discovered(address, port, "/onvif/device_service", "urn:x", scopes, (), ())
 
 
 def test_configured_address_wins_over_discovery_with_its_port_and_credentials() -> None:
     configured = [CameraTarget("10.0.0.5", 8000, "site", "site-pw")]
     merged = merge_targets(
         configured,
-        [_found("10.0.0.5", 80), _found("10.0.0.6"), _found("10.0.0.6", 8080)],
+        [
+            _found("10.0.0.5", 80, ("onvif://www.onvif.org/name/Dahua",)),
+            _found("10.0.0.6"),
+            _found("10.0.0.6", 8080),
+        ],
         username="d",
         password="p",
     )
-    assert merged[0] is configured[0]
+    first = merged[0]
+    assert (first.port, first.username, first.password, first.source) == (8000, "site", "site-pw", "config")
+    assert first.probe_scopes == ("onvif://www.onvif.org/name/Dahua",)  # the answer is still evidence
     assert [(t.address, t.port, t.username, t.source) for t in merged[1:]] == [
         ("10.0.0.6", 80, "d", "ws-discovery")
     ]

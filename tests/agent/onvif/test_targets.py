@@ -36,7 +36,7 @@ def test_tables_become_targets_with_defaults() -> None:
         ({"address": "10.0.0.5", "username": "admin"}, "camera[0].password"),
         ({"address": "10.0.0.5", "colour": "red"}, "camera[0].colour"),
         ({"address": "bad host"}, "camera[0].address"),
-        ({"address": "10.0.0.5", "scheme": "https"}, "camera[0].scheme"),
+        ({"address": "10.0.0.5", "scheme": "ftp"}, "camera[0].scheme"),
     ],
 )
 def test_bad_tables_name_file_and_key(table: dict[str, object], key: str) -> None:
@@ -58,3 +58,24 @@ def test_target_arguments(text: str, address: str, port: int) -> None:
 def test_bad_target_arguments(text: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         parse_target_arg(text)
+
+
+def test_https_by_scheme_or_port_443() -> None:
+    by_scheme, by_port, other_port, plain = parse_camera_tables(
+        [
+            {"address": "10.0.0.5", "scheme": "https"},
+            {"address": "10.0.0.6", "port": 443},
+            {"address": "10.0.0.7", "scheme": "https", "port": 8443},
+            {"address": "10.0.0.8", "scheme": "http", "port": 443},
+        ],
+        "agent.toml",
+    )
+    assert (by_scheme.scheme, by_scheme.port) == ("https", 443) and by_scheme.tls
+    assert (by_port.scheme, by_port.port) == ("https", 443)
+    assert (other_port.scheme, other_port.port) == ("https", 8443)
+    assert (plain.scheme, plain.port) == ("http", 443) and not plain.tls  # said so explicitly
+    assert [(t.scheme, t.port) for t in map(parse_target_arg, ("https://cam.example", "10.0.0.5:443"))] == [
+        ("https", 443),
+        ("https", 443),
+    ]
+    assert parse_target_arg("https://10.0.0.5:8443/").port == 8443
