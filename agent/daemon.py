@@ -29,6 +29,7 @@ from agent.runtime.mqtt import LinkEvent, MqttLink
 from agent.wire.envelope import Kind
 from agent.wire.inventory import device_key, inventory_body, record_fingerprint
 from agent.wire.signing import public_key_from_text
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 
 log = structlog.get_logger("camsentry.agent")
@@ -303,7 +304,7 @@ class AgentDaemon:
             "agent": self.config.agent,
             "boot": self.publisher.boot,
             "pid": os.getpid(),
-            "updated": self._clock.now().isoformat(),
+            "updated": format_utc(self._clock.now()),
             **self.health_body(),
         }
         write_json_atomic(self.config.status_path, status)

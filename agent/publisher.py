@@ -26,6 +26,7 @@ from agent.runtime.mqtt import Connected, Disconnected, LinkEvent, Message, PubA
 from agent.wire.enrol import ENROL_KIND, seal_enrol
 from agent.wire.envelope import Kind, encode, seal
 from agent.wire.receipts import RECEIPT_KIND, open_receipt
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 
 log = structlog.get_logger("camsentry.agent.publisher")
@@ -240,5 +241,5 @@ class Publisher:
         if sent_ids:
             self._outbox.mark_sent(sent_ids)
             self.counters.published += len(sent_ids)
-            self.counters.last_publish_ts = self._clock.now().isoformat()
+            self.counters.last_publish_ts = format_utc(self._clock.now())
         return True

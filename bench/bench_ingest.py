@@ -29,6 +29,7 @@ from agent.runtime.clock import SystemClock
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import Kind, encode, seal
 from agent.wire.signing import public_key_to_text
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 from bench.common import Measured, measure, report
 from collector.ingest import Ingestor
@@ -112,7 +113,7 @@ def main() -> int:
     with database(args.database) as url:
         store = open_store(url)
         for a, k in enumerate(keys):
-            store.add_agent("s", f"a{a}", public_key_to_text(k.public_key()), now.isoformat())
+            store.add_agent("s", f"a{a}", public_key_to_text(k.public_key()), format_utc(now))
         ingestor = Ingestor(store, clock=SystemClock())
 
         def ingest_round(first: int, last: int) -> None:

@@ -23,7 +23,7 @@ import structlog
 
 from agent.runtime.clock import Clock
 from agent.wire.canonical import canonical_json
-from agent.wire.envelope import rfc3339_utc
+from agent.wire.timefmt import format_utc
 from collector.policy.model import Severity
 from collector.violations import SyncResult, ViolationRow
 
@@ -76,7 +76,7 @@ class Alert:
             "state": self.state,
             "policy_version": self.policy_version,
             "evidence": list(self.evidence),
-            "at": rfc3339_utc(at),
+            "at": format_utc(at),
             "suppressed_before": suppressed,
         }
 

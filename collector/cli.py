@@ -16,6 +16,7 @@ from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.runtime.clock import SystemClock
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, public_key_from_text
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import valid_name
 from collector.config import CollectorConfig, default_config_path, load_collector_config
 from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
@@ -29,7 +30,7 @@ WATCHDOG_PING_MAX_S = 10.0
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return format_utc(datetime.now(UTC))
 
 
 def _open(config: CollectorConfig) -> Store:

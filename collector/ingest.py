@@ -18,6 +18,7 @@ from agent.runtime.clock import Clock
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES, Envelope, check_topic, decode, verify
 from agent.wire.errors import RejectReason, WireError
 from agent.wire.signing import KeyFormatError, public_key_from_text
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import parse_topic
 from collector.store import AgentRow, Store
 
@@ -143,7 +144,7 @@ class Ingestor:
                 counts[(site, agent, f"rejected:{exc.reason.value}")] += 1
                 self._log_reject(site, agent, exc)
         if accepted:
-            stored = self._store.store_batch(accepted, self._clock.now().isoformat())
+            stored = self._store.store_batch(accepted, format_utc(self._clock.now()))
             result.new, result.duplicates = stored.new, stored.duplicates
             for env in stored.new:
                 counts[(env.site, env.agent, "accepted")] += 1

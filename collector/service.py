@@ -19,6 +19,7 @@ from agent.runtime.clock import Clock, SystemClock
 from agent.runtime.mqtt import Connected, Disconnected, LinkEvent, Message, MqttLink
 from agent.wire.enrol import ENROL_KIND, open_enrol
 from agent.wire.envelope import Kind
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import parse_topic, telemetry_subscription
 from collector.alerts import Alerter
 from collector.config import CollectorConfig
@@ -138,7 +139,7 @@ class CollectorService:
                 request.agent,
                 request.public_key,
                 request.host,
-                self._clock.now().isoformat(),
+                format_utc(self._clock.now()),
                 limit=MAX_PENDING_ENROLMENTS,
             )
         except StoreError:  # the database is away: the agent asks again on its next connect

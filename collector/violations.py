@@ -27,8 +27,7 @@ import structlog
 
 from agent.runtime.clock import Clock
 from agent.runtime.errors import CamsentryError
-from agent.wire.commands import parse_rfc3339
-from agent.wire.envelope import rfc3339_utc
+from agent.wire.timefmt import format_utc, parse_utc
 from collector.policy.engine import MAX_EVIDENCE_REFS, Evaluation, Violation
 from collector.policy.model import Severity
 from collector.sql import placeholders
@@ -157,14 +156,14 @@ class ViolationRow:
             "summary": self.summary,
             "detail": self.detail,
             "evidence": list(self.evidence),
-            "first_seen": rfc3339_utc(self.first_seen),
-            "last_seen": rfc3339_utc(self.last_seen),
+            "first_seen": format_utc(self.first_seen),
+            "last_seen": format_utc(self.last_seen),
             "state": self.state.value,
             "state_reason": self.state_reason,
-            "accepted_until": rfc3339_utc(self.accepted_until) if self.accepted_until else None,
+            "accepted_until": format_utc(self.accepted_until) if self.accepted_until else None,
             "policy_version": self.policy_version,
-            "opened_at": rfc3339_utc(self.opened_at),
-            "updated_at": rfc3339_utc(self.updated_at),
+            "opened_at": format_utc(self.opened_at),
+            "updated_at": format_utc(self.updated_at),
         }
 
 
@@ -212,14 +211,14 @@ def _row(values: Sequence[Any]) -> ViolationRow:
         summary=summary,
         detail=json.loads(detail),
         evidence=tuple(json.loads(evidence)),
-        first_seen=parse_rfc3339(first),
-        last_seen=parse_rfc3339(last),
+        first_seen=parse_utc(first),
+        last_seen=parse_utc(last),
         state=ViolationState(state),
         state_reason=reason,
-        accepted_until=parse_rfc3339(until) if until else None,
+        accepted_until=parse_utc(until) if until else None,
         policy_version=version,
-        opened_at=parse_rfc3339(opened),
-        updated_at=parse_rfc3339(updated),
+        opened_at=parse_utc(opened),
+        updated_at=parse_utc(updated),
     )
 
 
@@ -254,7 +253,7 @@ class ViolationStore:
             cur.close()
 
     def _now(self) -> str:
-        return rfc3339_utc(self.clock.now())
+        return format_utc(self.clock.now())
 
     def _audit(
         self,
@@ -301,7 +300,7 @@ class ViolationStore:
             cur,
             "UPDATE violations SET state = ?, state_reason = ?, accepted_until = ?, updated_at = ? "
             "WHERE id = ?",
-            (state.value, reason, rfc3339_utc(until) if until else None, self._now(), row.id),
+            (state.value, reason, format_utc(until) if until else None, self._now(), row.id),
         )
         self._audit(cur, row.id, who, action, row.state, state, reason)
 
@@ -366,7 +365,7 @@ class ViolationStore:
             AuditEntry(
                 violation_id=r[0],
                 seq=int(r[1]),
-                at=parse_rfc3339(r[2]),
+                at=parse_utc(r[2]),
                 who=r[3],
                 action=r[4],
                 from_state=ViolationState(r[5]) if r[5] else None,
@@ -419,7 +418,7 @@ class ViolationStore:
                 cur,
                 "INSERT INTO policy_evaluations (at, policy_version, violations, opened, resolved) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (rfc3339_utc(evaluation.evaluated_at), version, len(current), len(opened), len(resolved)),
+                (format_utc(evaluation.evaluated_at), version, len(current), len(opened), len(resolved)),
             )
             fresh = self._by_ids(cur, [*opened, *reopened, *resolved])
         log.info(
@@ -455,8 +454,8 @@ class ViolationStore:
                 v.summary,
                 json.dumps(dict(v.detail), sort_keys=True, default=str),
                 json.dumps([e.as_dict() for e in v.evidence]),
-                rfc3339_utc(v.first_seen),
-                rfc3339_utc(v.last_seen),
+                format_utc(v.first_seen),
+                format_utc(v.last_seen),
                 ViolationState.OPEN.value,
                 v.summary,
                 None,
@@ -484,8 +483,8 @@ class ViolationStore:
                 v.summary,
                 json.dumps(detail, sort_keys=True),
                 json.dumps(evidence),
-                rfc3339_utc(first),
-                rfc3339_utc(last),
+                format_utc(first),
+                format_utc(last),
                 v.address,
                 version,
                 row.id,
@@ -507,7 +506,7 @@ class ViolationStore:
             ]
             for r in due:
                 assert r.accepted_until is not None
-                reason = f"risk acceptance expired {rfc3339_utc(r.accepted_until)} ({r.state_reason})"
+                reason = f"risk acceptance expired {format_utc(r.accepted_until)} ({r.state_reason})"
                 self._set_state(cur, r, ViolationState.OPEN, who=SYSTEM, action="risk_expired", reason=reason)
             rows = [self._select(cur, "WHERE id = ?", (r.id,))[0] for r in due]
         for r in rows:
@@ -557,7 +556,7 @@ class ViolationStore:
     def accept_risk(self, vid: str, *, by: str, reason: str, until: datetime) -> ViolationRow:
         now = self.clock.now()
         if until <= now:
-            raise TransitionError(f"--until {rfc3339_utc(until)} is not in the future")
+            raise TransitionError(f"--until {format_utc(until)} is not in the future")
         if until - now > MAX_RISK_ACCEPTANCE:
             raise TransitionError(f"a risk is accepted for at most {MAX_RISK_ACCEPTANCE.days} days")
         return self._transition(

@@ -40,6 +40,7 @@ from agent.egress.procnet import ProcNet
 from agent.egress.sockets import SocketPoller, psutil_owner, psutil_sockets
 from agent.runtime.clock import Clock, SystemClock
 from agent.wire.allowlist import Allowlist
+from agent.wire.timefmt import format_utc
 
 log = structlog.get_logger("agent.egress.watcher")
 
@@ -68,10 +69,6 @@ table inet {NFT_TABLE} {{
 
 def _utc(ts: float | None, clock: Clock) -> datetime:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else clock.now()
-
-
-def _rfc3339(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class EgressWatcher:
@@ -196,7 +193,7 @@ class EgressWatcher:
 
     def _counted(self, component: str, count: int, problem: str) -> dict[str, Any]:
         key = f"egress.{component}"
-        since = self._since.setdefault(key, _rfc3339(self._clock.now()))
+        since = self._since.setdefault(key, format_utc(self._clock.now()))
         return {"component": key, "status": "degraded", "problem": problem, "since": since, "count": count}
 
     def stats(self) -> dict[str, int]:
@@ -271,8 +268,8 @@ class EgressWatcher:
             "hostname": rec.hostname,
             "hostnames": list(rec.names),
             "tags": sorted(tags),
-            "first_seen": _rfc3339(rec.first_seen),
-            "last_seen": _rfc3339(rec.last_seen),
+            "first_seen": format_utc(rec.first_seen),
+            "last_seen": format_utc(rec.last_seen),
             "count": rec.count,
             "bytes": rec.bytes,
             "allowed": allowed,
@@ -457,7 +454,7 @@ class EgressWatcher:
                 "component": key,
                 "status": status,
                 "problem": problem,
-                "since": _rfc3339(self._clock.now()),
+                "since": format_utc(self._clock.now()),
             }
         log.warning("egress_degraded", component=key, status=status, problem=problem)
 

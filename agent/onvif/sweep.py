@@ -20,6 +20,7 @@ from agent.onvif.poll import CameraPoller, Observation, OpFailure, PollSettings
 from agent.onvif.record import build_record
 from agent.onvif.targets import CameraTarget
 from agent.runtime.clock import Clock, SystemClock
+from agent.wire.timefmt import format_utc
 
 log = structlog.get_logger("agent.onvif.sweep")
 
@@ -73,7 +74,7 @@ class Sweeper:
         hostnames: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, Any]:
         started = self.clock.monotonic()
-        polled_at = self.clock.now().isoformat().replace("+00:00", "Z")
+        polled_at = format_utc(self.clock.now())
         try:
             obs = CameraPoller(
                 target, self.settings, now=self.clock.now, monotonic=self.clock.monotonic

@@ -6,7 +6,9 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from agent.wire.timefmt import format_utc
 
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -31,12 +33,6 @@ class TokenValues:
         return f"TokenValues(username={self.username!r}, created={self.created!r})"
 
 
-def format_created(moment: datetime) -> str:
-    """UTC with a ``Z``: some Hikvision firmware rejects ``+00:00`` (DESIGN.md field notes)."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
 def password_digest(nonce: bytes, created: str, password: str) -> str:
     """Base64(SHA-1(nonce + created + password)), WSS UsernameToken Profile 1.0 section 3.1."""
     sha = hashlib.sha1(nonce + created.encode() + password.encode(), usedforsecurity=False)
@@ -53,7 +49,8 @@ def make_token(
 ) -> TokenValues:
     """A token stamped ``now + offset_s``: the time on the camera's clock, not ours."""
     nonce = os.urandom(16) if nonce is None else nonce
-    created = format_created(now + timedelta(seconds=offset_s))
+    # ``Z``, not ``+00:00``: some Hikvision firmware rejects the latter (DESIGN.md field notes).
+    created = format_utc(now + timedelta(seconds=offset_s))
     return TokenValues(
         username=username,
         digest=password_digest(nonce, created, password),

@@ -18,15 +18,16 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from agent.wire.canonical import canonical_json
-from agent.wire.envelope import WIRE_VERSION, rfc3339_utc
+from agent.wire.envelope import WIRE_VERSION
 from agent.wire.signing import SIG_FIELD, sign_document, verify_document
+from agent.wire.timefmt import format_utc, parse_utc
 
 CMD_KIND = "cmd"
 # A command is a handful of fields and a short allowlist; anything bigger is hostile.
@@ -115,18 +116,10 @@ def seal_command(key: Ed25519PrivateKey, command: Command) -> bytes:
         "action": command.action.value,
         "device": command.device,
         "params": command.params,
-        "issued": rfc3339_utc(command.issued),
-        "expires": rfc3339_utc(command.expires),
+        "issued": format_utc(command.issued),
+        "expires": format_utc(command.expires),
     }
     return canonical_json(sign_document(key, fields))
-
-
-def parse_rfc3339(text: str) -> datetime:
-    """Parse ``...Z`` or an explicit offset; naive times are refused."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError("timestamp without a time zone")
-    return moment.astimezone(UTC)
 
 
 def _refuse(reason: CommandRefusal, detail: str, command: Command | None = None) -> CommandOutcome:
@@ -166,8 +159,8 @@ def open_command(
     except ValueError:
         return _refuse(CommandRefusal.UNKNOWN_ACTION, f"action={document['action']!r}")
     try:
-        issued = parse_rfc3339(document["issued"])
-        expires = parse_rfc3339(document["expires"])
+        issued = parse_utc(document["issued"])
+        expires = parse_utc(document["expires"])
     except ValueError as exc:
         return _refuse(CommandRefusal.MALFORMED, f"timestamp: {exc}")
     if action is not CommandAction.POLICY:
@@ -194,7 +187,7 @@ def open_command(
     if now >= expires:
         return _refuse(
             CommandRefusal.EXPIRED,
-            f"expired {rfc3339_utc(expires)}, now {rfc3339_utc(now)}",
+            f"expired {format_utc(expires)}, now {format_utc(now)}",
             command,
         )
     if command.id <= last_applied_id:

@@ -17,7 +17,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.canonical import canonical_json
-from agent.wire.envelope import WIRE_VERSION, rfc3339_utc
+from agent.wire.envelope import WIRE_VERSION
 from agent.wire.signing import (
     KeyFormatError,
     public_key_from_text,
@@ -25,6 +25,7 @@ from agent.wire.signing import (
     sign_document,
     verify_document,
 )
+from agent.wire.timefmt import format_utc
 
 ENROL_KIND = "enrol"
 MAX_ENROL_BYTES = 4096
@@ -56,7 +57,7 @@ def seal_enrol(key: Ed25519PrivateKey, *, site: str, agent: str, host: str, now:
         "agent": agent,
         "public_key": public_key_to_text(key.public_key()),
         "host": host[:255],
-        "ts": rfc3339_utc(now),
+        "ts": format_utc(now),
     }
     return canonical_json(sign_document(key, fields))
 

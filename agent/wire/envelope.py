@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from agent.wire.canonical import canonical_json
 from agent.wire.errors import RejectReason, WireError
 from agent.wire.signing import SIG_FIELD, verify_document
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import TopicParts
 
 WIRE_VERSION = 1
@@ -78,11 +79,6 @@ class Envelope:
         }
 
 
-def rfc3339_utc(moment: datetime) -> str:
-    """UTC with a ``Z``, millisecond precision."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def seal(
     key: Ed25519PrivateKey,
     *,
@@ -103,7 +99,7 @@ def seal(
         "site": site,
         "boot": boot,
         "seq": seq,
-        "ts": rfc3339_utc(ts),
+        "ts": format_utc(ts),
         "kind": kind.value,
         "body": body,
     }

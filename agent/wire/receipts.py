@@ -13,8 +13,9 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from agent.wire.canonical import canonical_json
-from agent.wire.envelope import WIRE_VERSION, rfc3339_utc
+from agent.wire.envelope import WIRE_VERSION
 from agent.wire.signing import sign_document, verify_document
+from agent.wire.timefmt import format_utc
 
 RECEIPT_KIND = "receipt"
 MAX_RECEIPT_BYTES = 64 * 1024
@@ -49,7 +50,7 @@ def seal_receipt(key: Ed25519PrivateKey, receipt: Receipt, now: datetime) -> byt
         "agent": receipt.agent,
         "boot": receipt.boot,
         "ranges": [list(r) for r in receipt.ranges],
-        "ts": rfc3339_utc(now),
+        "ts": format_utc(now),
     }
     return canonical_json(sign_document(key, fields))
 

@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 from agent.enforce.rules import Quarantine, render_quarantine
 from agent.runtime.clock import Clock, SystemClock
-from agent.wire.commands import CommandAction, parse_rfc3339
-from agent.wire.envelope import rfc3339_utc
+from agent.wire.commands import CommandAction
+from agent.wire.timefmt import format_utc, parse_utc
 from collector.policy.commanding import CommandSender, last_command, policy_params, quarantines_in_force
 from collector.policy.engine import DeviceFact
 from collector.policy.model import Policy, PolicyError, check_policy_file, default_policy, load_policy
@@ -150,7 +150,7 @@ def _policy_push(r: _Run, args: argparse.Namespace) -> int:
 
 
 def _row_line(v: ViolationRow) -> str:
-    until = f" until {rfc3339_utc(v.accepted_until)}" if v.accepted_until else ""
+    until = f" until {format_utc(v.accepted_until)}" if v.accepted_until else ""
     return (
         f"{v.id}  {v.severity:<8}  {v.state.value}{until:<6}  {v.site}/{v.agent}  "
         f"{v.address or v.device_id or '-'}  {v.rule}: {v.summary}"
@@ -178,7 +178,7 @@ def _audit(r: _Run, args: argparse.Namespace) -> int:
     for e in entries:
         before = e.from_state.value if e.from_state else "-"
         print(
-            f"{e.at.isoformat()}  {e.who}  {e.action}  {before} -> {e.to_state.value}  {e.reason}", file=r.out
+            f"{format_utc(e.at)}  {e.who}  {e.action}  {before} -> {e.to_state.value}  {e.reason}", file=r.out
         )
     return EXIT_OK
 
@@ -198,7 +198,7 @@ def parse_until(text: str) -> datetime:
     try:
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(0), tzinfo=UTC)
-        return parse_rfc3339(text)
+        return parse_utc(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or RFC 3339 time: {text!r}") from exc
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.enforce.rules import Quarantine
 from agent.runtime.clock import Clock
-from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, parse_rfc3339, seal_command
-from agent.wire.envelope import rfc3339_utc
+from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, seal_command
+from agent.wire.timefmt import format_utc, parse_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
 from collector.policy.model import Policy
@@ -123,8 +123,8 @@ class CommandIssuer:
                     action.value,
                     device,
                     json.dumps(command.params, sort_keys=True),
-                    rfc3339_utc(command.issued),
-                    rfc3339_utc(command.expires),
+                    format_utc(command.issued),
+                    format_utc(command.expires),
                     issued_by,
                 ),
             )
@@ -156,7 +156,7 @@ class CommandIssuer:
                     body.get("reason"),
                     str(body.get("detail") or "")[:4000],
                     str(body.get("ruleset") or "")[:65536],
-                    rfc3339_utc(self.clock.now()),
+                    format_utc(self.clock.now()),
                     site,
                     agent,
                     cid,
@@ -239,7 +239,7 @@ def last_command(
     cid, params, expires, outcome, reason, detail = row
     try:
         parsed = json.loads(params)
-        when = parse_rfc3339(str(expires))
+        when = parse_utc(str(expires))
     except ValueError:
         log.warning("command_row_unreadable", site=site, agent=agent, command_id=cid)
         return None

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from agent.wire.commands import parse_rfc3339
+from agent.wire.timefmt import parse_utc
 from collector.policy.model import Enforcement, Policy, Severity
 
 
@@ -163,7 +163,7 @@ def _when(value: Any, fallback: datetime) -> datetime:
         return value
     if isinstance(value, str):
         try:
-            return parse_rfc3339(value)
+            return parse_utc(value)
         except ValueError:
             return fallback
     return fallback

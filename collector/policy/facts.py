@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from agent.wire.commands import parse_rfc3339
+from agent.wire.timefmt import parse_utc
 from collector.policy.engine import MAX_EVIDENCE_REFS, AgentFact, DeviceFact, EvidenceRef, FlowFact
 
 
@@ -19,7 +19,7 @@ def _time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return parse_rfc3339(value)
+        return parse_utc(value)
     except ValueError:
         return None
 

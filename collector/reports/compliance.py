@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent.wire.envelope import rfc3339_utc
+from agent.wire.timefmt import format_utc
 from collector.policy.engine import DeviceFact, Rule
 from collector.policy.model import Policy, Severity
 from collector.violations import ViolationRow, ViolationState
@@ -230,7 +230,7 @@ def build_compliance(
         members = [line for line in lines if line.department == dept]
         departments.append(DepartmentLine(dept, len(members), _sum([m.counts for m in members])))
     return ComplianceReport(
-        generated_at=rfc3339_utc(now),
+        generated_at=format_utc(now),
         policy_version=policy.version,
         sites=tuple(lines),
         departments=tuple(departments),

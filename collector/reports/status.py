@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from agent.wire.timefmt import parse_utc
 from collector.store import Store
 
 
@@ -16,7 +17,7 @@ def liveness(row: dict[str, Any], now: datetime, silent_after_s: float) -> str:
         return "never seen"
     if row.get("state") == "offline":
         return "offline"
-    age = (now - datetime.fromisoformat(last_seen)).total_seconds()
+    age = (now - parse_utc(last_seen)).total_seconds()
     if age > silent_after_s:
         return "silent"
     return "online"

@@ -10,7 +10,8 @@ from lxml import etree
 
 from agent.onvif import client
 from agent.onvif.targets import CameraTarget
-from agent.onvif.wsse import format_created, make_token, password_digest
+from agent.onvif.wsse import make_token, password_digest
+from agent.wire.timefmt import format_utc
 
 
 def test_programmers_guide_vector() -> None:
@@ -20,7 +21,7 @@ def test_programmers_guide_vector() -> None:
 
 def test_created_is_the_cameras_time_in_utc_with_z() -> None:
     ours = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=timezone(timedelta(hours=2)))
-    assert format_created(ours) == "2026-01-02T01:04:05.678Z"
+    assert format_utc(ours) == "2026-01-02T01:04:05.678Z"
     token = make_token("admin", "pw", now=ours, offset_s=-3 * 3600, nonce=b"0123456789abcdef")
     assert token.created == "2026-01-01T22:04:05.678Z"
     assert token.digest == password_digest(b"0123456789abcdef", token.created, "pw")

@@ -9,9 +9,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.wire.envelope import Kind, rfc3339_utc, seal
+from agent.wire.envelope import Kind, seal
 from agent.wire.inventory import inventory_body
 from agent.wire.signing import public_key_to_text
+from agent.wire.timefmt import format_utc
 from collector.alerts import Alerter
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import EvidenceRef, Facts, Rule, evaluate
@@ -42,7 +43,7 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     store = SqliteStore(tmp_path / "collector.db")
     try:
-        store.add_agent("hq", "a1", public_key_to_text(key.public_key()), rfc3339_utc(NOW))
+        store.add_agent("hq", "a1", public_key_to_text(key.public_key()), format_utc(NOW))
         hik: dict[str, Any] = {
             "address": "10.77.1.2",
             "port": 80,
@@ -72,7 +73,7 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
             seal(key, agent="a1", site="hq", boot="b1", seq=i, ts=NOW - timedelta(minutes=5), kind=k, body=b)
             for i, (k, b) in enumerate(bodies, start=1)
         ]
-        store.store_batch(envelopes, rfc3339_utc(NOW))
+        store.store_batch(envelopes, format_utc(NOW))
 
         devices = device_facts(store.devices())
         flows = flow_facts(store.envelope_bodies("flow"))
@@ -115,7 +116,7 @@ def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
         '[sites.hq]\nclass = "sensitive"\nenforcement = "quarantine"\nrecorders = ["10.77.2.2"]\n'
     )
     try:
-        store.add_agent("hq", "a1", public_key_to_text(key.public_key()), rfc3339_utc(NOW))
+        store.add_agent("hq", "a1", public_key_to_text(key.public_key()), format_utc(NOW))
         record = {"address": "10.77.1.2", "port": 80, "maker": "Dahua", "maker_confidence": 0.9}
         env = seal(
             key,
@@ -127,7 +128,7 @@ def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
             kind=Kind.INVENTORY,
             body=inventory_body(record, sweep="s", snapshot=True),
         )
-        store.store_batch([env], rfc3339_utc(NOW))
+        store.store_batch([env], format_utc(NOW))
         violations = ViolationStore(conn, clock=Clock())
         violations.create_schema()
         published: list[tuple[str, bytes]] = []
