@@ -29,14 +29,21 @@ class Signal(StrEnum):
     HOSTNAME = "hostname"
     FIRMWARE_FORMAT = "firmware_format"
     OEM = "oem"
+    SCOPE_MAC = "scope_mac"
+    SERIAL_MAC = "serial_mac"
+    XADDR = "xaddr"
 
 
 # Weights: how strongly one signal alone says "this maker". The manufacturer string and MAC
 # prefix are what the device itself asserts; model-number families are distinctive; scopes,
 # HTTP fingerprints and firmware formats are easier to share or fake.
+# Calibrated (docs/identification.md) so that one restricted-family model pattern or one known
+# OEM brand in the manufacturer string, of high or med confidence and unopposed, clears the
+# default policy threshold (0.5): 0.65 x 0.8 = 0.52, 0.7 x 0.8 = 0.56; a low-confidence row
+# (x 0.35) never does.
 WEIGHTS: dict[Signal, float] = {
-    Signal.MANUFACTURER: 0.6,
-    Signal.MODEL: 0.6,
+    Signal.MANUFACTURER: 0.7,
+    Signal.MODEL: 0.65,
     Signal.SERIAL: 0.4,
     Signal.MAC_OUI: 0.7,
     Signal.SCOPE: 0.4,
@@ -45,11 +52,22 @@ WEIGHTS: dict[Signal, float] = {
     Signal.HOSTNAME: 0.5,
     Signal.FIRMWARE_FORMAT: 0.3,
     Signal.OEM: 0.6,
+    Signal.SCOPE_MAC: 0.7,  # the device's own MAC, as its scopes state it
+    Signal.SERIAL_MAC: 0.7,  # a serial number that is the MAC
+    Signal.XADDR: 0.7,  # scaled by XADDR_MAC_FACTOR: a MAC the endpoint reference may carry
 }
 HINT_WEIGHT = 0.15  # an OUI of a related registrant whose tie is unverified
 # Below this the maker is reported as unknown (evidence kept): a single low-confidence hint
 # must never name a maker, least of all a restricted one.
 MIN_REPORTED_CONFIDENCE = 0.3
+# The collector policy's default ``min_maker_confidence``: at or above it a restricted maker
+# counts as restricted ("yes"); the policy may set another threshold and judges again itself.
+DEFAULT_THRESHOLD = 0.5
+# A restricted maker scoring at least this, without a "yes", is "probable": shown with its
+# evidence, never treated as clean.
+PROBABLE_FLOOR = 0.2
+# An endpoint reference that ends in 12 hex digits often carries the MAC, but not always.
+XADDR_MAC_FACTOR = 0.4
 _SCOPE = re.compile(r"^onvif://www\.onvif\.org/(?:type/)?([A-Za-z_]+)/(.*)$")
 
 
@@ -71,7 +89,12 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Signals:
-    """What a sweep (and the egress watcher) saw of one device."""
+    """What a sweep (and the egress watcher) saw of one device.
+
+    ``scopes`` come from GetScopes, ``probe_scopes`` from the WS-Discovery ProbeMatch (a scope
+    in both counts once); ``xaddr_hints`` are the ProbeMatch XAddrs URLs and endpoint
+    reference; ``macs`` every interface's MAC beside the primary ``mac``.
+    """
 
     manufacturer: str = ""
     model: str = ""
@@ -82,6 +105,18 @@ class Signals:
     http_server: str = ""
     login_title: str = ""
     hostnames: Sequence[str] = ()
+    probe_scopes: Sequence[str] = ()
+    xaddr_hints: Sequence[str] = ()
+    macs: Sequence[str] = ()
+
+
+class Restricted(StrEnum):
+    """Whether the hardware is by a restricted maker, as the default threshold sees it."""
+
+    YES = "yes"  # a restricted maker, confidence at or above DEFAULT_THRESHOLD
+    PROBABLE = "probable"  # restricted evidence of weight, not enough for yes
+    NO = "no"  # an unrestricted maker named, nothing restricted of weight against it
+    UNKNOWN = "unknown"  # no maker named, no restricted evidence
 
 
 @dataclass(frozen=True)
@@ -91,6 +126,7 @@ class Identification:
     confidence: float
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
     scores: dict[str, float] = field(default_factory=dict)
+    restricted: Restricted = Restricted.UNKNOWN
 
 
 def find_name(tables: Tables, text: str) -> str | None:
@@ -154,6 +190,22 @@ def _oui(tables: Tables, mac: str) -> tuple[str, OuiKind] | None:
     return None
 
 
+_HEX12 = re.compile(r"^[0-9A-Fa-f]{12}$")
+_MACLIKE = re.compile(r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$")
+_UUID_TAIL = re.compile(r"[-:]([0-9A-Fa-f]{12})$")
+
+
+def _serial_mac(serial: str) -> str:
+    """The serial number when it is a MAC (Axis, some OEM units): 12 hex digits, any separators."""
+    s = serial.strip()
+    return s if _MACLIKE.match(s) and not s.isdigit() else ""
+
+
+def _xaddr_mac(hint: str) -> str:
+    m = _UUID_TAIL.search(hint.strip())
+    return m.group(1) if m and hint.lower().startswith(("urn:uuid:", "uuid:")) else ""
+
+
 def _scope_parts(scope: str) -> tuple[str, str] | None:
     m = _SCOPE.match(scope.strip())
     if not m:
@@ -175,21 +227,28 @@ def classify(signals: Signals, tables: Tables) -> Identification:
             signals.serial,
             [p for p in tables.model_patterns if p.confidence != Confidence.LOW],
         )
-    mac_seen = ""
-    for mac in [signals.mac] + [
-        p[1] for s in signals.scopes if (p := _scope_parts(s)) and p[0] in ("mac", "macaddress")
-    ]:
-        hit = _oui(tables, mac) if mac else None
-        if hit is not None and not mac_seen:
-            mac_seen = mac
-            ident, kind = hit
-            c.add(
-                Signal.MAC_OUI,
-                mac,
-                ident,
-                1.0 if kind != OuiKind.HINT else HINT_WEIGHT / WEIGHTS[Signal.MAC_OUI],
-            )
-    for scope in signals.scopes:
+    scopes = list(dict.fromkeys([*signals.scopes, *signals.probe_scopes]))
+    macs: list[tuple[str, Signal, float]] = [
+        (m, Signal.MAC_OUI, 1.0) for m in (signals.mac, *signals.macs) if m
+    ]
+    macs += [
+        (p[1], Signal.SCOPE_MAC, 1.0)
+        for s in scopes
+        if (p := _scope_parts(s)) and p[0] in ("mac", "macaddress")
+    ]
+    if serial_mac := _serial_mac(signals.serial):
+        macs.append((serial_mac, Signal.SERIAL_MAC, 1.0))
+    macs += [(m, Signal.XADDR, XADDR_MAC_FACTOR) for h in signals.xaddr_hints if (m := _xaddr_mac(h))]
+    counted: set[str] = set()
+    for mac, signal, factor in macs:
+        hit = _oui(tables, mac)
+        if hit is None or hit[0] in counted:
+            continue  # one MAC per maker: two interfaces of one camera are one piece of evidence
+        ident, kind = hit
+        counted.add(ident)
+        weight = factor if kind != OuiKind.HINT else HINT_WEIGHT / WEIGHTS[Signal.MAC_OUI]
+        c.add(signal, mac, ident, weight)
+    for scope in scopes:
         parts = _scope_parts(scope)
         if parts is None or not parts[1]:
             continue
@@ -234,11 +293,31 @@ def _decide(c: _Collector, signals: Signals) -> Identification:
     brand = c.labels[0] if c.labels else None
     if not scores:
         label = brand or (signals.manufacturer.strip().lower() or None)
-        return Identification(None, label, 0.0, tuple(c.evidence), {})
+        return Identification(None, label, 0.0, tuple(c.evidence), {}, Restricted.UNKNOWN)
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     winner, top = ranked[0]
     rival = ranked[1][1] if len(ranked) > 1 else 0.0
     confidence = round(top * (1.0 - rival), 2)
     maker = winner if confidence >= MIN_REPORTED_CONFIDENCE else None
     # The label is the brand even where it names a maker the evidence contradicts.
-    return Identification(maker, brand or maker, confidence, tuple(c.evidence), scores)
+    return Identification(
+        maker,
+        brand or maker,
+        confidence,
+        tuple(c.evidence),
+        scores,
+        _restricted(tables, maker, confidence, scores),
+    )
+
+
+def _restricted(tables: Tables, maker: str | None, confidence: float, scores: dict[str, float]) -> Restricted:
+    """yes / probable / no / unknown: see ``Restricted``; the matrix is in docs/identification.md."""
+    vendor = tables.vendors.get(maker or "")
+    if vendor is not None and vendor.restricted and confidence >= DEFAULT_THRESHOLD:
+        return Restricted.YES
+    strongest = max((v for m, v in scores.items() if tables.vendors[m].restricted), default=0.0)
+    if strongest >= PROBABLE_FLOOR and (
+        vendor is None or vendor.restricted or strongest >= DEFAULT_THRESHOLD
+    ):
+        return Restricted.PROBABLE
+    return Restricted.UNKNOWN if vendor is None else Restricted.NO

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.identify.firmware import in_range, parse_version
+from agent.identify.firmware import in_range, parse_version, scheme_for
 from agent.identify.tables import Tables
 
 
@@ -22,10 +22,14 @@ class VulnMatch:
 def match_vulnerabilities(
     tables: Tables, *, maker: str | None, brand: str | None, model: str, firmware: str
 ) -> list[VulnMatch]:
-    """CVEs whose maker, brand, model pattern and firmware range all match; KEV first."""
+    """CVEs whose maker, brand, model pattern and firmware range all match; KEV first.
+
+    The firmware is read by the scheme of ``maker`` (the hardware's maker, so a Dahua-made
+    Amcrest's string is read as Dahua's).
+    """
     if maker is None or not firmware:
         return []
-    version = parse_version(firmware)
+    version = parse_version(firmware, scheme_for(maker))
     if version is None:
         return []
     found: dict[str, VulnMatch] = {}

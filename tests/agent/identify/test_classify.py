@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.identify.classify import MIN_REPORTED_CONFIDENCE, Signal, Signals, classify
+from agent.identify.classify import MIN_REPORTED_CONFIDENCE, Restricted, Signal, Signals, classify
 from agent.identify.tables import load_tables
 from agent.onvif import soap
 from tests.conftest import CAPTURES, read_capture
@@ -150,3 +150,43 @@ def test_an_unrestricted_maker_is_never_called_hikvision_or_dahua(
         hosts,
     )
     assert classify(signals, T).maker not in ("hikvision", "dahua")
+
+
+def test_probe_match_scopes_count_like_get_scopes_and_a_scope_in_both_counts_once() -> None:
+    scopes = ("onvif://www.onvif.org/name/Amcrest", "onvif://www.onvif.org/hardware/IP2M-841B")
+    from_probe = classify(Signals(probe_scopes=scopes), T)
+    both = classify(Signals(scopes=scopes, probe_scopes=scopes), T)
+    assert (from_probe.maker, from_probe.brand) == ("dahua", "amcrest")
+    assert both.evidence == from_probe.evidence and both.confidence == from_probe.confidence
+
+
+def test_every_mac_is_looked_at_and_one_maker_counts_once() -> None:
+    ident = classify(Signals(mac="02:00:00:00:00:01", macs=("44:19:b6:00:00:01", "58:03:fb:00:00:02")), T)
+    assert [(e.signal, e.points_to) for e in ident.evidence] == [(Signal.MAC_OUI, "hikvision")]
+
+
+def test_a_serial_number_that_is_the_mac_is_a_mac_signal() -> None:
+    ident = classify(Signals(serial="4419B64BF1A2"), T)
+    assert [(e.signal, e.points_to) for e in ident.evidence] == [(Signal.SERIAL_MAC, "hikvision")]
+    assert classify(Signals(serial="441906400112"), T).evidence == ()  # digits only: a serial
+
+
+def test_an_endpoint_reference_ending_in_a_mac_is_a_weak_mac_signal() -> None:
+    ident = classify(Signals(xaddr_hints=("urn:uuid:88d87a05-d7f7-7e45-b1e9-4419B64BF1A2",)), T)
+    (ev,) = ident.evidence
+    assert ev.signal is Signal.XADDR and ev.points_to == "hikvision" and ev.weight < 0.5
+
+
+@pytest.mark.parametrize(
+    ("signals", "restricted"),
+    [
+        (Signals("HIKVISION", "DS-2CD2143G0-I", "V5.5.61 build 180718"), Restricted.YES),
+        (Signals("AXIS", "M5525-E", "8.40.1.1"), Restricted.NO),
+        (Signals(manufacturer="Swann"), Restricted.PROBABLE),  # a low-confidence OEM claim
+        (Signals("AXIS", "M3106-L", mac="44:19:b6:00:00:01"), Restricted.PROBABLE),  # contradiction
+        (Signals(manufacturer="Acme"), Restricted.UNKNOWN),
+        (Signals(), Restricted.UNKNOWN),
+    ],
+)
+def test_the_restricted_verdict(signals: Signals, restricted: Restricted) -> None:
+    assert classify(signals, T).restricted is restricted

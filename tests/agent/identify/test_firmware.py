@@ -2,31 +2,67 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.identify.firmware import RangeError, Scheme, in_range, parse_range, parse_version
+from agent.identify.firmware import (
+    RangeError,
+    Scheme,
+    Version,
+    in_range,
+    parse_range,
+    parse_version,
+    scheme_for,
+)
 from agent.identify.tables import load_tables
 from agent.identify.vulns import match_vulnerabilities
 
+VERSIONS = Path(__file__).parents[2] / "fixtures" / "identities" / "firmware_versions.csv"
 
-@pytest.mark.parametrize(
-    ("text", "scheme", "parts", "build", "branch"),
-    [
-        ("V5.4.5 build 170123", Scheme.HIKVISION, (5, 4, 5), 170123, ""),
-        ("V5.5.800 build 210628", Scheme.HIKVISION, (5, 5, 800), 210628, ""),
-        ("V2.3.8-8", Scheme.HIKVISION, (2, 3, 8, 8), None, ""),
-        ("2.800.0000000.6.R.200314", Scheme.DAHUA, (2, 800, 6), 200314, "2.800.0000000"),
-        ("2.420.AC00.18.R.20200217", Scheme.DAHUA, (2, 420, 18), 200217, "2.420.AC00"),
-        ("8.40.1.1", Scheme.GENERIC, (8, 40, 1, 1), None, ""),
-        ("01.16.42-20180912", Scheme.GENERIC, (1, 16, 42, 20180912), None, ""),
-    ],
-)
-def test_versions(text: str, scheme: Scheme, parts: tuple[int, ...], build: int | None, branch: str) -> None:
-    v = parse_version(text)
+
+def _version_rows() -> list[dict[str, str]]:
+    with VERSIONS.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("row", _version_rows(), ids=lambda r: f"{r['maker']}:{r['firmware']}")
+def test_real_version_strings_parse_by_the_makers_scheme(row: dict[str, str]) -> None:
+    assert row["source"].strip()
+    v = parse_version(row["firmware"], scheme_for(row["maker"]))
     assert v is not None
-    assert (v.scheme, v.parts, v.build, v.branch) == (scheme, parts, build, branch)
+    expected = (
+        Scheme(row["scheme"]),
+        tuple(int(n) for n in row["parts"].split(".")),
+        int(row["build"]) if row["build"] else None,
+        row["branch"],
+    )
+    assert (v.scheme, v.parts, v.build, v.branch) == expected
+
+
+def test_the_table_covers_every_form_issue_13_names() -> None:
+    forms = {r["firmware"] for r in _version_rows()}
+    assert any(", Build Date " in f for f in forms) and any(",build:" in f for f in forms)
+    assert any("Build Date: " in f for f in forms) and any(f.endswith(".R") for f in forms)
+    assert any(f.startswith("V") and "build" not in f for f in forms if f.count(".") == 2)
+    real = [r for r in _version_rows() if not r["source"].startswith("constructed")]
+    assert len(real) >= 25
+
+
+def test_a_string_outside_the_makers_scheme_claims_no_build_or_branch() -> None:
+    v = parse_version("2.800.0000000.8.R, Build Date 2021-06-30", Scheme.HIKVISION)
+    assert v is not None and v.scheme is Scheme.GENERIC and v.build is None and v.branch == ""
+    assert parse_version("V5.5.61 build 190924", Scheme.DAHUA) == Version((5, 5, 61))
+    # Without a maker only the Dahua shape is recognised; a leading V decides nothing.
+    sniffed = parse_version("V2.622.0000000.31.R, Build Date: 2019-08-01")
+    assert sniffed is not None and sniffed.scheme is Scheme.DAHUA and sniffed.build == 190801
+    assert parse_version("v2.21.02") == Version((2, 21, 2))
+    assert parse_version("2.800.0000000.8.R, Build Date 2021-13-40", Scheme.DAHUA) == Version(
+        (2, 800, 8), None, "2.800.0000000", Scheme.DAHUA
+    )
 
 
 def test_ranges() -> None:
@@ -74,3 +110,26 @@ def test_vulnerable_firmware_gets_the_right_cves_and_fixed_firmware_none() -> No
     ]
     assert _cves("dahua", "IP2M-841B", "2.800.0000000.6.R.200314", brand="amcrest") == []
     assert _cves("axis", "M5525-E", "8.40.1.1") == []
+
+
+@pytest.mark.parametrize(
+    "firmware",
+    [
+        "2.800.0000000.8.R, Build Date 2021-06-30",
+        "2.800.0000000.8.R,build:2021-06-30",
+        "V2.622.0000000.31.R, Build Date: 2019-08-01",
+    ],
+)
+def test_dahua_build_dates_written_out_match_the_build_date_rules(firmware: str) -> None:
+    assert ("CVE-2022-30563", False) in _cves("dahua", "IPC-HFW2431T-ZS", firmware)
+
+
+def test_without_a_build_date_a_build_date_rule_cannot_claim() -> None:
+    assert _cves("dahua", "IPC-HFW2431T-ZS", "2.800.0000000.8.R") == []
+    assert _cves("dahua", "IPC-HFW2431T-ZS", "2.800.0000000.8.R, Build Date 2022-04-02") == []
+
+
+def test_hikvision_without_build_is_judged_on_its_numbers() -> None:
+    # CVE-2021-36260 needs a build before 210628: without one it cannot be claimed.
+    assert _cves("hikvision", "DS-2CD2346G2-IU", "V5.7.15") == []
+    assert ("CVE-2021-36260", True) in _cves("hikvision", "DS-2CD2346G2-IU", "V5.5.61 build 190924")
