@@ -14,13 +14,14 @@ from typing import Any
 
 from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.runtime.clock import SystemClock
+from agent.runtime.table import render
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, public_key_from_text
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import valid_name
 from collector.config import CollectorConfig, default_config_path, load_collector_config
 from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
-from collector.reports.inventory import inventory_rows, render
+from collector.reports.inventory import inventory_rows
 from collector.reports.status import status_rows
 from collector.store import DatabaseUrlError, Store, StoreError, open_store, paramstyle_for
 from collector.store.backend import ReconnectingConnection
@@ -62,7 +63,7 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(requests, indent=2))
             else:
-                print(render(requests, ["site", "agent", "host", "fingerprint", "requested_at"], "table"))
+                sys.stdout.write(render(requests, ["site", "agent", "host", "fingerprint", "requested_at"]))
         elif args.agents_command == "approve":
             request = next(
                 (r for r in store.pending() if (r["site"], r["agent"]) == (args.site, args.agent)), None
@@ -99,7 +100,7 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(rows, indent=2))
             else:
-                print(render(rows, ["site", "agent", "public_key", "enrolled_at", "revoked_at"], "table"))
+                sys.stdout.write(render(rows, ["site", "agent", "public_key", "enrolled_at", "revoked_at"]))
     finally:
         store.close()
     return 0
@@ -145,7 +146,7 @@ def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         columns = ["site", "agent", "liveness", "last_seen", "accepted", "duplicate", "rejected"]
-        print(render(rows, columns, "table"))
+        sys.stdout.write(render(rows, columns))
     return 0
 
 
@@ -209,7 +210,7 @@ def cmd_report(config: CollectorConfig, args: argparse.Namespace) -> int:
         rows, columns = inventory_rows(store)
     finally:
         store.close()
-    print(render(rows, columns, args.format), end="" if args.format == "csv" else "\n")
+    sys.stdout.write(render(rows, columns, args.format))
     return 0
 
 

@@ -24,6 +24,7 @@ from agent.onvif.sources import (
 )
 from agent.onvif.targets import CameraTarget, parse_camera_tables, parse_target_arg
 from agent.runtime.errors import ConfigError
+from agent.runtime.table import Column, render
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,29 +132,29 @@ def discovery_settings(
     )
 
 
-def _cell(value: Any, width: int) -> str:
-    text = "-" if value is None or value == "" else str(value)
-    return text if len(text) <= width else text[: width - 1] + "~"
+CAMERA_COLUMNS = [
+    Column("camera"),
+    Column("maker", width=12),
+    Column("brand", width=12),
+    Column("maker_confidence", "CONF", align="right"),
+    Column("model", width=24),
+    Column("firmware", width=24),
+    Column("cves", "CVES", width=60),
+]
+FINDING_COLUMNS = [Column("camera"), Column("severity"), Column("kind"), Column("detail", width=80)]
 
 
 def render_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
-    """One line per camera, then its findings indented below it."""
-    header = f"{'camera':<22} {'maker':<10} {'brand':<11} {'conf':>4} {'model':<18} {'firmware':<24} {'CVEs'}"
-    print(header, file=out)
-    print("-" * len(header), file=out)
+    """One line per camera, then one per finding."""
+    cameras, findings = [], []
     for r in records:
         camera = f"{r['address']}:{r['port']}"
-        cves = ",".join(v["cve"] + ("!" if v["kev"] else "") for v in r["vulnerabilities"]) or "-"
-        maker = _cell(r["maker"] or "unknown", 10)
-        model, firmware = _cell(r["model"], 18), _cell(r["firmware"], 24)
-        print(
-            f"{_cell(camera, 22):<22} {maker:<10} {_cell(r['brand'], 11):<11} "
-            f"{r['maker_confidence']:>4.2f} {model:<18} {firmware:<24} {cves}",
-            file=out,
-        )
-        for f in r["findings"]:
-            print(f"    {f['severity']:<8} {f['kind']}: {f['detail']}", file=out)
-    print("(! = in the CISA Known Exploited Vulnerabilities catalog)", file=out)
+        cves = [v["cve"] + ("!" if v["kev"] else "") for v in r["vulnerabilities"]]
+        cameras.append({**r, "camera": camera, "maker": r["maker"] or "unknown", "cves": cves})
+        findings += [{**f, "camera": camera} for f in r["findings"]]
+    out.write(render(cameras, CAMERA_COLUMNS))
+    out.write("(! = in the CISA Known Exploited Vulnerabilities catalog)\n\n")
+    out.write(render(findings, FINDING_COLUMNS))
 
 
 def run_scan(argv: list[str], *, configure_logs: bool = True) -> int:

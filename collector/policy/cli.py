@@ -24,8 +24,9 @@ from typing import Any, TextIO
 
 from agent.enforce.rules import Quarantine, render_quarantine
 from agent.runtime.clock import Clock, SystemClock
+from agent.runtime.table import FORMATS, Column, render
 from agent.wire.commands import CommandAction
-from agent.wire.timefmt import format_utc, parse_utc
+from agent.wire.timefmt import parse_utc
 from collector.policy.commanding import CommandSender, last_command, policy_params, quarantines_in_force
 from collector.policy.engine import DeviceFact
 from collector.policy.model import Policy, PolicyError, check_policy_file, default_policy, load_policy
@@ -149,25 +150,44 @@ def _policy_push(r: _Run, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _row_line(v: ViolationRow) -> str:
-    until = f" until {format_utc(v.accepted_until)}" if v.accepted_until else ""
-    return (
-        f"{v.id}  {v.severity:<8}  {v.state.value}{until:<6}  {v.site}/{v.agent}  "
-        f"{v.address or v.device_id or '-'}  {v.rule}: {v.summary}"
-    )
+VIOLATION_COLUMNS = [
+    Column("id"),
+    Column("severity"),
+    Column("state"),
+    Column("accepted_until", "UNTIL"),
+    Column("site"),
+    Column("agent"),
+    Column("address"),
+    Column("rule"),
+    Column("summary", width=72),
+]
+AUDIT_COLUMNS = [
+    Column("at"),
+    Column("who"),
+    Column("action"),
+    Column("from_state", "FROM"),
+    Column("to_state", "TO"),
+    Column("reason", width=72),
+]
+
+
+def _violation_rows(r: _Run, rows: Sequence[ViolationRow], fmt: str = "table") -> int:
+    if fmt == "json":  # the whole record, detail and evidence included
+        json.dump([v.as_dict() for v in rows], r.out, indent=2, sort_keys=True)
+        r.out.write("\n")
+    else:
+        r.out.write(
+            render(
+                [{**v.as_dict(), "address": v.address or v.device_id} for v in rows], VIOLATION_COLUMNS, fmt
+            )
+        )
+    return EXIT_OK
 
 
 def _violations(r: _Run, args: argparse.Namespace) -> int:
     states = {ViolationState(s) for s in args.state} if args.state else None
     rows = r.store().list_violations(site=args.site, states=states, rules=args.rule or None)
-    if args.json:
-        json.dump([v.as_dict() for v in rows], r.out, indent=2, sort_keys=True)
-        r.out.write("\n")
-    else:
-        for v in rows:
-            print(_row_line(v), file=r.out)
-        print(f"{len(rows)} violation(s)", file=r.out)
-    return EXIT_OK
+    return _violation_rows(r, rows, args.format)
 
 
 def _audit(r: _Run, args: argparse.Namespace) -> int:
@@ -175,22 +195,16 @@ def _audit(r: _Run, args: argparse.Namespace) -> int:
     if not entries:
         print(f"error: no audit trail for {args.id}", file=r.err)
         return EXIT_NOT_FOUND
-    for e in entries:
-        before = e.from_state.value if e.from_state else "-"
-        print(
-            f"{format_utc(e.at)}  {e.who}  {e.action}  {before} -> {e.to_state.value}  {e.reason}", file=r.out
-        )
+    r.out.write(render([vars(e) for e in entries], AUDIT_COLUMNS, args.format))
     return EXIT_OK
 
 
 def _ack(r: _Run, args: argparse.Namespace) -> int:
-    print(_row_line(r.store().acknowledge(args.id, by=args.by, reason=args.reason)), file=r.out)
-    return EXIT_OK
+    return _violation_rows(r, [r.store().acknowledge(args.id, by=args.by, reason=args.reason)])
 
 
 def _resolve(r: _Run, args: argparse.Namespace) -> int:
-    print(_row_line(r.store().resolve(args.id, by=args.by, reason=args.reason)), file=r.out)
-    return EXIT_OK
+    return _violation_rows(r, [r.store().resolve(args.id, by=args.by, reason=args.reason)])
 
 
 def parse_until(text: str) -> datetime:
@@ -204,9 +218,9 @@ def parse_until(text: str) -> datetime:
 
 
 def _accept_risk(r: _Run, args: argparse.Namespace) -> int:
-    row = r.store().accept_risk(args.id, by=args.by, reason=args.reason, until=args.until)
-    print(_row_line(row), file=r.out)
-    return EXIT_OK
+    return _violation_rows(
+        r, [r.store().accept_risk(args.id, by=args.by, reason=args.reason, until=args.until)]
+    )
 
 
 def _locate(r: _Run, device: str, site: str | None, agent: str | None) -> list[DeviceLocation]:
@@ -290,6 +304,13 @@ def run_compliance_report(ctx: PolicyCliContext, fmt: str = "table") -> int:
 # -- registration --------------------------------------------------------------------------
 
 
+def _add_format(parser: argparse.ArgumentParser, note: str = "") -> None:
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table", help=f"table, csv or json{f' ({note})' if note else ''}"
+    )
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="--format json")
+
+
 def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: bool = True) -> None:
     """Add policy (check, push), violations, audit, ack, accept-risk, resolve, quarantine, release,
     report."""
@@ -314,11 +335,12 @@ def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: 
     vio.add_argument("--site")
     vio.add_argument("--state", action="extend", nargs="+", choices=[s.value for s in ViolationState])
     vio.add_argument("--rule", action="append")
-    vio.add_argument("--json", action="store_true")
+    _add_format(vio, "json: whole records")
     vio.set_defaults(func=_wrap(ctx, _violations))
 
     audit = subparsers.add_parser("audit", help="a violation's audit trail")
     audit.add_argument("id")
+    _add_format(audit)
     audit.set_defaults(func=_wrap(ctx, _audit))
 
     for name, handler, text in (

@@ -11,14 +11,13 @@ violations; accepted risks are counted apart.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agent.runtime.table import Column, render
 from agent.wire.timefmt import format_utc
 from collector.policy.engine import DeviceFact, Rule
 from collector.policy.model import Policy, Severity
@@ -244,57 +243,72 @@ def render_json(report: ComplianceReport) -> str:
 
 
 _SEVERITIES = [s.value for s in Severity]
-_CSV_HEAD = [
-    "scope",
-    "name",
-    "department",
-    "class",
-    "removal_deadline",
-    "devices",
-    "restricted",
-    "prohibited",
-    "on_core_network",
-    "past_deadline",
-    *[f"open_{s}" for s in _SEVERITIES],
-    "risk_accepted",
+_CSV_COLUMNS = [
+    Column(name)
+    for name in (
+        "scope",
+        "name",
+        "department",
+        "class",
+        "removal_deadline",
+        "devices",
+        "restricted",
+        "prohibited",
+        "on_core_network",
+        "past_deadline",
+        *[f"open_{s}" for s in _SEVERITIES],
+        "risk_accepted",
+    )
 ]
 
 
-def _csv_counts(c: Counts) -> list[Any]:
-    return [
-        c.devices,
-        c.restricted,
-        c.prohibited,
-        c.on_core_network,
-        c.past_deadline,
-        *[c.open_by_severity.get(s, 0) for s in _SEVERITIES],
-        c.risk_accepted,
-    ]
+def _counts_row(c: Counts) -> dict[str, Any]:
+    return {
+        "devices": c.devices,
+        "restricted": c.restricted,
+        "prohibited": c.prohibited,
+        "on_core_network": c.on_core_network,
+        "past_deadline": c.past_deadline,
+        **{f"open_{s}": c.open_by_severity.get(s, 0) for s in _SEVERITIES},
+        "risk_accepted": c.risk_accepted,
+        "open": _sev(c),
+    }
 
 
 def render_csv(report: ComplianceReport) -> str:
     """One row per site, then one per department, then the estate total."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(_CSV_HEAD)
-    for s in report.sites:
-        w.writerow(
-            ["site", s.site, s.department, s.site_class, s.removal_deadline or "", *_csv_counts(s.counts)]
-        )
-    for d in report.departments:
-        w.writerow(["department", d.department, d.department, "", "", *_csv_counts(d.counts)])
-    w.writerow(["estate", "", "", "", "", *_csv_counts(report.totals)])
-    return buf.getvalue()
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*head).rstrip(), *(fmt.format(*r).rstrip() for r in rows)]
+    rows = [
+        {"scope": "site", "name": s.site, "department": s.department, "class": s.site_class,
+         "removal_deadline": s.removal_deadline, **_counts_row(s.counts)}
+        for s in report.sites
+    ]  # fmt: skip
+    rows += [
+        {"scope": "department", "name": d.department, "department": d.department, **_counts_row(d.counts)}
+        for d in report.departments
+    ]
+    rows.append({"scope": "estate", **_counts_row(report.totals)})
+    return render(rows, _CSV_COLUMNS, "csv")
 
 
 def _sev(c: Counts) -> str:
     return "/".join(str(c.open_by_severity.get(s, 0)) for s in _SEVERITIES[:4])
+
+
+_COUNT_COLUMNS = [
+    Column("devices", align="right"),
+    Column("restricted", align="right"),
+    Column("on_core_network", "ON CORE", align="right"),
+    Column("past_deadline", align="right"),
+    Column("open"),
+]
+_SITE_COLUMNS = [
+    Column("site"),
+    Column("department"),
+    Column("class"),
+    Column("removal_deadline", "DEADLINE"),
+    *_COUNT_COLUMNS,
+]
+_DEPARTMENT_COLUMNS = [Column("department"), Column("sites", align="right"), *_COUNT_COLUMNS]
 
 
 def render_table(report: ComplianceReport) -> str:
@@ -303,51 +317,27 @@ def render_table(report: ComplianceReport) -> str:
         "",
         "By site (open violations: critical/high/medium/low)",
     ]
-    head = [
-        "SITE",
-        "DEPARTMENT",
-        "CLASS",
-        "DEADLINE",
-        "DEVICES",
-        "RESTRICTED",
-        "ON CORE",
-        "PAST DEADLINE",
-        "OPEN",
-    ]
-    out += _table(
-        head,
-        [
+    out.append(
+        render(
             [
-                s.site,
-                s.department or "-",
-                s.site_class,
-                s.removal_deadline or "-",
-                str(s.counts.devices),
-                str(s.counts.restricted),
-                str(s.counts.on_core_network),
-                str(s.counts.past_deadline),
-                _sev(s.counts),
-            ]
-            for s in report.sites
-        ],
-    )
-    out += ["", "By department"]
-    out += _table(
-        ["DEPARTMENT", "SITES", "DEVICES", "RESTRICTED", "ON CORE", "PAST DEADLINE", "OPEN"],
-        [
+                {"site": s.site, "department": s.department, "class": s.site_class,
+                 "removal_deadline": s.removal_deadline, **_counts_row(s.counts)}
+                for s in report.sites
+            ],
+            _SITE_COLUMNS,
+        )
+    )  # fmt: skip
+    out += ["By department"]
+    out.append(
+        render(
             [
-                d.department or "-",
-                str(d.sites),
-                str(d.counts.devices),
-                str(d.counts.restricted),
-                str(d.counts.on_core_network),
-                str(d.counts.past_deadline),
-                _sev(d.counts),
-            ]
-            for d in report.departments
-        ],
+                {"department": d.department, "sites": d.sites, **_counts_row(d.counts)}
+                for d in report.departments
+            ],
+            _DEPARTMENT_COLUMNS,
+        )
     )
-    out += ["", "Restricted devices"]
+    out += ["Restricted devices"]
     if not report.restricted_devices:
         out.append("(none)")
     for r in report.restricted_devices:

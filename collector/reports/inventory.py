@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.reports.render import render
 from collector.store import Store
-
-__all__ = ["INVENTORY_COLUMNS", "inventory_rows", "render"]
 
 INVENTORY_COLUMNS = [
     "site",

@@ -145,17 +145,24 @@ def test_violations_lifecycle_via_cli(world: World) -> None:
         "accept-risk", target, "--until", "2026-12-31", "--reason", "removal booked", "--by", "bob"
     )
     assert code == 0
-    assert "risk_accepted until 2027-01-01T00:00:00.000Z" in out  # through 31 Dec
+    assert out.splitlines()[2].split()[:4] == [
+        target,
+        "high",
+        "risk_accepted",
+        "2027-01-01T00:00:00.000Z",
+    ]
     code, out, _ = world.run("violations", "--state", "risk_accepted")
     assert target in out
-    code, out, _ = world.run("audit", target)
-    lines = out.splitlines()
-    assert [line.split("  ")[1:3] for line in lines] == [
-        ["policy-engine", "opened"],
-        ["alice", "acknowledged"],
-        ["bob", "risk_accepted"],
+    code, out, _ = world.run("audit", target, "--format", "csv")
+    audit = list(csv.DictReader(io.StringIO(out)))
+    assert [(a["who"], a["action"], a["from_state"], a["to_state"]) for a in audit] == [
+        ("policy-engine", "opened", "", "open"),
+        ("alice", "acknowledged", "open", "acknowledged"),
+        ("bob", "risk_accepted", "acknowledged", "risk_accepted"),
     ]
-    assert lines[2].endswith("removal booked")
+    assert audit[2]["reason"] == "removal booked"
+    code, out, _ = world.run("audit", target)
+    assert out.splitlines()[0].split() == ["AT", "WHO", "ACTION", "FROM", "TO", "REASON"]
     code, _, err = world.run("ack", target, "--by", "alice", "--reason", "again")
     assert code == 1
     assert "cannot acknowledged" in err
