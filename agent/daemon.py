@@ -137,6 +137,7 @@ class AgentDaemon:
         self._last_sweep: dict[str, Any] = {}
         self._errors: list[str] = []
         self._stopped = threading.Event()
+        self.receive_failures = 0
 
     def stop(self, reason: str = "requested") -> None:
         self._events.put(Stop(reason))
@@ -175,14 +176,14 @@ class AgentDaemon:
                     break
                 for event in events:
                     if isinstance(event, CommandReceived):
-                        self._on_command(event.payload)
+                        self._received(self._on_command, event.payload)
                     elif isinstance(event, SweepDone):
                         snapshot = now() >= next_snapshot
                         if snapshot:
                             next_snapshot = now() + self.config.polling.snapshot_interval_s
                         self._on_sweep(event, snapshot=snapshot)
                     elif not isinstance(event, Stop):
-                        self.publisher.handle(event)
+                        self._received(self.publisher.handle, event)
                 if not self._sweeping and now() >= next_sweep:
                     next_sweep = now() + self.config.polling.interval_s
                     self._start_sweep()
@@ -215,6 +216,17 @@ class AgentDaemon:
             self._write_status()
             self.outbox.close()
             self._stopped.set()
+
+    def _received(self, handler: Callable[[Any], None], event: object) -> None:
+        """Nothing received ends the loop: a parser gap is counted and logged, loudly once."""
+        try:
+            handler(event)
+        except Exception as exc:
+            self.receive_failures += 1
+            if self.receive_failures == 1:
+                log.exception("received_message_failed", handler=getattr(handler, "__name__", "?"))
+            else:
+                log.debug("received_message_failed", error=repr(exc)[:200], count=self.receive_failures)
 
     def _on_command(self, payload: bytes) -> None:
         if self._commands is None:

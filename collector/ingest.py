@@ -17,10 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from agent.runtime.clock import Clock
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES, Envelope, check_topic, decode, verify
 from agent.wire.errors import RejectReason, WireError
+from agent.wire.jsonload import JSON_DECODE_ERRORS
 from agent.wire.signing import KeyFormatError, public_key_from_text
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import parse_topic
-from collector.store import AgentRow, Store
+from collector.store import AgentRow, Store, StoredBatch
 
 log = structlog.get_logger("camsentry.collector.ingest")
 
@@ -139,12 +140,12 @@ class Ingestor:
             try:
                 accepted.append(self.check(topic, payload))
             except WireError as exc:
-                result.rejected[exc.reason] += 1
-                site, agent = self._topic_owner(topic)
-                counts[(site, agent, f"rejected:{exc.reason.value}")] += 1
-                self._log_reject(site, agent, exc)
+                self._reject(result, counts, topic, exc)
+            except JSON_DECODE_ERRORS as exc:  # a parser gap, not a reason to lose the batch
+                gap = WireError(RejectReason.MALFORMED_ENVELOPE, repr(exc)[:200])
+                self._reject(result, counts, topic, gap)
         if accepted:
-            stored = self._store.store_batch(accepted, format_utc(self._clock.now()))
+            stored = self._store_isolating(accepted, result, counts)
             result.new, result.duplicates = stored.new, stored.duplicates
             for env in stored.new:
                 counts[(env.site, env.agent, "accepted")] += 1
@@ -152,6 +153,46 @@ class Ingestor:
                 counts[(env.site, env.agent, "duplicate")] += 1
         self._store.bump_counters(dict(counts))
         return result
+
+    def _reject(
+        self, result: BatchResult, counts: Counter[tuple[str, str, str]], topic: str, exc: WireError
+    ) -> None:
+        result.rejected[exc.reason] += 1
+        site, agent = self._topic_owner(topic)
+        counts[(site, agent, f"rejected:{exc.reason.value}")] += 1
+        self._log_reject(site, agent, exc)
+
+    def _store_isolating(
+        self, accepted: list[Envelope], result: BatchResult, counts: Counter[tuple[str, str, str]]
+    ) -> StoredBatch:
+        """Store the batch; when the database refuses one message's data, store the others alone.
+
+        A failure of the database itself (disk full, server away) is raised: nothing is confirmed
+        and the agents send again. A failure one message causes is that message's rejection.
+        """
+        received = format_utc(self._clock.now())
+        try:
+            return self._store.store_batch(accepted, received)
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            batch_error: Exception = exc
+        new: list[Envelope] = []
+        duplicates: list[Envelope] = []
+        for env in accepted:
+            try:
+                stored = self._store.store_batch([env], received)
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                topic = f"camsentry/v1/{env.site}/{env.agent}/{env.kind.value}"
+                detail = f"boot={env.boot} seq={env.seq}: {str(exc)[:200]}"
+                self._reject(result, counts, topic, WireError(RejectReason.UNSTORABLE, detail))
+                continue
+            new.extend(stored.new)
+            duplicates.extend(stored.duplicates)
+        log.debug("batch stored one by one", size=len(accepted), error=str(batch_error)[:200])
+        return StoredBatch(new=new, duplicates=duplicates)
 
     def _topic_owner(self, topic: str) -> tuple[str, str]:
         """Enrolled agents get their own counters; anything else shares one, so names can't grow the table."""
@@ -168,3 +209,16 @@ class Ingestor:
         if len(self._logged) < 10_000:
             self._logged.add(marker)
         log.warning("message rejected", site=site, agent=agent, reason=exc.reason.value, detail=exc.detail)
+
+
+# DB-API exception classes a single row's data causes; the others (OperationalError: disk full,
+# connection lost, locked) are the database's own trouble.
+_DATA_ERROR_NAMES = frozenset({"DataError", "IntegrityError", "ProgrammingError", "InterfaceError"})
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True when ``exc`` (a StoreError or what the driver raised) is about the data, not the database."""
+    if isinstance(exc, UnicodeError | OverflowError | ValueError | TypeError):
+        return True
+    cause = exc.__cause__
+    return cause is not None and any(c.__name__ in _DATA_ERROR_NAMES for c in type(cause).__mro__)

@@ -17,6 +17,8 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from agent.wire.addresses import plain_address
+
 DEFAULT_TABLE = "inet camsentry"
 # Before the usual filter priority (0), so other tables' accepts cannot outrun our drops.
 CHAIN_PRIORITY = -10
@@ -31,9 +33,9 @@ class Quarantine:
     command_id: int
 
     def __post_init__(self) -> None:
-        ipaddress.ip_address(self.device)
+        plain_address(self.device)
         for recorder in self.recorders:
-            ipaddress.ip_address(recorder)
+            plain_address(recorder)
 
 
 def _family(address: str) -> str:

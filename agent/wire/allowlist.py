@@ -85,6 +85,8 @@ def check_network(text: Any) -> tuple[Network | None, str]:
     who wrote 10.1.2.3/8 meant something, and a silent 10.0.0.0/8 is rarely it."""
     if not isinstance(text, str):
         return None, "must be a CIDR string like 192.0.2.0/24"
+    if "%" in text:
+        return None, "scoped addresses (with %zone) are refused"
     try:
         return ipaddress.ip_network(text, strict=True), ""
     except ValueError as exc:

@@ -15,8 +15,6 @@ The agent answers every command with an ``ack`` envelope whose body ``ack_body``
 
 from __future__ import annotations
 
-import ipaddress
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,8 +22,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from agent.wire.addresses import is_plain_address
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import WIRE_VERSION
+from agent.wire.jsonload import JSON_DECODE_ERRORS, load_untrusted
 from agent.wire.signing import SIG_FIELD, sign_document, verify_document
 from agent.wire.timefmt import format_utc, parse_utc
 
@@ -139,8 +139,8 @@ def open_command(
     if len(payload) > MAX_COMMAND_BYTES:
         return _refuse(CommandRefusal.OVERSIZE, f"{len(payload)} bytes > {MAX_COMMAND_BYTES}")
     try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document = load_untrusted(payload)
+    except JSON_DECODE_ERRORS as exc:
         return _refuse(CommandRefusal.MALFORMED, str(exc)[:200])
     if not isinstance(document, dict):
         return _refuse(CommandRefusal.MALFORMED, "payload is not a JSON object")
@@ -163,11 +163,8 @@ def open_command(
         expires = parse_utc(document["expires"])
     except ValueError as exc:
         return _refuse(CommandRefusal.MALFORMED, f"timestamp: {exc}")
-    if action is not CommandAction.POLICY:
-        try:
-            ipaddress.ip_address(document["device"])
-        except ValueError:
-            return _refuse(CommandRefusal.MALFORMED, "device is not an IP address")
+    if action is not CommandAction.POLICY and not is_plain_address(document["device"]):
+        return _refuse(CommandRefusal.MALFORMED, "device is not an IP address (scoped addresses refused)")
     command = Command(
         id=document["id"],
         site=document["site"],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import WIRE_VERSION
+from agent.wire.jsonload import JSON_DECODE_ERRORS, load_untrusted
 from agent.wire.signing import (
     KeyFormatError,
     public_key_from_text,
@@ -67,8 +67,8 @@ def open_enrol(payload: bytes) -> EnrolRequest | None:
     if len(payload) > MAX_ENROL_BYTES:
         return None
     try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        doc = load_untrusted(payload)
+    except JSON_DECODE_ERRORS:
         return None
     if not isinstance(doc, dict) or doc.get("v") != WIRE_VERSION:
         return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from agent.wire.canonical import canonical_json
 from agent.wire.errors import RejectReason, WireError
+from agent.wire.jsonload import JSON_DECODE_ERRORS, load_untrusted
 from agent.wire.signing import SIG_FIELD, verify_document
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import TopicParts
@@ -133,9 +133,8 @@ def decode(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Env
     if len(payload) > max_bytes:
         raise WireError(RejectReason.OVERSIZE, f"{len(payload)} bytes > {max_bytes}")
     try:
-        # Decoding first skips json's encoding sniffing; canonical JSON is UTF-8 (DESIGN.md).
-        document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document = load_untrusted(payload)
+    except JSON_DECODE_ERRORS as exc:
         raise WireError(RejectReason.MALFORMED_JSON, str(exc)[:200]) from exc
     if not isinstance(document, dict):
         raise WireError(RejectReason.MALFORMED_JSON, "payload is not a JSON object")

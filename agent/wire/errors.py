@@ -15,6 +15,9 @@ class RejectReason(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     TOPIC_MISMATCH = "topic_mismatch"
     BAD_TOPIC = "bad_topic"
+    # Verified, but the database refused this one message (a NUL a PostgreSQL text column cannot
+    # hold, say): refused alone so the rest of its batch is stored and confirmed.
+    UNSTORABLE = "unstorable"
 
 
 class WireError(ValueError):

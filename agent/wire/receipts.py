@@ -5,7 +5,6 @@ Topic ``camsentry/v1/<site>/<agent>/receipt``; body lists (boot, inclusive seq r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,11 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import WIRE_VERSION
+from agent.wire.jsonload import JSON_DECODE_ERRORS, load_untrusted
 from agent.wire.signing import sign_document, verify_document
 from agent.wire.timefmt import format_utc
 
 RECEIPT_KIND = "receipt"
 MAX_RECEIPT_BYTES = 64 * 1024
+# Outbox sequence numbers live in SQLite INTEGER columns: signed 64-bit.
+MAX_SEQ = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ def open_receipt(payload: bytes, collector_key: Ed25519PublicKey) -> Receipt | N
     if len(payload) > MAX_RECEIPT_BYTES:
         return None
     try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        document = load_untrusted(payload)
+    except JSON_DECODE_ERRORS:
         return None
     if not isinstance(document, dict) or document.get("v") != WIRE_VERSION:
         return None
@@ -76,6 +78,8 @@ def open_receipt(payload: bytes, collector_key: Ed25519PublicKey) -> Receipt | N
     ranges: list[tuple[int, int]] = []
     for item in raw_ranges:
         if not (isinstance(item, list) and len(item) == 2 and all(type(x) is int for x in item)):
+            return None
+        if not 1 <= item[0] <= item[1] <= MAX_SEQ:
             return None
         ranges.append((item[0], item[1]))
     return Receipt(site=site, agent=agent, boot=boot, ranges=tuple(ranges))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import ipaddress
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from typing import Any, TextIO
 from agent.enforce.rules import Quarantine, render_quarantine
 from agent.runtime.clock import Clock, SystemClock
 from agent.runtime.table import FORMATS, Column, render
+from agent.wire.addresses import is_plain_address
 from agent.wire.commands import CommandAction
 from agent.wire.timefmt import parse_utc
 from collector.policy.commanding import CommandSender, last_command, policy_params, quarantines_in_force
@@ -233,9 +233,7 @@ def _locate(r: _Run, device: str, site: str | None, agent: str | None) -> list[D
         if v.address and device in (v.device_id, v.address):
             found.add(DeviceLocation(v.site, v.agent, v.device_id, v.address))
     if site and agent and not found:
-        try:
-            ipaddress.ip_address(device)
-        except ValueError:
+        if not is_plain_address(device):
             return []
         found.add(DeviceLocation(site, agent, device, device))
     return sorted(
@@ -245,7 +243,10 @@ def _locate(r: _Run, device: str, site: str | None, agent: str | None) -> list[D
 
 
 def _command(r: _Run, args: argparse.Namespace, action: CommandAction) -> int:
-    places = _locate(r, args.device, args.site, args.agent)
+    if "%" in args.device:
+        print(f"error: {args.device}: scoped addresses (with %zone) are refused", file=r.err)
+        return EXIT_INVALID
+    places = [p for p in _locate(r, args.device, args.site, args.agent) if is_plain_address(p.address)]
     if len(places) != 1:
         problem = (
             "is not known"

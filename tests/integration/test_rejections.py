@@ -54,6 +54,8 @@ def test_each_bad_message_is_rejected_and_counted_while_good_ones_are_stored(
             (good_topic, b'{"v":1,"agent":', "malformed_json"),
             (good_topic, canonical_json(v2), "unknown_version"),
             (good_topic, b'{"v":1}', "malformed_envelope"),
+            (good_topic, b'{"v":1,"seq":' + b"7" * 5000 + b"}", "malformed_json"),
+            (good_topic, b'{"v":1,"body":' + b"[" * 990 + b"]" * 990 + b"}", "malformed_json"),
         ]
         with raw_client(broker, "attacker", subscribe="camsentry/v1/hq/pi/receipt") as (client, receipts):
             publish_and_wait(client, good_topic, envelope(key, 1))
