@@ -44,6 +44,7 @@ def build_sweep(config: AgentConfig) -> SiteSweep:
     from agent.onvif.sitesweep import SiteSweep
     from agent.onvif.sweep import Sweeper
     from agent.onvif.targets import parse_camera_tables
+    from agent.onvif.tls import PinStore
 
     targets = parse_camera_tables(list(config.cameras), config.file)
     sweeper = Sweeper(
@@ -51,6 +52,7 @@ def build_sweep(config: AgentConfig) -> SiteSweep:
         concurrency=config.polling.concurrency,
         per_camera_timeout_s=config.polling.per_camera_timeout_s,
         try_default_credentials=config.polling.try_default_credentials,
+        pins=PinStore.in_dir(config.state_dir),  # https cameras' certificates, pinned on first use
     )
     # A callable object: its health() holds the last sweep's discovery problems.
     return SiteSweep(sweeper, targets, config.discovery)

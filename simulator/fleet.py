@@ -77,6 +77,7 @@ class CameraSpec:
             "uuid": self.uuid,
             "hostname": self.hostname,
             "xaddr": self.xaddr("device"),
+            "scheme": self.scheme,
             "server_header": p.server_header,
             "auth_flaw": p.auth_flaw.value,
             "knobs": self.knobs.to_json(),
@@ -87,9 +88,13 @@ class CameraSpec:
     def hostname(self) -> str:
         return f"{self.profile.hostname}-{self.mac.replace(':', '')[-6:].lower()}"
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.profile.https_only else "http"
+
     def xaddr(self, service: str) -> str:
-        port = "" if self.port == 80 else f":{self.port}"
-        return f"http://{self.address}{port}{self.profile.xaddr_path(service)}"
+        port = "" if self.port == (443 if self.profile.https_only else 80) else f":{self.port}"
+        return f"{self.scheme}://{self.address}{port}{self.profile.xaddr_path(service)}"
 
 
 @dataclass(frozen=True)

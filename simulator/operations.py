@@ -162,12 +162,18 @@ def ntp(cam: CameraSpec, _now: datetime) -> Node:
     )
 
 
+def _protocols(cam: CameraSpec) -> tuple[tuple[str, int, str], ...]:
+    if cam.profile.https_only:
+        return (("HTTP", 80, FALSE), ("HTTPS", cam.port, TRUE), ("RTSP", 554, TRUE))
+    return (("HTTP", cam.port, TRUE), ("HTTPS", 443, TRUE), ("RTSP", 554, TRUE))
+
+
 def network_protocols(cam: CameraSpec, _now: datetime) -> Node:
     return el(
         "tds:GetNetworkProtocolsResponse",
         *(
-            el("tds:NetworkProtocols", el("tt:Name", name), el("tt:Enabled", TRUE), el("tt:Port", str(port)))
-            for name, port in (("HTTP", cam.port), ("HTTPS", 443), ("RTSP", 554))
+            el("tds:NetworkProtocols", el("tt:Name", name), el("tt:Enabled", on), el("tt:Port", str(port)))
+            for name, port, on in _protocols(cam)
         ),
     )
 

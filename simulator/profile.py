@@ -75,6 +75,7 @@ class Profile:
     cloud: tuple[str, ...] = ()
     ptz: bool = False
     unauthenticated: frozenset[str] = frozenset()  # operations answered without credentials besides the clock
+    https_only: bool = False  # ONVIF over TLS only (self-signed certificate), HTTP disabled
 
     @property
     def recorder(self) -> bool:
@@ -235,6 +236,7 @@ def parse_profile(data: dict[str, Any], source: str = "<profile>") -> Profile:
         cloud=r.texts("cloud", ()),
         ptz=r.flag("ptz", False),
         unauthenticated=frozenset(r.texts("unauthenticated", ())),
+        https_only=r.flag("https_only", False),
     )
 
 

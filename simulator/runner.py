@@ -23,6 +23,7 @@ from simulator.camera import Camera, Clock, utc_now
 from simulator.fleet import Fleet
 from simulator.httpd import make_app
 from simulator.safety import check_listen_address, check_multicast_interface, in_host_namespace
+from simulator.tls import CameraCertificate, self_signed, server_context
 
 log = structlog.get_logger("simulator.runner")
 
@@ -82,6 +83,8 @@ class FleetRunner:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.phone_home_log: list[dict[str, Any]] = []
+        # HTTPS-only cameras' certificates, made afresh at each start (camera id -> certificate).
+        self.certificates: dict[str, CameraCertificate] = {}
 
     @property
     def manifest(self) -> list[dict[str, Any]]:
@@ -107,8 +110,18 @@ class FleetRunner:
         )
         await self._runner.setup()
         for cam in self.cameras.values():
+            context = None
+            if cam.spec.profile.https_only:
+                certificate = self_signed(cam.spec.address)
+                self.certificates[cam.spec.id] = certificate
+                context = server_context(certificate)
             site = web.TCPSite(
-                self._runner, host=cam.spec.address, port=cam.spec.port, reuse_address=True, backlog=64
+                self._runner,
+                host=cam.spec.address,
+                port=cam.spec.port,
+                reuse_address=True,
+                backlog=64,
+                ssl_context=context,
             )
             await site.start()
         if self._discovery:

@@ -11,7 +11,9 @@ Exception tree (``agent.onvif.errors``), translated from socket, HTTP and XML er
         ├── MalformedResponse       not HTTP, not XML, a DTD or entity in the XML, not SOAP
         ├── SoapFault               a well-formed SOAP Fault (``code``, ``subcode``, ``reason``)
         │   └── AuthFailed          ter:NotAuthorized, or HTTP 400/401/403 with a fault
-        └── HttpStatusError         a non-2xx status without a parseable fault
+        ├── HttpStatusError         a non-2xx status without a parseable fault
+        ├── TlsFailed               an https camera's TLS handshake failed
+        └── CertificateChanged      an https camera's certificate is not the pinned one
 
 Only ``agent.onvif.client`` imports zeep (lazily); nothing here imports it at module load.
 """

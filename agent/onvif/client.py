@@ -36,6 +36,7 @@ from agent.onvif.http import CONNECT_TIMEOUT_S, HttpResponse, build_request, exc
 from agent.onvif.httpauth import digest_authorization, parse_challenge
 from agent.onvif.soap import Element, body_payload, is_not_authorized, parse_fault, parse_xml
 from agent.onvif.targets import CameraTarget
+from agent.onvif.tls import PinStore, TlsPeer
 from agent.onvif.wsse import DIGEST_TYPE, NONCE_ENCODING, WSSE_NS, WSU_NS, TokenValues, make_token
 
 DEVICE_BINDING = "{http://www.onvif.org/ver10/device/wsdl}DeviceBinding"
@@ -156,9 +157,13 @@ class DeviceSession:
         now: Callable[[], datetime],
         monotonic: Callable[[], float],
         deadline: float,
+        pins: PinStore | None = None,
     ) -> None:
+        """An https target speaks TLS, its certificate checked against ``pins`` (a store for
+        this session alone if None)."""
         shared = _get_shared()
         self.target = target
+        self.tls = TlsPeer.of(pins or PinStore(), target.host_port) if target.tls else None
         self._max = max_response_bytes
         self._now = now
         self._monotonic = monotonic
@@ -247,6 +252,7 @@ class DeviceSession:
             timeout_s=timeout,
             max_bytes=self._max,
             monotonic=self._monotonic,
+            tls=self.tls,
         )
 
     def _digest(self, path: str, credentials: Credentials) -> str | None:

@@ -18,6 +18,8 @@ class FailureKind(StrEnum):
     FAULT = "soap_fault"
     AUTH = "auth_failed"
     HTTP_STATUS = "http_status"
+    TLS = "tls_failed"
+    CERTIFICATE_CHANGED = "certificate_changed"
 
 
 class CameraError(CamsentryError):
@@ -73,3 +75,21 @@ class SoapFault(CameraError):
 
 class AuthFailed(SoapFault):
     kind = FailureKind.AUTH
+
+
+class TlsFailed(CameraError):
+    """The TLS handshake failed (no common version or cipher, not TLS at all)."""
+
+    kind = FailureKind.TLS
+
+
+class CertificateChanged(CameraError):
+    """The camera presented a certificate other than the one pinned for it; nothing was sent."""
+
+    kind = FailureKind.CERTIFICATE_CHANGED
+
+    def __init__(self, peer: str, pinned: str, seen: str) -> None:
+        super().__init__(f"{peer} presented certificate sha256 {seen}, pinned {pinned}")
+        self.peer = peer
+        self.pinned = pinned
+        self.seen = seen

@@ -3,12 +3,15 @@
 A hostile camera can drip one byte per second forever, send gigabytes or never answer;
 ``http.client`` and requests enforce per-read timeouts only, so a slow drip stalls them. Here
 every ``recv`` waits at most until the request's deadline and the response is cut off at
-``max_bytes``. Parsing (``parse_response``) is pure and tested on bytes.
+``max_bytes``. Parsing (``parse_response``) is pure and tested on bytes. With ``tls`` the
+socket is wrapped and the peer's certificate checked against its pin (``agent.onvif.tls``)
+before the request is sent.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +20,10 @@ from agent.onvif.errors import (
     CameraTimeout,
     MalformedResponse,
     ResponseTooLarge,
+    TlsFailed,
     Unreachable,
 )
+from agent.onvif.tls import TlsPeer
 
 MAX_HEADER_BYTES = 16_384  # real cameras send under 400 bytes of headers
 RECV_CHUNK = 65_536
@@ -125,9 +130,10 @@ def exchange(
     max_bytes: int,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     monotonic: Callable[[], float] = time.monotonic,
+    tls: TlsPeer | None = None,
 ) -> HttpResponse:
-    """Send one request and read its response within ``timeout_s`` in total (the connect within
-    ``connect_timeout_s`` of that) and ``max_bytes``."""
+    """Send one request and read its response within ``timeout_s`` in total (the connect and
+    TLS handshake within ``connect_timeout_s`` of that) and ``max_bytes``."""
     deadline = monotonic() + timeout_s
 
     def remaining() -> float:
@@ -142,6 +148,8 @@ def exchange(
         raise CameraTimeout(f"connect to {host}:{port} timed out") from exc
     except OSError as exc:
         raise Unreachable(f"connect to {host}:{port}: {exc.strerror or exc}") from exc
+    if tls is not None:
+        sock = _handshake(sock, host, tls, min(connect_timeout_s, remaining()))
     buf = bytearray()
     limit = max_bytes + MAX_HEADER_BYTES
     try:
@@ -166,3 +174,36 @@ def exchange(
         raise Unreachable(f"{host}:{port}: {exc}") from exc
     finally:
         sock.close()
+
+
+def _handshake(sock: socket.socket, host: str, tls: TlsPeer, timeout_s: float) -> ssl.SSLSocket:
+    """TLS over ``sock`` and the pin check; closes the socket on any failure (nothing sent)."""
+    try:
+        sock.settimeout(timeout_s)
+        wrapped = tls.context.wrap_socket(sock, server_hostname=None if _is_ip(host) else host)
+    except TimeoutError as exc:
+        sock.close()
+        raise CameraTimeout(f"TLS handshake with {tls.peer} timed out") from exc
+    except ssl.SSLError as exc:
+        sock.close()
+        raise TlsFailed(f"TLS handshake with {tls.peer}: {exc.reason or exc}") from exc
+    except OSError as exc:
+        sock.close()
+        raise Unreachable(f"TLS handshake with {tls.peer}: {exc.strerror or exc}") from exc
+    try:
+        der = wrapped.getpeercert(binary_form=True)
+        if not der:
+            raise TlsFailed(f"{tls.peer} sent no certificate")
+        tls.pins.check(tls.peer, der)
+    except BaseException:
+        wrapped.close()
+        raise
+    return wrapped
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        return False
+    return True

@@ -8,6 +8,9 @@
    times out, overflows or sends hostile XML is abandoned at once.
 4. The replay check: the last accepted token sent again, byte for byte.
 5. ``GET /``: the HTTP Server header and login-page title (identification evidence).
+
+An https camera's certificate is checked against its pin before each request is sent; a
+changed certificate abandons the camera at once, so no credential reaches the new peer.
 """
 
 from __future__ import annotations
@@ -51,13 +54,22 @@ from agent.onvif.soap import (
     parse_users,
 )
 from agent.onvif.targets import CameraTarget
+from agent.onvif.tls import PinStore, TlsPeer
 from agent.onvif.wsse import TokenValues
 
 log = structlog.get_logger("agent.onvif.poll")
 
 # Failures after which the camera is not asked anything else in this sweep.
+# A changed TLS certificate: nothing more is sent to that peer, least of all credentials.
 FATAL_KINDS = frozenset(
-    {FailureKind.UNREACHABLE, FailureKind.TIMEOUT, FailureKind.TOO_LARGE, FailureKind.HOSTILE_XML}
+    {
+        FailureKind.UNREACHABLE,
+        FailureKind.TIMEOUT,
+        FailureKind.TOO_LARGE,
+        FailureKind.HOSTILE_XML,
+        FailureKind.TLS,
+        FailureKind.CERTIFICATE_CHANGED,
+    }
 )
 BANNER_MAX_BYTES = 65_536  # a login page; real ones are 2-20 KB
 BANNER_TIMEOUT_S = 2.0
@@ -187,13 +199,17 @@ class CameraPoller:
         *,
         now: Callable[[], datetime],
         monotonic: Callable[[], float],
+        pins: PinStore | None = None,
     ) -> None:
+        """``pins``: the agent's TLS certificate pins, for https targets (``agent.onvif.tls``)."""
         self.target = target
         self.settings = settings
+        self._pins = pins
         self._now = now
         self._monotonic = monotonic
         self.obs = Observation(target=target)
         self._login_token: TokenValues | None = None
+        self._tls: TlsPeer | None = None
 
     def _fail(self, operation: str, exc: CameraError) -> None:
         self.obs.failures.append(OpFailure(operation, exc.kind, exc.detail[:300]))
@@ -220,7 +236,9 @@ class CameraPoller:
             now=self._now,
             monotonic=self._monotonic,
             deadline=deadline,
+            pins=self._pins,
         )
+        self._tls = session.tls
         try:
             self._run(session)
         except _Abandon:
@@ -372,6 +390,7 @@ class CameraPoller:
                 timeout_s=timeout,
                 max_bytes=BANNER_MAX_BYTES,
                 monotonic=self._monotonic,
+                tls=self._tls,
             )
         except CameraError:
             return  # evidence only; the ONVIF failures already say what is wrong

@@ -41,6 +41,8 @@ class FindingKind(StrEnum):
     XADDR_FOREIGN_HOST = "xaddr_foreign_host"
     OPERATION_FAILED = "operation_failed"
     VULNERABLE_FIRMWARE = "vulnerable_firmware"
+    TLS_FAILED = "tls_failed"
+    CERTIFICATE_CHANGED = "certificate_changed"
 
 
 def describe_offset(offset_s: float) -> str:
@@ -67,6 +69,9 @@ _FAILURE_FINDINGS = {
     FailureKind.TOO_LARGE: (FindingKind.RESPONSE_TOO_LARGE, Severity.HIGH),
     FailureKind.HOSTILE_XML: (FindingKind.HOSTILE_XML, Severity.HIGH),
     FailureKind.MALFORMED: (FindingKind.MALFORMED_RESPONSE, Severity.MEDIUM),
+    FailureKind.TLS: (FindingKind.TLS_FAILED, Severity.MEDIUM),
+    # Replaced camera, factory reset or a machine in the middle: someone must look.
+    FailureKind.CERTIFICATE_CHANGED: (FindingKind.CERTIFICATE_CHANGED, Severity.HIGH),
 }
 
 

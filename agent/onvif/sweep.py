@@ -19,6 +19,7 @@ from agent.onvif.errors import FailureKind
 from agent.onvif.poll import CameraPoller, Observation, OpFailure, PollSettings
 from agent.onvif.record import build_record
 from agent.onvif.targets import CameraTarget
+from agent.onvif.tls import PinStore
 from agent.runtime.clock import Clock, SystemClock
 from agent.wire.timefmt import format_utc
 
@@ -43,10 +44,12 @@ class Sweeper:
         try_default_credentials: bool = False,
         neighbour_macs: Callable[[], Mapping[str, str]] | None = None,
         contacted_hostnames: Callable[[], Mapping[str, Sequence[str]]] | None = None,
+        pins: PinStore | None = None,
     ) -> None:
         """``neighbour_macs``: {ip: mac} (``agent.onvif.neighbours.NeighbourTable``) for cameras that
         hide their MAC; ``contacted_hostnames``: {ip: names the device resolved or contacted}, from
-        the egress watcher, as identification evidence (vendor cloud and P2P domains)."""
+        the egress watcher, as identification evidence (vendor cloud and P2P domains); ``pins``:
+        https cameras' pinned certificates (``PinStore.in_dir(state_dir)``; in memory if None)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if per_camera_timeout_s <= 0:
@@ -65,6 +68,7 @@ class Sweeper:
         )
         self._neighbour_macs = neighbour_macs
         self._contacted_hostnames = contacted_hostnames
+        self.pins = pins or PinStore()
         client.preload()  # WSDL parsed once, here, before any worker starts
 
     def poll_one(
@@ -77,7 +81,7 @@ class Sweeper:
         polled_at = format_utc(self.clock.now())
         try:
             obs = CameraPoller(
-                target, self.settings, now=self.clock.now, monotonic=self.clock.monotonic
+                target, self.settings, now=self.clock.now, monotonic=self.clock.monotonic, pins=self.pins
             ).poll()
         except Exception as exc:  # a bug of ours must not cost the other cameras their records
             log.exception("poll_crashed", camera=target.host_port)

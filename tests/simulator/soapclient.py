@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -86,12 +87,22 @@ class HttpReply:
         return [v.text or "" for v in root.iter(f"{{{SOAP12}}}Value")]
 
 
+def camera_tls() -> ssl.SSLContext:
+    """HTTPS-only cameras present self-signed certificates: encrypted, not verified (these tests
+    check ONVIF behaviour; certificate pinning is the agent's and has its own tests)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def post(url: str, data: bytes, timeout: float = 5.0) -> HttpReply:
     req = urllib.request.Request(  # noqa: S310 - the URL is the simulator's loopback address
         url, data=data, headers={"Content-Type": "application/soap+xml; charset=utf-8"}
     )
+    context = camera_tls() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:  # noqa: S310
             return HttpReply(resp.status, dict(resp.headers), resp.read())
     except urllib.error.HTTPError as err:
         return HttpReply(err.code, dict(err.headers), err.read())

@@ -8,6 +8,7 @@ its own WS-Security digest; and onvif-zeep-async's ONVIFCamera as an application
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from zeep.wsse.username import UsernameToken
 from simulator.profile import bundled_profiles
 from simulator.runner import FleetRunner
 from tests.simulator.onvifschema import DEVICE_WSDL, WSDL_DIR, device_schema
-from tests.simulator.soapclient import SOAP12, TDS, TT, call, text_of
+from tests.simulator.soapclient import SOAP12, TDS, TT, call, camera_tls, text_of
 
 PROFILES = sorted(bundled_profiles())
 OPERATIONS = [
@@ -99,10 +100,19 @@ def wsdl_document() -> Document:
 
 
 @pytest.mark.parametrize("pid", PROFILES)
-def test_zeep_reads_every_operation(every_profile: FleetRunner, wsdl_document: Document, pid: str) -> None:
+def test_zeep_reads_every_operation(
+    every_profile: FleetRunner, wsdl_document: Document, pid: str, tmp_path: Path
+) -> None:
     e = _entry(every_profile, pid)
+    transport = Transport(timeout=5, operation_timeout=5)
+    if e["scheme"] == "https":  # verified in full against the camera's own certificate
+        trusted = tmp_path / "camera.pem"
+        trusted.write_bytes(every_profile.certificates[pid].cert_pem)
+        transport.session.verify = str(trusted)
+        transport.session.trust_env = False  # else REQUESTS_CA_BUNDLE wins over verify
     client = Client(
         wsdl=wsdl_document,
+        transport=transport,
         wsse=UsernameToken(e["username"], e["password"], use_digest=True),
         settings=Settings(strict=True, xml_huge_tree=False),
     )
@@ -133,7 +143,8 @@ def test_onvif_zeep_async_camera_sees_every_profile(every_profile: FleetRunner) 
     async def read_all() -> list[tuple[str, str, str]]:
         out = []
         for e in every_profile.manifest:
-            cam = ONVIFCamera(e["address"], e["port"], e["username"], e["password"], str(WSDL_DIR))
+            host = f"https://{e['address']}" if e["scheme"] == "https" else e["address"]
+            cam = ONVIFCamera(host, e["port"], e["username"], e["password"], str(WSDL_DIR))
             try:
                 await cam.update_xaddrs()
                 dev = await cam.create_devicemgmt_service()
@@ -160,7 +171,9 @@ def test_login_page_and_server_header(every_profile: FleetRunner) -> None:
     import urllib.request
 
     for e in every_profile.manifest:
-        with urllib.request.urlopen(f"http://{e['address']}:{e['port']}/", timeout=5) as resp:
+        url = f"{e['scheme']}://{e['address']}:{e['port']}/"
+        context = camera_tls() if e["scheme"] == "https" else None
+        with urllib.request.urlopen(url, timeout=5, context=context) as resp:  # noqa: S310
             assert resp.headers["Server"] == e["server_header"]
             assert resp.headers["Content-Type"].startswith("text/html")
             assert b"<title>" in resp.read()

@@ -36,7 +36,10 @@ def _run(data: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
 
 
 def _targets(manifest: list[dict[str, Any]]) -> list[CameraTarget]:
-    return [CameraTarget(m["address"], m["port"], m["username"], m["password"]) for m in manifest]
+    return [
+        CameraTarget(m["address"], m["port"], m["username"], m["password"], scheme=m["scheme"])
+        for m in manifest
+    ]
 
 
 def _kinds(record: dict[str, Any]) -> set[str]:
