@@ -23,9 +23,7 @@ from collector.config import CollectorConfig, default_config_path, load_collecto
 from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
 from collector.reports.inventory import inventory_rows
 from collector.reports.status import status_rows
-from collector.store import DatabaseUrlError, Store, StoreError, open_store, paramstyle_for
-from collector.store.backend import ReconnectingConnection
-from collector.violations import DBConnection
+from collector.store import Database, DatabaseUrlError, Store, StoreError, open_store
 
 WATCHDOG_PING_MAX_S = 10.0
 
@@ -34,8 +32,21 @@ def _now() -> str:
     return format_utc(datetime.now(UTC))
 
 
-def _open(config: CollectorConfig) -> Store:
-    return open_store(config.database, password_file=config.database_password_file)
+def _open(config: CollectorConfig, *, migrate: bool = False) -> Store:
+    return open_store(config.database, password_file=config.database_password_file, migrate=migrate)
+
+
+def cmd_migrate(config: CollectorConfig, _args: argparse.Namespace) -> int:
+    """Bring the database's schema up to this collector's version (the only command that does)."""
+    from agent.runtime.logs import configure_logging
+
+    configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
+    store = _open(config, migrate=True)
+    try:
+        print(f"schema at version {store.schema_version()}")
+    finally:
+        store.close()
+    return 0
 
 
 def cmd_keygen(config: CollectorConfig, _args: argparse.Namespace) -> int:
@@ -113,7 +124,7 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
     key = load_private_key(config.key_path)
-    store = _open(config)
+    store = _open(config, migrate=config.migrate_on_start)
     service = CollectorService(config, store, key)
     stop = threading.Event()
 
@@ -156,23 +167,15 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
     from collector.policy.commanding import CommandIssuer
     from collector.policy.facts import device_facts
 
-    def connect() -> ReconnectingConnection:
-        store = _open(config)  # creates the database and applies migrations if needed
-        try:
-            return store.new_connection()
-        finally:
-            store.close()
+    def connect() -> Database:
+        return _open(config).db  # closed by the command when it is done
 
     def send_command(*args: Any, **kwargs: Any) -> Any:
         key = load_private_key(config.key_path)
         conn = connect()
         try:
             issuer = CommandIssuer(
-                conn,
-                key,
-                lambda t, p: publish_once(config.mqtt, t, p),
-                clock=SystemClock(),
-                paramstyle=paramstyle_for(config.database),
+                conn, key, lambda t, p: publish_once(config.mqtt, t, p), clock=SystemClock()
             )
             return issuer(*args, **kwargs)
         finally:
@@ -198,7 +201,6 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
         policy_path=config.policy_path,
         list_agents=list_agents,
         list_devices=list_devices,
-        paramstyle=paramstyle_for(config.database),
     )
 
 
@@ -243,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = agents_sub.add_parser("list")
     listing.add_argument("--json", action="store_true")
+    sub.add_parser("migrate", help="bring the database schema up to this collector's version")
     sub.add_parser("run", help="run the collector service")
     status = sub.add_parser("status", help="each agent: online/offline, last seen, counts")
     status.add_argument("--json", action="store_true")
@@ -261,7 +264,7 @@ def context_for(args: argparse.Namespace) -> PolicyCliContext:
     return policy_context(load_config(args))
 
 
-def _no_database() -> DBConnection:
+def _no_database() -> Database:
     raise RuntimeError("this command does not use the database")
 
 
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "keygen": cmd_keygen,
         "agents": cmd_agents,
+        "migrate": cmd_migrate,
         "run": cmd_run,
         "status": cmd_status,
         "report": cmd_report,

@@ -35,6 +35,9 @@ class CollectorConfig:
     log_format: str = "auto"
     # PostgreSQL only: a file holding the password (or leave it to PGPASSFILE / ~/.pgpass).
     database_password_file: Path | None = None
+    # [store]: an old schema is migrated by 'run' only when this says so (else: migrate command).
+    migrate_on_start: bool = False
+    retain_envelopes_days: int | None = None
 
     @property
     def key_path(self) -> Path:
@@ -76,6 +79,10 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
     if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
         raise policy.error("webhook_url", "must be an http:// or https:// URL")
     policy.finish()
+    store = top.table("store")
+    migrate_on_start = store.get_bool("migrate_on_start", False)
+    retain_days = store.get_int("retain_envelopes_days", 0, minimum=0)
+    store.finish()
     log_level, log_format = parse_logging(top)
     config = CollectorConfig(
         file=file,
@@ -93,6 +100,8 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
         log_level=log_level,
         log_format=log_format,
         database_password_file=Path(password_file) if password_file else None,
+        migrate_on_start=migrate_on_start,
+        retain_envelopes_days=retain_days or None,
     )
     top.finish()
     return config

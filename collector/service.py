@@ -191,11 +191,11 @@ class PolicyEngineLoop:
         self._interval = config.evaluate_interval_s
         self._next = clock.monotonic()
         self.reload_requested = threading.Event()
-        # Its own connection to the store's database: the violation store commits in its own
-        # transactions, and the connection comes back by itself after a PostgreSQL restart.
-        self._conn = store.new_connection()
-        violations = ViolationStore(self._conn, clock=clock, paramstyle=store.paramstyle)
-        self.issuer = CommandIssuer(self._conn, key, publish, clock=clock, paramstyle=store.paramstyle)
+        # Its own connection to the store's database, so its transactions never wait on the
+        # ingest thread's lock; it comes back by itself after a PostgreSQL restart.
+        self._db = store.new_database()
+        violations = ViolationStore(self._db, clock=clock)
+        self.issuer = CommandIssuer(self._db, key, publish, clock=clock)
         self.runner = PolicyRunner(
             store,
             violations,
@@ -257,7 +257,7 @@ class PolicyEngineLoop:
             log.exception("recording a command ack failed", site=site, agent=agent)
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
 
 def topic_kind(topic: str) -> str | None:

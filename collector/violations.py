@@ -1,17 +1,10 @@
 """Violations with a lifecycle and an audit trail, kept in the collector's database.
 
-States::
-
-    open ──ack──▶ acknowledged ──accept-risk──▶ risk_accepted ──(until passes)──▶ open
-      │  └──────────accept-risk───────────────────▲      │
-      └──────────────── resolve (by a person, or the engine when the facts clear) ──▶ resolved
-                                                   resolved ──(fires again)──▶ open
-
-Every change, by a person or by the engine, appends to ``violation_audit`` who, when, what and
-why. The store takes a DB-API connection (sqlite3 or psycopg, from the collector's store): the SQL is portable
-(no AUTOINCREMENT/SERIAL; ids are derived from the violation's key; times are RFC 3339 UTC
-text, which sorts correctly) and ``?`` placeholders are rewritten for ``format`` paramstyles.
-``VIOLATIONS_SCHEMA`` is the DDL for the collector's migrations.
+The rules (which change is allowed from which state, the risk-acceptance cap) are
+``collector.lifecycle``; this module applies them to rows. Every change, by a person or by the
+engine, appends to ``violation_audit`` who, when, what and why. The store works through a
+``collector.store.Database`` (one transaction per operation); the tables are defined in
+``collector.store.migrations`` with everything else. Ids are derived from the violation's key.
 """
 
 from __future__ import annotations
@@ -19,108 +12,47 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 import structlog
 
 from agent.runtime.clock import Clock
-from agent.runtime.errors import CamsentryError
-from agent.wire.timefmt import format_utc, parse_utc
+from agent.wire.timefmt import format_utc
+from collector.lifecycle import (
+    MAX_RISK_ACCEPTANCE,
+    UNRESOLVED,
+    Action,
+    Change,
+    TransitionError,
+    ViolationState,
+    after_evaluation,
+    check_request,
+    plan,
+    risk_expired,
+)
 from collector.policy.engine import MAX_EVIDENCE_REFS, Evaluation, Violation
 from collector.policy.model import Severity
-from collector.sql import placeholders
+from collector.store.transaction import Database, Tx
+from collector.store.values import as_datetime, as_json
 
 log = structlog.get_logger(__name__)
 
-ENGINE = "policy-engine"
-SYSTEM = "system"
-# A risk is accepted for a bounded time so that someone looks at it again (at least yearly).
-MAX_RISK_ACCEPTANCE = timedelta(days=366)
-# SQLite's default limit on bound parameters is 999 in old builds; stay well under it.
-ID_CHUNK = 500
-
-VIOLATIONS_SCHEMA: list[str] = [
-    """CREATE TABLE IF NOT EXISTS violations (
-    id VARCHAR(32) PRIMARY KEY,
-    vkey TEXT NOT NULL UNIQUE,
-    rule VARCHAR(64) NOT NULL,
-    severity VARCHAR(16) NOT NULL,
-    site VARCHAR(64) NOT NULL,
-    agent VARCHAR(64) NOT NULL,
-    device_id TEXT NOT NULL,
-    address TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    evidence TEXT NOT NULL,
-    first_seen VARCHAR(32) NOT NULL,
-    last_seen VARCHAR(32) NOT NULL,
-    state VARCHAR(16) NOT NULL,
-    state_reason TEXT NOT NULL,
-    accepted_until VARCHAR(32),
-    policy_version VARCHAR(80) NOT NULL,
-    opened_at VARCHAR(32) NOT NULL,
-    updated_at VARCHAR(32) NOT NULL
-)""",
-    "CREATE INDEX IF NOT EXISTS violations_site_state ON violations (site, state)",
-    """CREATE TABLE IF NOT EXISTS violation_audit (
-    violation_id VARCHAR(32) NOT NULL,
-    seq INTEGER NOT NULL,
-    at VARCHAR(32) NOT NULL,
-    who TEXT NOT NULL,
-    action VARCHAR(32) NOT NULL,
-    from_state VARCHAR(16),
-    to_state VARCHAR(16) NOT NULL,
-    reason TEXT NOT NULL,
-    policy_version VARCHAR(80),
-    PRIMARY KEY (violation_id, seq)
-)""",
-    """CREATE TABLE IF NOT EXISTS policy_evaluations (
-    at VARCHAR(32) NOT NULL,
-    policy_version VARCHAR(80) NOT NULL,
-    violations INTEGER NOT NULL,
-    opened INTEGER NOT NULL,
-    resolved INTEGER NOT NULL
-)""",
-    """CREATE TABLE IF NOT EXISTS commands (
-    site VARCHAR(64) NOT NULL,
-    agent VARCHAR(64) NOT NULL,
-    id INTEGER NOT NULL,
-    action VARCHAR(16) NOT NULL,
-    device TEXT NOT NULL,
-    params TEXT NOT NULL,
-    issued VARCHAR(32) NOT NULL,
-    expires VARCHAR(32) NOT NULL,
-    issued_by TEXT NOT NULL,
-    outcome VARCHAR(16),
-    ack_reason TEXT,
-    ack_detail TEXT,
-    ruleset TEXT,
-    acked_at VARCHAR(32),
-    PRIMARY KEY (site, agent, id)
-)""",
+__all__ = [
+    "MAX_RISK_ACCEPTANCE",
+    "UNRESOLVED",
+    "AuditEntry",
+    "SyncResult",
+    "TransitionError",
+    "ViolationRow",
+    "ViolationState",
+    "ViolationStore",
 ]
 
-
-class DBConnection(Protocol):
-    def cursor(self) -> Any: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
-
-
-class ViolationState(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RISK_ACCEPTED = "risk_accepted"
-    RESOLVED = "resolved"
-
-
-UNRESOLVED = frozenset({ViolationState.OPEN, ViolationState.ACKNOWLEDGED, ViolationState.RISK_ACCEPTED})
-
-
-class TransitionError(CamsentryError):
-    """A lifecycle change that is not allowed (unknown id, wrong state, missing reason)."""
+ENGINE = "policy-engine"
+SYSTEM = "system"
+# SQLite's default limit on bound parameters is 999 in old builds; stay well under it.
+ID_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -197,6 +129,13 @@ _COLUMNS = (
 )
 
 
+def _time(value: Any) -> datetime:
+    moment = as_datetime(value)
+    if moment is None:
+        raise ValueError("a required timestamp is empty")
+    return moment
+
+
 def _row(values: Sequence[Any]) -> ViolationRow:
     (vid, rule, sev, site, agent, dev, addr, summary, detail, evidence) = values[:10]
     (first, last, state, reason, until, version, opened, updated) = values[10:]
@@ -209,16 +148,16 @@ def _row(values: Sequence[Any]) -> ViolationRow:
         device_id=dev,
         address=addr,
         summary=summary,
-        detail=json.loads(detail),
-        evidence=tuple(json.loads(evidence)),
-        first_seen=parse_utc(first),
-        last_seen=parse_utc(last),
+        detail=as_json(detail),
+        evidence=tuple(as_json(evidence)),
+        first_seen=_time(first),
+        last_seen=_time(last),
         state=ViolationState(state),
         state_reason=reason,
-        accepted_until=parse_utc(until) if until else None,
+        accepted_until=as_datetime(until),
         policy_version=version,
-        opened_at=parse_utc(opened),
-        updated_at=parse_utc(updated),
+        opened_at=_time(opened),
+        updated_at=_time(updated),
     )
 
 
@@ -229,101 +168,60 @@ def _merge_evidence(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]]
 
 
 class ViolationStore:
-    """Lifecycle operations over a DB-API connection; every method commits or rolls back."""
+    """Lifecycle operations over a ``Database``; each method is one transaction."""
 
-    def __init__(self, conn: DBConnection, *, clock: Clock, paramstyle: str = "qmark") -> None:
-        self.conn = conn
+    def __init__(self, db: Database, *, clock: Clock) -> None:
+        self.db = db
         self.clock = clock
-        self.paramstyle = paramstyle
 
     # -- plumbing -------------------------------------------------------------------------
-
-    def _exec(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-        cur.execute(placeholders(sql, self.paramstyle), tuple(params))
-        return cur
-
-    def create_schema(self) -> None:
-        """Run ``VIOLATIONS_SCHEMA`` (tests and single-file setups; production uses migrations)."""
-        cur = self.conn.cursor()
-        try:
-            for statement in VIOLATIONS_SCHEMA:
-                self._exec(cur, statement)
-            self.conn.commit()
-        finally:
-            cur.close()
 
     def _now(self) -> str:
         return format_utc(self.clock.now())
 
-    def _audit(
-        self,
-        cur: Any,
-        vid: str,
-        who: str,
-        action: str,
-        before: ViolationState | None,
-        after: ViolationState,
-        reason: str,
-        version: str | None = None,
-    ) -> None:
-        self._exec(cur, "SELECT COALESCE(MAX(seq), 0) FROM violation_audit WHERE violation_id = ?", (vid,))
-        seq = int(cur.fetchone()[0]) + 1
-        self._exec(
-            cur,
+    def _audit(self, tx: Tx, vid: str, change: Change, version: str | None = None) -> None:
+        before = change.before.value if change.before else None
+        self._audit_row(
+            tx, vid, change.who, change.action.value, before, change.after.value, change.reason, version
+        )
+
+    def _audit_row(self, tx: Tx, vid: str, *entry: str | None) -> None:
+        """Append (who, action, from_state, to_state, reason, policy_version) to the trail."""
+        row = tx.one("SELECT COALESCE(MAX(seq), 0) FROM violation_audit WHERE violation_id = ?", (vid,))
+        tx.execute(
             "INSERT INTO violation_audit (violation_id, seq, at, who, action, from_state, to_state, reason, "
             "policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                vid,
-                seq,
-                self._now(),
-                who,
-                action,
-                before.value if before else None,
-                after.value,
-                reason,
-                version,
-            ),
+            (vid, int(row[0]) + 1, self._now(), *entry),
         )
 
-    def _set_state(
-        self,
-        cur: Any,
-        row: ViolationRow,
-        state: ViolationState,
-        *,
-        who: str,
-        action: str,
-        reason: str,
-        until: datetime | None = None,
-    ) -> None:
-        self._exec(
-            cur,
+    def _apply(self, tx: Tx, row: ViolationRow, change: Change) -> None:
+        until = change.accepted_until
+        tx.execute(
             "UPDATE violations SET state = ?, state_reason = ?, accepted_until = ?, updated_at = ? "
             "WHERE id = ?",
-            (state.value, reason, format_utc(until) if until else None, self._now(), row.id),
+            (change.after.value, change.reason, format_utc(until) if until else None, self._now(), row.id),
         )
-        self._audit(cur, row.id, who, action, row.state, state, reason)
+        self._audit(tx, row.id, change)
 
-    def _select(self, cur: Any, where: str = "", params: Sequence[Any] = ()) -> list[ViolationRow]:
-        self._exec(cur, f"SELECT {_COLUMNS} FROM violations {where}", params)
-        return [_row(values) for values in cur.fetchall()]
+    def _engine_change(self, tx: Tx, row: ViolationRow, action: Action, who: str, reason: str) -> None:
+        self._apply(tx, row, plan(row.state, action, who=who, reason=reason, now=self.clock.now()))
 
-    def _by_ids(self, cur: Any, ids: Sequence[str]) -> dict[str, ViolationRow]:
+    def _select(self, tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[ViolationRow]:
+        return [_row(values) for values in tx.all(f"SELECT {_COLUMNS} FROM violations {where}", params)]
+
+    def _by_ids(self, tx: Tx, ids: Sequence[str]) -> dict[str, ViolationRow]:
         rows: dict[str, ViolationRow] = {}
         for start in range(0, len(ids), ID_CHUNK):
             chunk = ids[start : start + ID_CHUNK]
             where = f"WHERE id IN ({', '.join('?' for _ in chunk)})"
-            rows.update((r.id, r) for r in self._select(cur, where, chunk))
+            rows.update((r.id, r) for r in self._select(tx, where, chunk))
         return rows
-
-    def _transaction(self) -> Any:
-        return _Transaction(self.conn)
 
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, vid: str) -> ViolationRow | None:
-        with self._transaction() as cur:
-            rows = self._select(cur, "WHERE id = ?", (vid,))
+        with self.db.transaction("reading a violation") as tx:
+            rows = self._select(tx, "WHERE id = ?", (vid,))
         return rows[0] if rows else None
 
     def list_violations(
@@ -347,25 +245,23 @@ class ViolationStore:
             clauses.append(f"rule IN ({', '.join('?' for _ in rules)})")
             params.extend(rules)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        with self._transaction() as cur:
-            rows = self._select(cur, where + " ORDER BY site, agent, device_id, rule, id", params)
+        with self.db.transaction("listing violations") as tx:
+            rows = self._select(tx, where + " ORDER BY site, agent, device_id, rule, id", params)
         rank = {s.value: s.rank for s in Severity}
         return sorted(rows, key=lambda r: rank.get(r.severity, len(rank)))
 
     def audit(self, vid: str) -> list[AuditEntry]:
-        with self._transaction() as cur:
-            self._exec(
-                cur,
+        with self.db.transaction("reading the audit trail") as tx:
+            rows = tx.all(
                 "SELECT violation_id, seq, at, who, action, from_state, to_state, reason, policy_version "
                 "FROM violation_audit WHERE violation_id = ? ORDER BY seq",
                 (vid,),
             )
-            rows = cur.fetchall()
         return [
             AuditEntry(
                 violation_id=r[0],
                 seq=int(r[1]),
-                at=parse_utc(r[2]),
+                at=_time(r[2]),
                 who=r[3],
                 action=r[4],
                 from_state=ViolationState(r[5]) if r[5] else None,
@@ -388,39 +284,36 @@ class ViolationStore:
         resolved: list[str] = []
         updated = 0
         version = evaluation.policy_version
-        with self._transaction() as cur:
-            existing = {r.id: r for r in self._select(cur)}
+        now = self.clock.now()
+        with self.db.transaction("recording an evaluation") as tx:
+            existing = {r.id: r for r in self._select(tx)}
             current = {v.id: v for v in evaluation.violations}
             for vid, v in current.items():
                 row = existing.get(vid)
+                action = after_evaluation(row.state if row else None, observed=True)
                 if row is None:
-                    self._insert(cur, v, version)
-                    self._audit(cur, vid, ENGINE, "opened", None, ViolationState.OPEN, v.summary, version)
+                    self._insert(tx, v, version)
+                    change = plan(None, Action.OPENED, who=ENGINE, reason=v.summary, now=now)
+                    self._audit(tx, vid, change, version)
                     opened.append(vid)
                     continue
-                updated += self._refresh(cur, row, v, version)
-                if row.state is ViolationState.RESOLVED:
-                    self._set_state(
-                        cur, row, ViolationState.OPEN, who=ENGINE, action="reopened", reason=v.summary
-                    )
+                updated += self._refresh(tx, row, v, version)
+                if action is Action.REOPENED:
+                    self._engine_change(tx, row, action, ENGINE, v.summary)
                     reopened.append(vid)
             for vid, row in existing.items():
-                if vid in current or row.state is ViolationState.RESOLVED:
+                if vid in current or (scope_sites is not None and row.site not in scope_sites):
                     continue
-                if scope_sites is not None and row.site not in scope_sites:
-                    continue
-                reason = f"no longer observed under policy {version}"
-                self._set_state(
-                    cur, row, ViolationState.RESOLVED, who=ENGINE, action="resolved", reason=reason
-                )
-                resolved.append(vid)
-            self._exec(
-                cur,
+                if after_evaluation(row.state, observed=False) is Action.RESOLVED:
+                    reason = f"no longer observed under policy {version}"
+                    self._engine_change(tx, row, Action.RESOLVED, ENGINE, reason)
+                    resolved.append(vid)
+            tx.execute(
                 "INSERT INTO policy_evaluations (at, policy_version, violations, opened, resolved) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (format_utc(evaluation.evaluated_at), version, len(current), len(opened), len(resolved)),
             )
-            fresh = self._by_ids(cur, [*opened, *reopened, *resolved])
+            fresh = self._by_ids(tx, [*opened, *reopened, *resolved])
         log.info(
             "policy_evaluated",
             policy_version=version,
@@ -437,10 +330,9 @@ class ViolationStore:
             updated=updated,
         )
 
-    def _insert(self, cur: Any, v: Violation, version: str) -> None:
+    def _insert(self, tx: Tx, v: Violation, version: str) -> None:
         now = self._now()
-        self._exec(
-            cur,
+        tx.execute(
             f"INSERT INTO violations (vkey, {_COLUMNS}) VALUES ({', '.join('?' for _ in range(19))})",
             (
                 v.key,
@@ -465,7 +357,7 @@ class ViolationStore:
             ),
         )
 
-    def _refresh(self, cur: Any, row: ViolationRow, v: Violation, version: str) -> bool:
+    def _refresh(self, tx: Tx, row: ViolationRow, v: Violation, version: str) -> bool:
         """Update a known violation from a new evaluation; False when nothing changed."""
         evidence = _merge_evidence(row.evidence, [e.as_dict() for e in v.evidence])
         detail = json.loads(json.dumps(dict(v.detail), sort_keys=True, default=str))
@@ -474,8 +366,7 @@ class ViolationStore:
         old = (row.severity, row.summary, row.detail, list(row.evidence), row.first_seen, row.last_seen)
         if new == (*old, row.address, row.policy_version):
             return False
-        self._exec(
-            cur,
+        tx.execute(
             "UPDATE violations SET severity = ?, summary = ?, detail = ?, evidence = ?, first_seen = ?, "
             "last_seen = ?, address = ?, policy_version = ? WHERE id = ?",
             (
@@ -492,23 +383,24 @@ class ViolationStore:
         )
         if row.severity != v.severity.value:
             reason = f"severity {row.severity} -> {v.severity.value}"
-            self._audit(cur, row.id, ENGINE, "severity_changed", row.state, row.state, reason, version)
+            state = row.state.value
+            self._audit_row(tx, row.id, ENGINE, "severity_changed", state, state, reason, version)
         return True
 
     def expire_risk(self) -> list[ViolationRow]:
         """Reopen every risk acceptance whose ``until`` has passed; returns the reopened rows."""
         now = self.clock.now()
-        with self._transaction() as cur:
+        with self.db.transaction("expiring risk acceptances") as tx:
             due = [
                 r
-                for r in self._select(cur, "WHERE state = ?", (ViolationState.RISK_ACCEPTED.value,))
-                if r.accepted_until is not None and r.accepted_until <= now
+                for r in self._select(tx, "WHERE state = ?", (ViolationState.RISK_ACCEPTED.value,))
+                if risk_expired(r.state, r.accepted_until, now)
             ]
             for r in due:
-                assert r.accepted_until is not None
-                reason = f"risk acceptance expired {format_utc(r.accepted_until)} ({r.state_reason})"
-                self._set_state(cur, r, ViolationState.OPEN, who=SYSTEM, action="risk_expired", reason=reason)
-            rows = [self._select(cur, "WHERE id = ?", (r.id,))[0] for r in due]
+                until = format_utc(r.accepted_until) if r.accepted_until else "?"
+                reason = f"risk acceptance expired {until} ({r.state_reason})"
+                self._engine_change(tx, r, Action.RISK_EXPIRED, SYSTEM, reason)
+            rows = list(self._by_ids(tx, [r.id for r in due]).values())
         for r in rows:
             log.info("risk_acceptance_expired", violation=r.id, site=r.site)
         return rows
@@ -516,81 +408,30 @@ class ViolationStore:
     # -- people's side --------------------------------------------------------------------
 
     def _transition(
-        self,
-        vid: str,
-        to: ViolationState,
-        allowed_from: Collection[ViolationState],
-        *,
-        by: str,
-        reason: str,
-        action: str,
-        until: datetime | None = None,
+        self, vid: str, action: Action, *, by: str, reason: str, until: datetime | None = None
     ) -> ViolationRow:
-        if not by.strip():
-            raise TransitionError("say who is making the change (--by)")
-        if not reason.strip():
-            raise TransitionError("say why (--reason): the audit trail keeps it")
+        now = self.clock.now()
+        check_request(action, who=by, reason=reason, now=now, until=until)
         self.expire_risk()
-        with self._transaction() as cur:
-            rows = self._select(cur, "WHERE id = ?", (vid,))
+        with self.db.transaction(f"changing violation {vid}") as tx:
+            rows = self._select(tx, "WHERE id = ?", (vid,))
             if not rows:
                 raise TransitionError(f"no violation {vid}")
             row = rows[0]
-            if row.state not in allowed_from:
-                raise TransitionError(f"{vid} is {row.state.value}; cannot {action} it")
-            self._set_state(cur, row, to, who=by, action=action, reason=reason, until=until)
-            new = self._select(cur, "WHERE id = ?", (vid,))[0]
-        log.info("violation_changed", violation=vid, action=action, who=by, state=to.value)
+            try:
+                change = plan(row.state, action, who=by, reason=reason, now=now, until=until)
+            except TransitionError as exc:
+                raise TransitionError(f"{vid}: {exc}") from None
+            self._apply(tx, row, change)
+            new = self._select(tx, "WHERE id = ?", (vid,))[0]
+        log.info("violation_changed", violation=vid, action=action.value, who=by, state=change.after.value)
         return new
 
     def acknowledge(self, vid: str, *, by: str, reason: str) -> ViolationRow:
-        return self._transition(
-            vid,
-            ViolationState.ACKNOWLEDGED,
-            {ViolationState.OPEN},
-            by=by,
-            reason=reason,
-            action="acknowledged",
-        )
+        return self._transition(vid, Action.ACKNOWLEDGED, by=by, reason=reason)
 
     def accept_risk(self, vid: str, *, by: str, reason: str, until: datetime) -> ViolationRow:
-        now = self.clock.now()
-        if until <= now:
-            raise TransitionError(f"--until {format_utc(until)} is not in the future")
-        if until - now > MAX_RISK_ACCEPTANCE:
-            raise TransitionError(f"a risk is accepted for at most {MAX_RISK_ACCEPTANCE.days} days")
-        return self._transition(
-            vid,
-            ViolationState.RISK_ACCEPTED,
-            {ViolationState.OPEN, ViolationState.ACKNOWLEDGED},
-            by=by,
-            reason=reason,
-            action="risk_accepted",
-            until=until,
-        )
+        return self._transition(vid, Action.RISK_ACCEPTED, by=by, reason=reason, until=until)
 
     def resolve(self, vid: str, *, by: str, reason: str) -> ViolationRow:
-        return self._transition(
-            vid, ViolationState.RESOLVED, UNRESOLVED, by=by, reason=reason, action="resolved"
-        )
-
-
-class _Transaction:
-    """A cursor that commits on success, rolls back on error and is always closed."""
-
-    def __init__(self, conn: DBConnection) -> None:
-        self.conn = conn
-        self.cur: Any = None
-
-    def __enter__(self) -> Any:
-        self.cur = self.conn.cursor()
-        return self.cur
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                self.conn.commit()
-            else:
-                self.conn.rollback()
-        finally:
-            self.cur.close()
+        return self._transition(vid, Action.RESOLVED, by=by, reason=reason)

@@ -32,7 +32,8 @@ from collector.policy.engine import DeviceFact
 from collector.policy.model import Policy, PolicyError, check_policy_file, default_policy, load_policy
 from collector.policy.pushing import push_decision
 from collector.reports.compliance import RENDERERS, build_compliance
-from collector.violations import DBConnection, TransitionError, ViolationRow, ViolationState, ViolationStore
+from collector.store.transaction import Database
+from collector.violations import TransitionError, ViolationRow, ViolationState, ViolationStore
 
 EXIT_OK, EXIT_INVALID, EXIT_NOT_FOUND = 0, 1, 2
 
@@ -49,14 +50,13 @@ class DeviceLocation:
 class PolicyCliContext:
     """What the handlers need from the collector; the lead builds one from its config."""
 
-    connect: Callable[[], DBConnection]
+    connect: Callable[[], Database]
     send_command: CommandSender | None = None
     policy_path: Path | None = None
     list_devices: Callable[[], Sequence[DeviceFact]] | None = None
     # Enrolled, not revoked agents as (site, agent): who ``policy push`` can send to.
     list_agents: Callable[[], Sequence[tuple[str, str]]] | None = None
     clock: Clock = field(default_factory=SystemClock)
-    paramstyle: str = "qmark"
     out: TextIO | None = None
     err: TextIO | None = None
 
@@ -68,23 +68,22 @@ class _Run:
         self.ctx = ctx
         self.out = ctx.out or sys.stdout
         self.err = ctx.err or sys.stderr
-        self._conn: DBConnection | None = None
+        self._conn: Database | None = None
 
-    def connection(self) -> DBConnection:
+    def connection(self) -> Database:
         if self._conn is None:
             self._conn = self.ctx.connect()
         return self._conn
 
     def store(self) -> ViolationStore:
-        return ViolationStore(self.connection(), clock=self.ctx.clock, paramstyle=self.ctx.paramstyle)
+        return ViolationStore(self.connection(), clock=self.ctx.clock)
 
     def policy(self) -> Policy:
         return load_policy(self.ctx.policy_path) if self.ctx.policy_path else default_policy()
 
     def close(self) -> None:
-        close = getattr(self._conn, "close", None)
-        if callable(close):
-            close()
+        if self._conn is not None:
+            self._conn.close()
 
 
 Handler = Callable[[_Run, argparse.Namespace], int]
@@ -137,7 +136,7 @@ def _policy_push(r: _Run, args: argparse.Namespace) -> int:
     conn = r.connection()
     for site, agent in agents:
         params = policy_params(policy, site)
-        last = last_command(conn, site, agent, CommandAction.POLICY, paramstyle=r.ctx.paramstyle)
+        last = last_command(conn, site, agent, CommandAction.POLICY)
         decision = push_decision(last, params, r.ctx.clock.now())
         if not decision.send and not args.force:
             print(f"{site}/{agent}: not sent: {decision.why} (--force sends it anyway)", file=r.out)

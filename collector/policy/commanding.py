@@ -1,7 +1,7 @@
 """Issuing signed commands to agents and recording their acks, in the collector's database.
 
 ``CommandIssuer.send`` allocates the next command id for the agent (strictly increasing, kept
-in the ``commands`` table of ``VIOLATIONS_SCHEMA``), seals the command with the collector key,
+in the ``commands`` table, see ``collector.store.migrations``), seals the command with the collector key,
 records it, then publishes it on ``camsentry/v1/<site>/<agent>/cmd``. ``record_ack`` stores
 what the agent answered. ``enforce`` sends quarantines for the engine's enforcement actions,
 skipping devices already quarantined or with a quarantine in flight.
@@ -25,8 +25,7 @@ from agent.wire.timefmt import format_utc, parse_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
 from collector.policy.model import Policy
-from collector.sql import placeholders
-from collector.violations import DBConnection
+from collector.store.transaction import Database
 
 log = structlog.get_logger(__name__)
 
@@ -51,23 +50,18 @@ class CommandSender(Protocol):
 class CommandIssuer:
     def __init__(
         self,
-        conn: DBConnection,
+        db: Database,
         key: Ed25519PrivateKey,
         publish: Publish,
         *,
         clock: Clock,
         ttl: timedelta = DEFAULT_TTL,
-        paramstyle: str = "qmark",
     ) -> None:
-        self.conn = conn
+        self.db = db
         self.key = key
         self.publish = publish
         self.clock = clock
         self.ttl = ttl
-        self.paramstyle = paramstyle
-
-    def _sql(self, sql: str) -> str:
-        return placeholders(sql, self.paramstyle)
 
     def __call__(
         self,
@@ -93,13 +87,11 @@ class CommandIssuer:
     ) -> int:
         """Record and publish one signed command; returns its id."""
         now = self.clock.now()
-        cur = self.conn.cursor()
-        try:
-            cur.execute(
-                self._sql("SELECT COALESCE(MAX(id), 0) FROM commands WHERE site = ? AND agent = ?"),
-                (site, agent),
+        with self.db.transaction("recording a command") as tx:
+            row = tx.one(
+                "SELECT COALESCE(MAX(id), 0) FROM commands WHERE site = ? AND agent = ?", (site, agent)
             )
-            cid = int(cur.fetchone()[0]) + 1
+            cid = int(row[0]) + 1
             command = Command(
                 id=cid,
                 site=site,
@@ -111,11 +103,9 @@ class CommandIssuer:
                 params=dict(params or {}),
             )
             payload = seal_command(self.key, command)
-            cur.execute(
-                self._sql(
-                    "INSERT INTO commands (site, agent, id, action, device, params, issued, expires, "
-                    "issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
+            tx.execute(
+                "INSERT INTO commands (site, agent, id, action, device, params, issued, expires, "
+                "issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     site,
                     agent,
@@ -128,12 +118,6 @@ class CommandIssuer:
                     issued_by,
                 ),
             )
-            self.conn.commit()
-        except BaseException:
-            self.conn.rollback()
-            raise
-        finally:
-            cur.close()
         self.publish(topic(site, agent, CMD_KIND), payload)
         log.info("command_sent", site=site, agent=agent, command_id=cid, action=action.value, device=device)
         return cid
@@ -144,13 +128,10 @@ class CommandIssuer:
         if type(cid) is not int:
             log.warning("ack_without_command", site=site, agent=agent, reason=body.get("reason"))
             return False
-        cur = self.conn.cursor()
-        try:
-            cur.execute(
-                self._sql(
-                    "UPDATE commands SET outcome = ?, ack_reason = ?, ack_detail = ?, ruleset = ?, "
-                    "acked_at = ? WHERE site = ? AND agent = ? AND id = ?"
-                ),
+        with self.db.transaction("recording a command ack") as tx:
+            cur = tx.execute(
+                "UPDATE commands SET outcome = ?, ack_reason = ?, ack_detail = ?, ruleset = ?, "
+                "acked_at = ? WHERE site = ? AND agent = ? AND id = ?",
                 (
                     str(body.get("outcome")),
                     body.get("reason"),
@@ -162,11 +143,7 @@ class CommandIssuer:
                     cid,
                 ),
             )
-            found = bool(cur.rowcount)
-            self.conn.commit()
-        finally:
-            cur.close()
-        return found
+            return bool(cur.rowcount)
 
     def push_policy(self, policy: Policy, site: str, agent: str, *, issued_by: str = "collector") -> int:
         """Send the site's egress allowlist and core networks to one agent (action ``policy``);
@@ -176,11 +153,11 @@ class CommandIssuer:
         )
 
     def last_command(self, site: str, agent: str, action: CommandAction) -> CommandRow | None:
-        return last_command(self.conn, site, agent, action, paramstyle=self.paramstyle)
+        return last_command(self.db, site, agent, action)
 
     def quarantined(self) -> set[tuple[str, str, str]]:
         """(site, agent, device) quarantined by an applied (or not yet acked) command."""
-        return set(quarantines_in_force(self.conn))
+        return set(quarantines_in_force(self.db))
 
     def enforce(self, actions: Sequence[QuarantineAction]) -> list[int]:
         """Send a quarantine for each action whose device is not already quarantined."""
@@ -217,25 +194,16 @@ class CommandRow:
     detail: str | None
 
 
-def last_command(
-    conn: DBConnection, site: str, agent: str, action: CommandAction, *, paramstyle: str = "qmark"
-) -> CommandRow | None:
+def last_command(db: Database, site: str, agent: str, action: CommandAction) -> CommandRow | None:
     """The newest command of ``action`` sent to the agent, with its ack if any."""
     sql = (
         "SELECT id, params, expires, outcome, ack_reason, ack_detail FROM commands "
         "WHERE site = ? AND agent = ? AND action = ? ORDER BY id DESC LIMIT 1"
     )
-    cur = conn.cursor()
-    try:
-        cur.execute(
-            placeholders(sql, paramstyle),
-            (site, agent, action.value),
-        )
-        row = cur.fetchone()
-    finally:
-        cur.close()
-    if row is None:
+    rows = db.read("reading the last command", sql, (site, agent, action.value))
+    if not rows:
         return None
+    row = rows[0]
     cid, params, expires, outcome, reason, detail = row
     try:
         parsed = json.loads(params)
@@ -246,19 +214,15 @@ def last_command(
     return CommandRow(int(cid), parsed if isinstance(parsed, dict) else {}, when, outcome, reason, detail)
 
 
-def quarantines_in_force(conn: DBConnection) -> dict[tuple[str, str, str], Quarantine]:
+def quarantines_in_force(db: Database) -> dict[tuple[str, str, str], Quarantine]:
     """What the agents have applied (or are about to): commands refused, failed or dry-run
     changed nothing and are skipped; in id order, a quarantine sets and a release clears."""
-    cur = conn.cursor()
-    try:
-        cur.execute(
-            "SELECT site, agent, device, action, params, id FROM commands "
-            "WHERE action IN ('quarantine', 'release') AND (outcome IS NULL OR outcome = 'applied') "
-            "ORDER BY site, agent, id"
-        )
-        rows = cur.fetchall()
-    finally:
-        cur.close()
+    rows = db.read(
+        "reading quarantines",
+        "SELECT site, agent, device, action, params, id FROM commands "
+        "WHERE action IN ('quarantine', 'release') AND (outcome IS NULL OR outcome = 'applied') "
+        "ORDER BY site, agent, id",
+    )
     state: dict[tuple[str, str, str], Quarantine] = {}
     for site, agent, device, action, params, cid in rows:
         key = (site, agent, device)

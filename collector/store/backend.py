@@ -42,39 +42,3 @@ class Backend(Protocol):
     def lock_agents(self, conn: Any, agents: Sequence[tuple[str, str]]) -> None:
         """Inside a write transaction: wait until no other process is storing for these agents."""
         ...
-
-
-class ReconnectingConnection:
-    """A DB-API connection (implicit transactions) for the violation store and commanding that
-    replaces itself with a new one after the server dropped it (a PostgreSQL restart)."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-        self._conn: Any = backend.connect(autocommit=False)
-
-    def _live(self) -> Any:
-        if self._backend.is_broken(self._conn):
-            _close_quietly(self._conn)
-            self._conn = self._backend.connect(autocommit=False)
-            log.info("database connection re-established", database=self._backend.display)
-        return self._conn
-
-    def cursor(self) -> Any:
-        return self._live().cursor()
-
-    def commit(self) -> None:
-        self._conn.commit()
-
-    def rollback(self) -> None:
-        if not self._backend.is_broken(self._conn):
-            self._conn.rollback()
-
-    def close(self) -> None:
-        _close_quietly(self._conn)
-
-
-def _close_quietly(conn: Any) -> None:
-    try:
-        conn.close()
-    except Exception:  # closing a connection the server already dropped may complain; it is gone anyway
-        log.debug("closing a broken database connection failed", exc_info=True)

@@ -10,132 +10,55 @@ next write uses the new connection.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from agent.wire.envelope import Envelope, Kind, encode
-from collector.sql import placeholders
-from collector.store.backend import Backend, ReconnectingConnection, log
+from collector.store import schema
+from collector.store.backend import Backend
 from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_row
-from collector.store.migrations import MIGRATIONS
-from collector.store.types import AgentRow, StoredBatch, StoreError
+from collector.store.transaction import Database, Tx
+from collector.store.types import AgentRow, StoredBatch
 
 _STATUS_KEYS = ("site", "agent", "revoked_at", "state", "reason", "state_ts", "last_seen")
 _PENDING_KEYS = ("site", "agent", "public_key", "host", "requested_at")
 
 
 class Store:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, *, migrate: bool = False) -> None:
         self.backend = backend
-        self._lock = threading.RLock()
-        self._db: Any = backend.connect(autocommit=True)
-        self.migrate()
+        self.db = Database(backend)
+        try:
+            schema.ensure_current(self.db, migrate_old=migrate)
+        except BaseException:
+            self.db.close()
+            raise
 
-    @property
-    def paramstyle(self) -> str:
-        """For the violation store and commanding on connections from ``new_connection``."""
-        return self.backend.paramstyle
-
-    def new_connection(self) -> ReconnectingConnection:
-        """A DB-API connection to the same database (implicit transactions, reconnects when dropped)."""
-        return ReconnectingConnection(self.backend)
+    def new_database(self) -> Database:
+        """Another connection to the same database, for a thread that writes alongside ingest
+        (the violation store and commanding in the policy pass)."""
+        return Database(self.backend)
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._db.close()
-            except self.backend.errors:
-                log.debug("closing the store's connection failed", exc_info=True)
+        self.db.close()
 
     # plumbing
 
-    def _q(self, sql: str) -> str:
-        return placeholders(sql, self.backend.paramstyle)
-
-    def _connection(self) -> Any:
-        if self.backend.is_broken(self._db):
-            self._db = self.backend.connect(autocommit=True)
-            log.info("database connection re-established", database=self.backend.display)
-        return self._db
-
     def _query(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """One read; asked again once on a new connection if the server dropped the old one."""
-        with self._lock:
-            for attempt in (1, 2):
-                db = self._connection()
-                try:
-                    return list(db.execute(self._q(sql), params).fetchall())
-                except self.backend.errors as exc:
-                    if attempt == 2 or not self.backend.is_broken(db):
-                        raise StoreError(f"{what} failed: {str(exc).strip()}") from exc
-            raise AssertionError("unreachable")
+        return self.db.read(what, sql, params)
 
-    @contextmanager
-    def _write(self, what: str) -> Iterator[Any]:
-        with self._lock:
-            db = self._connection()
-            try:
-                db.execute(self.backend.begin)
-                yield db
-                db.execute("COMMIT")
-            except BaseException as exc:
-                self._rollback(db)
-                if isinstance(exc, self.backend.errors):
-                    raise StoreError(f"{what} failed: {str(exc).strip()}") from exc
-                raise
-
-    def _rollback(self, db: Any) -> None:
-        if self.backend.is_broken(db):
-            return
-        try:
-            db.execute("ROLLBACK")
-        except self.backend.errors:
-            log.debug("rollback failed", exc_info=True)
-
-    def _executemany(self, db: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        if rows:
-            cur = db.cursor()
-            try:
-                cur.executemany(self._q(sql), rows)
-            finally:
-                cur.close()
+    def _write(self, what: str) -> AbstractContextManager[Tx]:
+        return self.db.transaction(what)
 
     # schema
 
-    def _version(self, db: Any) -> int:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-            "description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-        )
-        row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
-
     def schema_version(self) -> int:
-        with self._write("reading the schema version") as db:
-            self.backend.lock_migrations(db)
-            return self._version(db)
+        return schema.schema_version(self.db)
 
     def migrate(self) -> int:
         """Apply what is missing, one migration per transaction; concurrent collectors take turns."""
-        while True:
-            with self._write("migrating the schema") as db:
-                self.backend.lock_migrations(db)
-                current = self._version(db)
-                pending = [m for m in MIGRATIONS if m[0] > current]
-                if not pending:
-                    return current
-                version, description, statements = pending[0]
-                try:
-                    for statement in statements:
-                        db.execute(statement)
-                    db.execute(
-                        self._q("INSERT INTO schema_version (version, description) VALUES (?, ?)"),
-                        (version, description),
-                    )
-                except self.backend.errors as exc:
-                    raise StoreError(f"migration {version} failed: {str(exc).strip()}") from exc
+        return schema.migrate(self.db)
 
     # enrolment
 
@@ -144,22 +67,18 @@ class Store:
         with self._write("enrolling an agent") as db:
             self._upsert_agent(db, site, agent, public_key, now)
 
-    def _upsert_agent(self, db: Any, site: str, agent: str, public_key: str, now: str) -> None:
+    def _upsert_agent(self, db: Tx, site: str, agent: str, public_key: str, now: str) -> None:
         db.execute(
-            self._q(
-                "INSERT INTO agents (site, agent, public_key, enrolled_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (site, agent) DO UPDATE SET public_key = excluded.public_key, "
-                "enrolled_at = excluded.enrolled_at, revoked_at = NULL"
-            ),
+            "INSERT INTO agents (site, agent, public_key, enrolled_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (site, agent) DO UPDATE SET public_key = excluded.public_key, "
+            "enrolled_at = excluded.enrolled_at, revoked_at = NULL",
             (site, agent, public_key, now),
         )
 
     def revoke_agent(self, site: str, agent: str, now: str) -> bool:
         with self._write("revoking an agent") as db:
             cur = db.execute(
-                self._q(
-                    "UPDATE agents SET revoked_at = ? WHERE site = ? AND agent = ? AND revoked_at IS NULL"
-                ),
+                "UPDATE agents SET revoked_at = ? WHERE site = ? AND agent = ? AND revoked_at IS NULL",
                 (now, site, agent),
             )
             return int(cur.rowcount) > 0
@@ -168,24 +87,22 @@ class Store:
         """Record an enrolment request (the latest per agent); False when full or already enrolled."""
         with self._write("recording an enrolment request") as db:
             enrolled = db.execute(
-                self._q("SELECT public_key FROM agents WHERE site = ? AND agent = ? AND revoked_at IS NULL"),
+                "SELECT public_key FROM agents WHERE site = ? AND agent = ? AND revoked_at IS NULL",
                 (site, agent),
             ).fetchone()
             if enrolled is not None and enrolled[0] == public_key:
                 return False
             count = db.execute("SELECT COUNT(*) FROM pending_enrolments").fetchone()[0]
             exists = db.execute(
-                self._q("SELECT 1 FROM pending_enrolments WHERE site = ? AND agent = ?"), (site, agent)
+                "SELECT 1 FROM pending_enrolments WHERE site = ? AND agent = ?", (site, agent)
             ).fetchone()
             if exists is None and count >= limit:
                 return False
             db.execute(
-                self._q(
-                    "INSERT INTO pending_enrolments (site, agent, public_key, host, requested_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
-                    "public_key = excluded.public_key, host = excluded.host, "
-                    "requested_at = excluded.requested_at"
-                ),
+                "INSERT INTO pending_enrolments (site, agent, public_key, host, requested_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+                "public_key = excluded.public_key, host = excluded.host, "
+                "requested_at = excluded.requested_at",
                 (site, agent, public_key, _text(host) or "", now),
             )
             return True
@@ -200,12 +117,12 @@ class Store:
         """Enrol the pending request's key; returns it, or None if there is no request."""
         with self._write("approving an enrolment request") as db:
             row = db.execute(
-                self._q("SELECT public_key FROM pending_enrolments WHERE site = ? AND agent = ?"),
+                "SELECT public_key FROM pending_enrolments WHERE site = ? AND agent = ?",
                 (site, agent),
             ).fetchone()
             if row is None:
                 return None
-            db.execute(self._q("DELETE FROM pending_enrolments WHERE site = ? AND agent = ?"), (site, agent))
+            db.execute("DELETE FROM pending_enrolments WHERE site = ? AND agent = ?", (site, agent))
             self._upsert_agent(db, site, agent, row[0], now)
             return str(row[0])
 
@@ -223,7 +140,7 @@ class Store:
         duplicates: list[Envelope] = []
         agents = sorted({(e.site, e.agent) for e in envelopes})
         with self._write(f"storing a batch of {len(envelopes)}") as db:
-            self.backend.lock_agents(db, agents)
+            self.backend.lock_agents(db.conn, agents)
             seen = self._stored_seqs(db, envelopes)
             for env in envelopes:
                 ident = (env.site, env.agent, env.boot, env.seq)
@@ -232,8 +149,7 @@ class Store:
                 else:
                     seen.add(ident)
                     new.append(env)
-            self._executemany(
-                db,
+            db.executemany(
                 "INSERT INTO envelopes (site, agent, boot, seq, kind, ts, received_at, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -260,44 +176,39 @@ class Store:
                 ),
                 key=lambda r: (r[0], r[1]),
             )
-            self._executemany(db, UPSERT_DEVICE, rows)
+            db.executemany(UPSERT_DEVICE, rows)
             for env in new:
                 if env.kind is Kind.STATUS:
                     self._apply_status(db, env, received_at)
             self._touch_agents(db, agents, received_at)
         return StoredBatch(new=new, duplicates=duplicates)
 
-    def _stored_seqs(self, db: Any, envelopes: Sequence[Envelope]) -> set[tuple[str, str, str, int]]:
+    def _stored_seqs(self, db: Tx, envelopes: Sequence[Envelope]) -> set[tuple[str, str, str, int]]:
         """Which of these are already stored: one range query per (site, agent, boot)."""
         ranges: dict[tuple[str, str, str], tuple[int, int]] = {}
         for e in envelopes:
             lo, hi = ranges.get((e.site, e.agent, e.boot), (e.seq, e.seq))
             ranges[(e.site, e.agent, e.boot)] = (min(lo, e.seq), max(hi, e.seq))
         found: set[tuple[str, str, str, int]] = set()
-        query = self._q(
-            "SELECT seq FROM envelopes WHERE site = ? AND agent = ? AND boot = ? AND seq BETWEEN ? AND ?"
-        )
+        query = "SELECT seq FROM envelopes WHERE site = ? AND agent = ? AND boot = ? AND seq BETWEEN ? AND ?"
         for (site, agent, boot), (lo, hi) in ranges.items():
             rows = db.execute(query, (site, agent, boot, lo, hi)).fetchall()
             found.update((site, agent, boot, int(seq)) for (seq,) in rows)
         return found
 
-    def _apply_status(self, db: Any, env: Envelope, received_at: str) -> None:
+    def _apply_status(self, db: Tx, env: Envelope, received_at: str) -> None:
         state = env.body.get("state")
         if isinstance(state, str):
             db.execute(
-                self._q(
-                    "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
-                    "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts "
-                    "WHERE agent_status.state_ts <= excluded.state_ts"
-                ),
+                "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+                "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts "
+                "WHERE agent_status.state_ts <= excluded.state_ts",
                 (env.site, env.agent, state, _text(env.body.get("reason")), env.ts, received_at),
             )
 
-    def _touch_agents(self, db: Any, agents: Iterable[tuple[str, str]], received_at: str) -> None:
-        self._executemany(
-            db,
+    def _touch_agents(self, db: Tx, agents: Iterable[tuple[str, str]], received_at: str) -> None:
+        db.executemany(
             "INSERT INTO agent_status (site, agent, state, state_ts, last_seen) "
             "VALUES (?, ?, 'unknown', '', ?) ON CONFLICT (site, agent) DO UPDATE SET "
             "last_seen = excluded.last_seen",
@@ -308,8 +219,7 @@ class Store:
         if not counts:
             return
         with self._write("updating counters") as db:
-            self._executemany(
-                db,
+            db.executemany(
                 "INSERT INTO counters (site, agent, name, count) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (site, agent, name) DO UPDATE SET count = counters.count + excluded.count",
                 [(s, a, n, c) for (s, a, n), c in sorted(counts.items())],

@@ -1,16 +1,125 @@
-"""Versioned schema migrations; each runs once, in order, inside a transaction.
+"""The collector's schema: every table, in versioned migration steps; each runs once, in order.
 
-Statements are kept to SQL that SQLite and PostgreSQL both accept. ``maker_confidence`` was
-declared REAL until PostgreSQL support: SQLite gives both names the same (8-byte) storage, so
-existing SQLite files are unchanged, while PostgreSQL's REAL would round 0.98 to 0.9800000190734863.
+This module owns the DDL of every table the collector keeps (envelopes, devices, agents,
+violations, commands, ...); the modules that read and write them import nothing here.
+``collector.store.schema`` applies the steps, one transaction each, under a lock so that
+collectors started together migrate once.
+
+Adding a table or a column (the only way to change the schema)::
+
+    1. Append ``Migration(N + 1, "what and why", [statements...])`` to ``MIGRATIONS``, with N
+       the last version. If a rebase finds another engineer's step at N + 1, renumber yours.
+    2. Never edit a step that has been merged: databases in the field already ran it.
+    3. Write SQL both engines accept. Column types: ``{ts}`` for a UTC timestamp and
+       ``{json}`` for a JSON document; they become TEXT on SQLite and TIMESTAMPTZ / JSONB
+       on PostgreSQL (``expand``). Read such values with ``collector.store.values``
+       (``as_datetime``, ``as_json``): PostgreSQL hands back datetime and dict, SQLite str.
+       Where the engines must differ, give ``sqlite=[...]`` and ``postgresql=[...]``
+       (run after the shared statements).
+    4. Add an index for every query a report runs per row; test the step on both engines
+       (``tests/collector/test_migrations.py``: an old schema with rows, migrated, rows intact).
+
+``maker_confidence`` was declared REAL until PostgreSQL support: SQLite gives both names the
+same (8-byte) storage, so existing SQLite files are unchanged, while PostgreSQL's REAL would
+round 0.98 to 0.9800000190734863.
 """
 
 from __future__ import annotations
 
-from collector.violations import VIOLATIONS_SCHEMA
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
-    (
+# Column types that differ by engine, written as these tokens in the DDL.
+TYPE_TOKENS = {
+    "sqlite": {"{ts}": "TEXT", "{json}": "TEXT"},
+    "postgresql": {"{ts}": "TIMESTAMPTZ", "{json}": "JSONB"},
+}
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: Sequence[str] = ()
+    sqlite: Sequence[str] = field(default=())
+    postgresql: Sequence[str] = field(default=())
+
+    def for_engine(self, engine: str) -> list[str]:
+        """The statements to run on ``engine`` ("sqlite" or "postgresql"), types expanded."""
+        extra = self.sqlite if engine == "sqlite" else self.postgresql
+        return [expand(s, engine) for s in (*self.statements, *extra)]
+
+
+def expand(statement: str, engine: str) -> str:
+    for token, sql_type in TYPE_TOKENS[engine].items():
+        statement = statement.replace(token, sql_type)
+    return statement
+
+
+# Step 3 as released: the violation store's tables, then kept in collector/violations.py.
+_VIOLATIONS_TABLES: list[str] = [
+    """CREATE TABLE IF NOT EXISTS violations (
+    id VARCHAR(32) PRIMARY KEY,
+    vkey TEXT NOT NULL UNIQUE,
+    rule VARCHAR(64) NOT NULL,
+    severity VARCHAR(16) NOT NULL,
+    site VARCHAR(64) NOT NULL,
+    agent VARCHAR(64) NOT NULL,
+    device_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    first_seen VARCHAR(32) NOT NULL,
+    last_seen VARCHAR(32) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    state_reason TEXT NOT NULL,
+    accepted_until VARCHAR(32),
+    policy_version VARCHAR(80) NOT NULL,
+    opened_at VARCHAR(32) NOT NULL,
+    updated_at VARCHAR(32) NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS violations_site_state ON violations (site, state)",
+    """CREATE TABLE IF NOT EXISTS violation_audit (
+    violation_id VARCHAR(32) NOT NULL,
+    seq INTEGER NOT NULL,
+    at VARCHAR(32) NOT NULL,
+    who TEXT NOT NULL,
+    action VARCHAR(32) NOT NULL,
+    from_state VARCHAR(16),
+    to_state VARCHAR(16) NOT NULL,
+    reason TEXT NOT NULL,
+    policy_version VARCHAR(80),
+    PRIMARY KEY (violation_id, seq)
+)""",
+    """CREATE TABLE IF NOT EXISTS policy_evaluations (
+    at VARCHAR(32) NOT NULL,
+    policy_version VARCHAR(80) NOT NULL,
+    violations INTEGER NOT NULL,
+    opened INTEGER NOT NULL,
+    resolved INTEGER NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS commands (
+    site VARCHAR(64) NOT NULL,
+    agent VARCHAR(64) NOT NULL,
+    id INTEGER NOT NULL,
+    action VARCHAR(16) NOT NULL,
+    device TEXT NOT NULL,
+    params TEXT NOT NULL,
+    issued VARCHAR(32) NOT NULL,
+    expires VARCHAR(32) NOT NULL,
+    issued_by TEXT NOT NULL,
+    outcome VARCHAR(16),
+    ack_reason TEXT,
+    ack_detail TEXT,
+    ruleset TEXT,
+    acked_at VARCHAR(32),
+    PRIMARY KEY (site, agent, id)
+)""",
+]
+
+MIGRATIONS: list[Migration] = [
+    Migration(
         1,
         "agents, envelopes, devices, status, counters",
         [
@@ -72,7 +181,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
-    (
+    Migration(
         2,
         "enrolment requests awaiting an operator",
         [
@@ -86,5 +195,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
-    (3, "violations, their audit trail, policy evaluations, commands", list(VIOLATIONS_SCHEMA)),
+    Migration(3, "violations, their audit trail, policy evaluations, commands", _VIOLATIONS_TABLES),
 ]
+
+LATEST_VERSION = MIGRATIONS[-1].version

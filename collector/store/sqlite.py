@@ -70,6 +70,6 @@ def _set_wal(conn: sqlite3.Connection) -> None:
 class SqliteStore(Store):
     """The store on one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, migrate: bool = False) -> None:
         self.path = path
-        super().__init__(SqliteBackend(path))
+        super().__init__(SqliteBackend(path), migrate=migrate)

@@ -13,13 +13,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Envelope, Kind, decode, seal
 from collector.store import Store, StoreError, open_store
-from collector.store.migrations import MIGRATIONS
+from collector.store.migrations import LATEST_VERSION
 from tests.support.postgres import ENGINES, database
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW = T0.isoformat()
 KEY = Ed25519PrivateKey.generate()
-LATEST = MIGRATIONS[-1][0]
+LATEST = LATEST_VERSION
 
 
 @pytest.fixture
@@ -211,38 +211,36 @@ def test_enrolment_rotation_revocation_and_pending_requests(store: Store) -> Non
     assert [(a.agent, a.public_key) for a in store.agents()] == [("b-2", "P2"), ("pi", "K2")]
 
 
-def test_violations_and_commands_share_the_database_and_paramstyle(store: Store) -> None:
+def test_violations_and_commands_share_the_database(store: Store) -> None:
     from agent.wire.commands import CommandAction
     from collector.policy.commanding import CommandIssuer, quarantines_in_force
     from tests.support.clock import FakeClock
 
-    conn = store.new_connection()
+    db = store.new_database()
     try:
         published: list[str] = []
-        issuer = CommandIssuer(
-            conn, KEY, lambda t, _p: published.append(t), clock=FakeClock(), paramstyle=store.paramstyle
-        )
+        issuer = CommandIssuer(db, KEY, lambda t, _p: published.append(t), clock=FakeClock())
         cid = issuer.send("hq", "pi", CommandAction.QUARANTINE, "10.0.0.9", {"recorders": ["10.0.0.2"]})
         assert cid == 1 and published == ["camsentry/v1/hq/pi/cmd"]
-        assert list(quarantines_in_force(conn)) == [("hq", "pi", "10.0.0.9")]
+        assert list(quarantines_in_force(store.db)) == [("hq", "pi", "10.0.0.9")], (
+            "seen on another connection"
+        )
     finally:
-        conn.close()
+        db.close()
 
 
 def test_a_failed_batch_stores_nothing_and_the_store_carries_on(store: Store) -> None:
-    conn = store.new_connection()
+    other = store.new_database()
     try:
-        cur = conn.cursor()
-        cur.execute("ALTER TABLE devices RENAME TO devices_away")
-        conn.commit()
+        with other.transaction("test") as tx:
+            tx.execute("ALTER TABLE devices RENAME TO devices_away")
         with pytest.raises(StoreError, match="storing a batch of 2 failed"):
             store.store_batch([env(1), camera(T0, 2)], NOW)
         assert store.count_envelopes() == 0, "the envelope stored before the failure was rolled back"
-        cur.execute("ALTER TABLE devices_away RENAME TO devices")
-        conn.commit()
-        cur.close()
+        with other.transaction("test") as tx:
+            tx.execute("ALTER TABLE devices_away RENAME TO devices")
     finally:
-        conn.close()
+        other.close()
     assert len(store.store_batch([env(1), camera(T0, 2)], NOW).new) == 2
 
 
@@ -262,22 +260,17 @@ def test_postgres_connection_comes_back_after_the_server_drops_it() -> None:
 
     with postgres_schema() as url:
         store = open_store(url)
-        policy_conn = store.new_connection()
+        policy_db = store.new_database()
         try:
             store.store_batch([env(1)], NOW)
-            policy_conn.cursor().execute("SELECT 1")
-            policy_conn.commit()
+            assert policy_db.read("test", "SELECT 1") == [(1,)]
             assert terminate_connections(url) >= 2  # what a server restart does to every session
             with pytest.raises(StoreError):
                 store.store_batch([env(2)], NOW)  # the operation under way fails: nothing confirmed
             assert len(store.store_batch([env(2)], NOW).new) == 1, "the next one reconnects"
-            with pytest.raises(Exception, match=r"terminat|closed|lost"):
-                policy_conn.cursor().execute("SELECT 1")
-            policy_conn.rollback()
-            cur = policy_conn.cursor()
-            cur.execute("SELECT COUNT(*) FROM envelopes")
-            assert cur.fetchone()[0] == 2
-            policy_conn.commit()
+            with pytest.raises(StoreError, match=r"terminat|closed|lost"), policy_db.transaction("t") as tx:
+                tx.execute("SELECT 1")
+            assert policy_db.read("test", "SELECT COUNT(*) FROM envelopes") == [(2,)], "reconnected"
         finally:
-            policy_conn.close()
+            policy_db.close()
             store.close()

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,6 +13,7 @@ from agent.wire.commands import CommandAction
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, EvidenceRef, Rule, Violation
 from collector.policy.model import Severity
+from collector.store import open_store
 from collector.violations import TransitionError, ViolationState, ViolationStore
 from tests.support.clock import FakeClock
 
@@ -29,45 +25,14 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-PG_DSN = os.environ.get("CAMSENTRY_TEST_PG_DSN", "host=127.0.0.1 user=postgres dbname=postgres")
-
-
-@contextmanager
-def _postgres() -> Iterator[tuple[Any, str]]:
-    """A throwaway schema in the local PostgreSQL; the same SQL must work there unchanged."""
-    psycopg = pytest.importorskip("psycopg")
+@pytest.fixture
+def store(database_url: str, clock: FakeClock) -> Iterator[ViolationStore]:
+    """On each engine (``database_url``, tests/collector/conftest.py), the whole schema migrated."""
+    db = open_store(database_url).db
     try:
-        conn = psycopg.connect(PG_DSN, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"needs the PostgreSQL server on 127.0.0.1:5432 ({PG_DSN}): {exc}")
-    schema = f"cs_violations_{secrets.token_hex(4)}"
-    try:
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(f"SET search_path TO {schema}")
-        conn.commit()
-        yield conn, "pyformat"
+        yield ViolationStore(db, clock=clock)
     finally:
-        conn.rollback()
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        conn.commit()
-        conn.close()
-
-
-@contextmanager
-def _sqlite() -> Iterator[tuple[Any, str]]:
-    conn = sqlite3.connect(":memory:")
-    try:
-        yield conn, "qmark"
-    finally:
-        conn.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[ViolationStore]:
-    with _sqlite() if request.param == "sqlite" else _postgres() as (conn, paramstyle):
-        s = ViolationStore(conn, clock=clock, paramstyle=paramstyle)
-        s.create_schema()
-        yield s
+        db.close()
 
 
 def violation(
@@ -105,7 +70,7 @@ def test_open_ack_accept_expire_resolve_with_audit(store: ViolationStore, clock:
 
     clock.t += timedelta(minutes=5)
     assert store.acknowledge(v.id, by="alice", reason="ticket INC-42").state is ViolationState.ACKNOWLEDGED
-    with pytest.raises(TransitionError, match="is acknowledged; cannot acknowledged"):
+    with pytest.raises(TransitionError, match="is acknowledged; cannot mark it acknowledged"):
         store.acknowledge(v.id, by="alice", reason="again")
 
     until = T0 + timedelta(days=30)
@@ -203,39 +168,10 @@ def test_list_filters_and_worst_first(store: ViolationStore) -> None:
     assert store.list_violations(states={ViolationState.RESOLVED}) == []
 
 
-def test_format_paramstyle_rewrites_placeholders(clock: FakeClock) -> None:
-    seen: list[str] = []
-
-    class Cursor:
-        def execute(self, sql: str, params: tuple[object, ...]) -> None:
-            seen.append(sql)
-
-        def close(self) -> None:
-            pass
-
-    class Conn:
-        def cursor(self) -> Cursor:
-            return Cursor()
-
-        def commit(self) -> None:
-            pass
-
-        def rollback(self) -> None:
-            pass
-
-    store = ViolationStore(Conn(), clock=clock, paramstyle="format")
-    store._exec(Cursor(), "SELECT 1 FROM violations WHERE id = ? AND site = ?", ("x", "y"))
-    assert seen == ["SELECT 1 FROM violations WHERE id = %s AND site = %s"]
-
-
 def test_command_ids_and_acks_in_the_same_database(store: ViolationStore, clock: FakeClock) -> None:
     published: list[tuple[str, bytes]] = []
     issuer = CommandIssuer(
-        store.conn,
-        Ed25519PrivateKey.generate(),
-        lambda t, p: published.append((t, p)),
-        clock=clock,
-        paramstyle=store.paramstyle,
+        store.db, Ed25519PrivateKey.generate(), lambda t, p: published.append((t, p)), clock=clock
     )
     assert issuer.send("hq", "a1", CommandAction.QUARANTINE, "10.77.1.2", {"recorders": []}) == 1
     assert issuer.send("hq", "a1", CommandAction.QUARANTINE, "10.77.1.3") == 2

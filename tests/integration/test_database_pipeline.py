@@ -25,16 +25,8 @@ from tests.support.rawmqtt import publish_and_wait, raw_client
 
 
 def stored_payloads(store: Store) -> list[tuple[str, str, str, str]]:
-    conn = store.new_connection()
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT site, agent, kind, payload FROM envelopes")
-        rows = [tuple(str(v) for v in row) for row in cur.fetchall()]
-        conn.commit()
-        cur.close()
-    finally:
-        conn.close()
-    return sorted(rows)  # type: ignore[arg-type]
+    rows = store.db.read("test", "SELECT site, agent, kind, payload FROM envelopes")
+    return sorted(tuple(str(v) for v in row) for row in rows)  # type: ignore[misc]
 
 
 def test_stored_equals_sent_exactly_once_including_a_replay(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from agent.wire.commands import Command, CommandAction, seal_command
 from agent.wire.envelope import Kind, check_topic, decode, encode, seal, verify
 from agent.wire.topics import parse_topic, topic
 from collector.policy.commanding import CommandIssuer
-from collector.violations import ViolationStore
+from tests.support.database import sqlite_database
 from tests.support.mosquitto import Broker
 
 WAIT_S = 5.0
@@ -67,9 +66,8 @@ def test_quarantine_and_forgery_over_the_broker(broker: Broker, tmp_path: Path) 
     handler = CommandHandler(
         collector_key.public_key(), tmp_path / "agent", nft, lambda _d: ["10.77.2.2"], site="hq", agent="a1"
     )
-    conn = sqlite3.connect(":memory:")
+    conn = sqlite_database()
     try:
-        ViolationStore(conn, clock=Clock()).create_schema()
         with (
             client(broker, "agent-a1", topic("hq", "a1", "cmd")) as (agent_c, commands),
             client(broker, "collector", "camsentry/v1/+/+/ack") as (collector_c, acks),

@@ -6,7 +6,6 @@ import argparse
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from collector.policy.engine import (
 from collector.policy.model import load_policy
 from collector.violations import ViolationStore
 from tests.support.clock import FakeClock
+from tests.support.database import sqlite_database
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 POLICY = """
@@ -88,12 +88,11 @@ def world(tmp_path: Path) -> Iterator[World]:
     db = tmp_path / "collector.db"
     policy_path = tmp_path / "policy.toml"
     policy_path.write_text(POLICY)
-    conn = sqlite3.connect(db)
+    conn = sqlite_database(db)
     key = Ed25519PrivateKey.generate()
     published: list[tuple[str, bytes]] = []
     try:
         store = ViolationStore(conn, clock=clock)
-        store.create_schema()
         policy = load_policy(policy_path)
         agents = [AgentFact("hq", "a1", NOW), AgentFact("depot", "a1", NOW)]
         store.record_evaluation(evaluate(Facts(DEVICES, [], agents, NOW), policy))
@@ -102,7 +101,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         def run(*argv: str) -> tuple[int, str, str]:
             out, err = io.StringIO(), io.StringIO()
             ctx = PolicyCliContext(
-                connect=lambda: sqlite3.connect(db),
+                connect=lambda: sqlite_database(db),
                 send_command=issuer,
                 policy_path=policy_path,
                 list_devices=lambda: DEVICES,
@@ -165,7 +164,7 @@ def test_violations_lifecycle_via_cli(world: World) -> None:
     assert out.splitlines()[0].split() == ["AT", "WHO", "ACTION", "FROM", "TO", "REASON"]
     code, _, err = world.run("ack", target, "--by", "alice", "--reason", "again")
     assert code == 1
-    assert "cannot acknowledged" in err
+    assert "cannot mark it acknowledged" in err
     assert world.run("audit", "V-missing")[0] == 2
 
 
@@ -250,7 +249,7 @@ def test_context_factory_and_report_without_registration(world: World, tmp_path:
 
     out = io.StringIO()
     db = tmp_path / "collector.db"
-    ctx = PolicyCliContext(connect=lambda: sqlite3.connect(db), policy_path=world.policy_path, out=out)
+    ctx = PolicyCliContext(connect=lambda: sqlite_database(db), policy_path=world.policy_path, out=out)
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("report")  # the collector's own report command stays

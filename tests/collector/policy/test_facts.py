@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from collector.policy.runner import PolicyRunner
 from collector.reports.compliance import build_compliance, render_table
 from collector.store.sqlite import SqliteStore
 from collector.violations import ViolationStore
+from tests.support.database import sqlite_database
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 POLICY = b"""
@@ -92,10 +92,9 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
         assert by_rule[Rule.RESTRICTED_AT_SENSITIVE_SITE].evidence == (EvidenceRef("a1", "b1", 1),)
         assert EvidenceRef("a1", "b1", 3) in by_rule[Rule.UNEXPECTED_EGRESS].evidence
 
-        conn = sqlite3.connect(tmp_path / "collector.db")
+        conn = sqlite_database(tmp_path / "collector.db")
         try:
             violations = ViolationStore(conn, clock=Clock())
-            violations.create_schema()
             assert len(violations.record_evaluation(evaluation).opened) == 2
             report = build_compliance(policy, violations.list_violations(), devices, NOW)
         finally:
@@ -110,7 +109,7 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
 def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     store = SqliteStore(tmp_path / "collector.db")
-    conn = sqlite3.connect(tmp_path / "collector.db")
+    conn = store.new_database()
     policy_path = tmp_path / "policy.toml"
     policy_path.write_text(
         '[sites.hq]\nclass = "sensitive"\nenforcement = "quarantine"\nrecorders = ["10.77.2.2"]\n'
@@ -130,7 +129,6 @@ def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
         )
         store.store_batch([env], format_utc(NOW))
         violations = ViolationStore(conn, clock=Clock())
-        violations.create_schema()
         published: list[tuple[str, bytes]] = []
 
         def publish(topic: str, payload: bytes) -> None:

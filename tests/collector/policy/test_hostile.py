@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from collector.policy.engine import AgentFact, DeviceFact, Facts, FlowFact, eval
 from collector.policy.model import policy_from_document
 from collector.reports.compliance import RENDERERS, build_compliance
 from collector.violations import ViolationStore
+from tests.support.database import sqlite_database
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -129,10 +129,9 @@ def test_any_records_evaluate_without_raising(
     )
     evaluation = evaluate(facts, policy)
     assert all(v.id.startswith("V-") for v in evaluation.violations)
-    conn = sqlite3.connect(":memory:")
+    conn = sqlite_database()
     try:
         store = ViolationStore(conn, clock=FixedClock())
-        store.create_schema()
         store.record_evaluation(evaluation)
         store.record_evaluation(evaluation)
         report = build_compliance(policy, store.list_violations(), facts.devices, NOW)

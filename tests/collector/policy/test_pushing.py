@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,8 +19,9 @@ from collector.policy.cli import PolicyCliContext, add_policy_commands
 from collector.policy.commanding import CommandIssuer, CommandRow
 from collector.policy.model import load_policy
 from collector.policy.pushing import PolicyPusher, agent_holds, push_decision
-from collector.violations import ViolationStore
+from collector.store import Database
 from tests.support.clock import FakeClock
+from tests.support.database import sqlite_database
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PARAMS = {"policy_version": "sha256:aa", "egress": {"allow": [{"cidr": "192.0.2.0/24"}], "core_networks": []}}
@@ -68,10 +68,9 @@ def test_agent_holds_reads_the_birth() -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
+def db(tmp_path: Path) -> Iterator[tuple[Database, Path]]:
     path = tmp_path / "c.db"
-    conn = sqlite3.connect(path)
-    ViolationStore(conn, clock=FakeClock(NOW)).create_schema()
+    conn = sqlite_database(path)
     try:
         yield conn, path
     finally:
@@ -79,7 +78,7 @@ def db(tmp_path: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
 
 
 def test_pusher_sends_once_per_change_and_resends_after_expiry(
-    db: tuple[sqlite3.Connection, Path], tmp_path: Path
+    db: tuple[Database, Path], tmp_path: Path
 ) -> None:
     conn, _ = db
     clock = FakeClock(NOW)
@@ -114,7 +113,7 @@ def test_pusher_sends_once_per_change_and_resends_after_expiry(
     assert cid == 4 and json.loads(sent[-1][1])["params"]["egress"] is None  # back to its config
 
 
-def test_cli_policy_push(db: tuple[sqlite3.Connection, Path], tmp_path: Path) -> None:
+def test_cli_policy_push(db: tuple[Database, Path], tmp_path: Path) -> None:
     conn, path = db
     clock = FakeClock(NOW)
     sent: list[tuple[str, bytes]] = []
@@ -125,7 +124,7 @@ def test_cli_policy_push(db: tuple[sqlite3.Connection, Path], tmp_path: Path) ->
     def run(*argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
         ctx = PolicyCliContext(
-            connect=lambda: sqlite3.connect(path),
+            connect=lambda: sqlite_database(path),
             send_command=issuer,
             policy_path=policy_path,
             list_agents=lambda: [("depot", "a1"), ("hq", "a1"), ("hq", "a2")],

@@ -1,0 +1,39 @@
+"""Reading typed columns alike on both engines: ``{ts}`` and ``{json}`` columns (see migrations).
+
+PostgreSQL's TIMESTAMPTZ and JSONB come back from psycopg as ``datetime`` and ``dict``/``list``;
+SQLite's TEXT comes back as ``str``. Callers read through these and never see the difference.
+Timestamps are written as ``agent.wire.timefmt.format_utc`` text on both engines (PostgreSQL
+casts it on insert) and read back through ``parse_utc``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.wire.timefmt import format_utc, parse_utc
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime; None for NULL or empty text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return parse_utc(str(value))
+
+
+def as_time_text(value: Any) -> str | None:
+    """A stored timestamp as the RFC 3339 text the rest of the collector passes around."""
+    if isinstance(value, datetime):
+        moment = as_datetime(value)
+        return format_utc(moment) if moment else None
+    return None if value is None or value == "" else str(value)
+
+
+def as_json(value: Any) -> Any:
+    """A stored JSON document as Python values (JSONB is decoded by the driver already)."""
+    if isinstance(value, str | bytes | bytearray):
+        return json.loads(value)
+    return value
