@@ -75,6 +75,7 @@ class Discovered:
             source=SOURCE_WS_DISCOVERY,
             probe_scopes=self.scopes,
             xaddrs=self.xaddrs,
+            probe_endpoint=self.endpoint,
         )
 
 

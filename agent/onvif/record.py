@@ -15,7 +15,8 @@ RECORD_VERSION = 1
 
 
 def signals_of(obs: Observation, *, mac: str = "", hostnames: Sequence[str] = ()) -> Signals:
-    device = obs.device
+    device, target = obs.device, obs.target
+    primary = obs.mac or mac
     names = list(hostnames)
     if obs.hostname is not None and obs.hostname.name:
         names.append(obs.hostname.name)
@@ -28,13 +29,16 @@ def signals_of(obs: Observation, *, mac: str = "", hostnames: Sequence[str] = ()
         model=device.model if device else "",
         firmware=device.firmware if device else "",
         serial=device.serial if device else "",
-        mac=obs.mac or mac,
-        # GetScopes first; the ProbeMatch's scopes count too, so a camera that refuses GetScopes
-        # (or that we hold no credentials for) is still identified from what it announced.
-        scopes=tuple(dict.fromkeys((*obs.scopes, *obs.target.probe_scopes))),
+        mac=primary,
+        scopes=tuple(obs.scopes),
         http_server=obs.http_server,
         login_title=obs.login_title,
         hostnames=tuple(names),
+        # What the ProbeMatch announced counts too, so a camera that refuses GetScopes (or that
+        # we hold no credentials for) is still identified.
+        probe_scopes=target.probe_scopes,
+        xaddr_hints=tuple(h for h in (*target.xaddrs, target.probe_endpoint) if h),
+        macs=tuple(dict.fromkeys(m for nic in obs.interfaces if (m := nic.mac) and m != primary)),
     )
 
 

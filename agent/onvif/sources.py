@@ -168,7 +168,9 @@ def merge_targets(
     for found in discovered:
         answers.setdefault(found.address, found)
     targets = [
-        replace(t, probe_scopes=d.scopes, xaddrs=d.xaddrs) if (d := answers.get(t.address)) else t
+        replace(t, probe_scopes=d.scopes, xaddrs=d.xaddrs, probe_endpoint=d.endpoint)
+        if (d := answers.get(t.address))
+        else t
         for t in configured
     ]
     have = {t.address for t in configured}

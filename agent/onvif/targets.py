@@ -34,6 +34,7 @@ class CameraTarget:
     # kept for a camera that refuses GetScopes or that we hold no credentials for).
     probe_scopes: tuple[str, ...] = ()
     xaddrs: tuple[str, ...] = ()
+    probe_endpoint: str = ""  # the ProbeMatch's EndpointReference address (often urn:uuid:...MAC)
 
     @property
     def tls(self) -> bool:

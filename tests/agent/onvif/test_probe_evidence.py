@@ -7,8 +7,9 @@ import pytest
 
 from agent.identify.tables import load_tables
 from agent.onvif.discovery import choose_xaddr, discovered_from
+from agent.onvif.models import NetworkInterface
 from agent.onvif.poll import Observation
-from agent.onvif.record import build_record
+from agent.onvif.record import build_record, signals_of
 from agent.onvif.soap import MAX_ITEMS, split_scopes
 from agent.onvif.sources import merge_targets
 from agent.onvif.targets import CameraTarget
@@ -118,3 +119,20 @@ def test_scopes_of_getscopes_and_the_probe_are_not_counted_twice() -> None:
     obs.scopes = [scope]
     record = build_record(obs, tables, polled_at="t", duration_s=0.0)
     assert [e["value"] for e in record["evidence"]].count(scope) == 1
+
+
+def test_signals_carry_the_probe_match_and_every_interface_mac() -> None:
+    (found,) = discovered_from("10.0.0.77", PRETTY)
+    obs = Observation(target=found.target())
+    obs.interfaces = [
+        NetworkInterface("eth0", mac="3c:ef:8c:01:02:03"),
+        NetworkInterface("wlan0", mac="24:0a:c4:0a:0b:0c"),
+        NetworkInterface("eth0:1", mac="3c:ef:8c:01:02:03"),
+    ]
+    signals = signals_of(obs)
+    assert signals.mac == "3c:ef:8c:01:02:03" and tuple(signals.macs) == ("24:0a:c4:0a:0b:0c",)
+    assert tuple(signals.probe_scopes) == found.scopes and not signals.scopes  # GetScopes not answered
+    assert tuple(signals.xaddr_hints) == (
+        "https://10.0.0.77/onvif/device_service",
+        "uuid:5a1e0000-0000-0000-0000-000000000001",
+    )
