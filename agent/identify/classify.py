@@ -29,6 +29,7 @@ class Signal(StrEnum):
     HOSTNAME = "hostname"
     FIRMWARE_FORMAT = "firmware_format"
     OEM = "oem"
+    GENERIC_LABEL = "generic_label"
     SCOPE_MAC = "scope_mac"
     SERIAL_MAC = "serial_mac"
     XADDR = "xaddr"
@@ -50,8 +51,11 @@ WEIGHTS: dict[Signal, float] = {
     Signal.HTTP_SERVER: 0.35,
     Signal.LOGIN_PAGE: 0.35,
     Signal.HOSTNAME: 0.5,
-    Signal.FIRMWARE_FORMAT: 0.3,
+    Signal.FIRMWARE_FORMAT: 0.4,
     Signal.OEM: 0.6,
+    # "General", "IPC", "NVR": nothing alone; beside evidence for a maker whose OEM firmware
+    # sends the label, it adds to that maker (General + a Dahua firmware string: 0.55).
+    Signal.GENERIC_LABEL: 0.25,
     Signal.SCOPE_MAC: 0.7,  # the device's own MAC, as its scopes state it
     Signal.SERIAL_MAC: 0.7,  # a serial number that is the MAC
     Signal.XADDR: 0.7,  # scaled by XADDR_MAC_FACTOR: a MAC the endpoint reference may carry
@@ -221,6 +225,12 @@ def classify(signals: Signals, tables: Tables) -> Identification:
         if ident is not None:
             c.add(Signal.MANUFACTURER, signals.manufacturer, ident, label=True)
     model_hit = c.patterns(Signal.MODEL, signals.model, tables.model_patterns)
+    if not model_hit and signals.model and not signals.manufacturer:
+        # Some recorders and VMSs put the vendor into the model ("Dahua Technology Co., LTD DH-…").
+        ident = find_name(tables, signals.model)
+        if ident is not None:
+            c.add(Signal.MANUFACTURER, signals.model, ident, label=True)
+            model_hit = c.patterns(Signal.MODEL, signals.model.split()[-1], tables.model_patterns)
     if signals.serial and not model_hit:
         c.patterns(
             Signal.SERIAL,
@@ -278,7 +288,23 @@ def classify(signals: Signals, tables: Tables) -> Identification:
                 c.add(Signal.HOSTNAME, name, domain.maker, domain.confidence.factor)
                 break
     c.patterns(Signal.FIRMWARE_FORMAT, signals.firmware, tables.firmware_formats)
+    _generic_labels(c, signals, scopes)
     return _decide(c, signals)
+
+
+def _generic_labels(c: _Collector, signals: Signals, scopes: Sequence[str]) -> None:
+    """A neutral label counts only for a maker other evidence already points to."""
+    named = {e.points_to for e in c.evidence if e.points_to in c.tables.vendors}
+    texts = [signals.manufacturer, signals.model]
+    texts += [p[1] for s in scopes if (p := _scope_parts(s)) and p[0] == "name"]
+    for text in texts:
+        label = c.tables.generic_labels.get(text.strip().lower())
+        if label is None:
+            continue
+        for maker in label.makers:
+            if maker in named:
+                c.add(Signal.GENERIC_LABEL, text, maker)
+                return  # one label, once
 
 
 def _decide(c: _Collector, signals: Signals) -> Identification:

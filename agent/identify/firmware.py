@@ -32,7 +32,7 @@ def _date(n: str) -> str:
 
 _WRITTEN = r"\s*,?\s*build(?:\s*date)?\s*:?\s*"  # ", Build Date: ", ",build:", " build "
 _DAHUA = re.compile(
-    r"^V?(?P<branch>\d+\.\d+\.[0-9A-Z]+)\.(?P<rev>\d+)"
+    r"^V?(?P<branch>\d+\.\d+\.[0-9A-Z]+(?: [0-9A-Z]+)?)\.(?P<rev>\d+)"  # "2.420.Dahua 00.14.R"
     # The letter (R = release) is left out by some recorders ("4.000.00AC000.0,build:..."),
     # never without the written build date after it.
     r"(?:\.(?P<letter>[A-Z])(?:\.(?P<short>\d{6})(?!\d)|\.?" + _date("1") + "|" + _WRITTEN + _date("2") + ")?"

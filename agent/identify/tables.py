@@ -10,7 +10,7 @@ import csv
 import functools
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 
@@ -109,6 +109,13 @@ class DefaultCredential:
 
 
 @dataclass(frozen=True)
+class GenericLabel:
+    label: str  # lower case, the whole manufacturer/model/scope-name string
+    makers: tuple[str, ...]  # the makers whose OEM firmware is known to send it
+    source: str
+
+
+@dataclass(frozen=True)
 class Tables:
     vendors: dict[str, Vendor]
     brands: dict[str, Brand]
@@ -120,6 +127,7 @@ class Tables:
     cloud_domains: tuple[CloudDomain, ...]
     vulnerabilities: tuple[Vulnerability, ...]
     default_credentials: tuple[DefaultCredential, ...]
+    generic_labels: dict[str, GenericLabel] = field(default_factory=dict)
 
     @functools.cached_property
     def name_patterns(self) -> tuple[tuple[re.Pattern[str], str], ...]:
@@ -282,6 +290,12 @@ def parse_tables(files: dict[str, str]) -> Tables:
         if r["maker"] not in vendors or not r["username"]:
             raise TableError(f"default_credentials.csv: bad row for {r['maker']!r}")
         creds.append(DefaultCredential(r["maker"], r["username"], r["password"], r["condition"], r["source"]))
+    labels = {}
+    for r in _rows("generic_labels.csv", files["generic_labels.csv"], ("label", "makers", "source")):
+        makers = tuple(m for m in r["makers"].split("|") if m)
+        if not r["label"] or r["label"] != r["label"].lower() or not makers or set(makers) - set(vendors):
+            raise TableError(f"generic_labels.csv: bad row {r['label']!r}")
+        labels[r["label"]] = GenericLabel(r["label"], makers, r["source"])
     return Tables(
         vendors=vendors,
         brands=brands,
@@ -297,6 +311,7 @@ def parse_tables(files: dict[str, str]) -> Tables:
         cloud_domains=tuple(clouds),
         vulnerabilities=tuple(vulns),
         default_credentials=tuple(creds),
+        generic_labels=labels,
     )
 
 
@@ -310,6 +325,7 @@ DATA_FILES = (
     "firmware_formats.csv",
     "vulnerabilities.csv",
     "default_credentials.csv",
+    "generic_labels.csv",
 )
 
 
