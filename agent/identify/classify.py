@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import unquote
 
-from agent.identify.tables import Confidence, OuiKind, Pattern, Tables, oui_key
+from agent.identify.tables import Confidence, Oui, OuiKind, Pattern, Tables, oui_key
 
 
 class Signal(StrEnum):
@@ -183,14 +183,14 @@ class _Collector:
         return False
 
 
-def _oui(tables: Tables, mac: str) -> tuple[str, OuiKind] | None:
-    digits = oui_key(mac)
+def _oui(tables: Tables, mac: str) -> Oui | None:
+    digits = oui_key(mac.replace("-", ":"))
     if len(digits) != 12 or int(digits[1], 16) & 0x2:  # locally administered: says nothing
         return None
     for length in (9, 7, 6):
         row = tables.ouis.get(digits[:length])
         if row is not None:
-            return row.points_to, row.kind
+            return row
     return None
 
 
@@ -251,13 +251,18 @@ def classify(signals: Signals, tables: Tables) -> Identification:
     macs += [(m, Signal.XADDR, XADDR_MAC_FACTOR) for h in signals.xaddr_hints if (m := _xaddr_mac(h))]
     counted: set[str] = set()
     for mac, signal, factor in macs:
-        hit = _oui(tables, mac)
-        if hit is None or hit[0] in counted:
+        row = _oui(tables, mac)
+        if row is None or row.points_to in counted:
             continue  # one MAC per maker: two interfaces of one camera are one piece of evidence
-        ident, kind = hit
-        counted.add(ident)
-        weight = factor if kind != OuiKind.HINT else HINT_WEIGHT / WEIGHTS[Signal.MAC_OUI]
-        c.add(signal, mac, ident, weight)
+        counted.add(row.points_to)
+        if row.kind is OuiKind.MODULE:
+            # Shown, weightless: the radio's maker, not the camera's; other MACs may still speak.
+            c.evidence.append(
+                Evidence(signal, f"{mac} (module maker {row.registrant}: no evidence)", "", 0.0)
+            )
+            continue
+        weight = factor if row.kind != OuiKind.HINT else HINT_WEIGHT / WEIGHTS[Signal.MAC_OUI]
+        c.add(signal, mac, row.points_to, weight)
     for scope in scopes:
         parts = _scope_parts(scope)
         if parts is None or not parts[1]:
