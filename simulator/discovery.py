@@ -22,7 +22,7 @@ from lxml import etree
 
 from simulator.camera import Camera
 from simulator.fleet import CameraSpec
-from simulator.operations import scope_values
+from simulator.operations import probe_scope_values, scope_values
 from simulator.wire import Layout, Node, WireStyle, el, envelope
 
 log = structlog.get_logger("simulator.discovery")
@@ -89,14 +89,32 @@ def matches(probe: Probe, spec: CameraSpec) -> bool:
     return all(any(s == want or s.startswith(want.rstrip("/") + "/") for s in ours) for want in probe.scopes)
 
 
+WRAP_AT = 40  # pretty-printing firmware wraps a scope longer than this after its last "/"
+_ITEM_INDENT = " " * 12
+
+
+def pretty_scopes(scopes: list[str]) -> str:
+    """One scope per line, indented, long ones wrapped inside the URI (pure)."""
+    lines = []
+    for scope in scopes:
+        cut = scope.rfind("/") + 1
+        if len(scope) > WRAP_AT and 0 < cut < len(scope) and "://" in scope[:cut]:
+            scope = f"{scope[:cut]}\n{_ITEM_INDENT}  {scope[cut:]}"
+        lines.append(f"{_ITEM_INDENT}{scope}")
+    return "\n" + "\n".join(lines) + "\n" + " " * 8
+
+
 def probe_matches(spec: CameraSpec, relates_to: str, message_id: str | None = None) -> bytes:
     """The ProbeMatches answer of one camera, in its vendor's envelope style."""
     style = spec.profile.wire.style
+    pretty = spec.profile.probe_layout == "pretty"
+    layout = style.layout if style.layout is not Layout.CRLF else Layout.COMPACT
+    scopes = probe_scope_values(spec)
     wsd_style = WireStyle(
         envelope_prefix=style.envelope_prefix,
         ns_set="minimal",
         declaration=style.declaration,
-        layout=style.layout if style.layout is not Layout.CRLF else Layout.COMPACT,
+        layout=Layout.INDENT if pretty else layout,
         extra_namespaces=(
             ("dn", "http://www.onvif.org/ver10/network/wsdl"),
             ("d", WSD_NS),
@@ -115,7 +133,7 @@ def probe_matches(spec: CameraSpec, relates_to: str, message_id: str | None = No
             "d:ProbeMatch",
             el("a:EndpointReference", el("a:Address", f"urn:uuid:{spec.uuid}")),
             el("d:Types", " ".join(DEVICE_TYPES)),
-            el("d:Scopes", " ".join(scope_values(spec))),
+            el("d:Scopes", pretty_scopes(scopes) if pretty else " ".join(scopes)),
             el("d:XAddrs", spec.xaddr("device")),
             el("d:MetadataVersion", "1"),
         ),

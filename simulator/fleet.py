@@ -58,6 +58,7 @@ class CameraSpec:
     uuid: str
     knobs: Knobs = field(default_factory=Knobs)
     channels: tuple[str, ...] = ()  # a recorder's cameras: their device-service URLs
+    nics: tuple[tuple[str, str], ...] = ()  # (interface, MAC) in the profile's order; mac is the first
 
     def manifest_entry(self) -> dict[str, Any]:
         p = self.profile
@@ -66,6 +67,7 @@ class CameraSpec:
             "profile": p.id,
             "vendor": p.vendor,
             "brand": p.brand,
+            "manufacturer": p.manufacturer_string,
             "model": p.model,
             "firmware": p.firmware,
             "address": self.address,
@@ -73,6 +75,7 @@ class CameraSpec:
             "username": self.username,
             "password": self.password,
             "mac": self.mac,
+            "nics": [list(nic) for nic in self.interfaces],
             "serial": self.serial,
             "uuid": self.uuid,
             "hostname": self.hostname,
@@ -83,6 +86,10 @@ class CameraSpec:
             "knobs": self.knobs.to_json(),
             "channels": list(self.channels),
         }
+
+    @property
+    def interfaces(self) -> tuple[tuple[str, str], ...]:
+        return self.nics or (("eth0", self.mac),)
 
     @property
     def hostname(self) -> str:
@@ -108,10 +115,16 @@ def _digest(seed: str, *parts: str) -> bytes:
     return hashlib.sha256("\x1f".join((seed, *parts)).encode()).digest()
 
 
-def derive_mac(profile: Profile, seed: str, camera_id: str) -> str:
-    h = _digest(seed, "mac", camera_id)
-    oui = profile.oui[h[0] % len(profile.oui)]
+def derive_mac(profile: Profile, seed: str, camera_id: str, interface: str = "eth0") -> str:
+    wifi = interface.startswith("wlan")
+    h = _digest(seed, "mac", camera_id) if interface == "eth0" else _digest(seed, "mac", camera_id, interface)
+    ouis = profile.wifi_oui if wifi else profile.oui
+    oui = ouis[h[0] % len(ouis)]
     return (oui + ":" + ":".join(f"{b:02X}" for b in h[1:4])).lower()
+
+
+def derive_nics(profile: Profile, seed: str, camera_id: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, derive_mac(profile, seed, camera_id, name)) for name in profile.interfaces)
 
 
 def derive_password(seed: str, camera_id: str) -> str:
@@ -216,7 +229,8 @@ def build_fleet(
             raise FleetError(f"{source}: cameras: address {address} used twice")
         seen_ids.add(camera_id)
         seen_addrs.add(address)
-        mac = derive_mac(profile, seed, camera_id)
+        nics = derive_nics(profile, seed, camera_id)
+        mac = nics[0][1]
         cameras.append(
             CameraSpec(
                 id=camera_id,
@@ -231,6 +245,7 @@ def build_fleet(
                 serial=_serial(profile, seed, camera_id),
                 uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"camsentry-sim:{seed}:{camera_id}")),
                 knobs=knobs,
+                nics=nics,
             )
         )
     if not cameras:

@@ -60,7 +60,7 @@ def device_information(cam: CameraSpec, _now: datetime) -> Node:
     p = cam.profile
     return el(
         "tds:GetDeviceInformationResponse",
-        el("tds:Manufacturer", p.brand),
+        el("tds:Manufacturer", p.manufacturer_string),
         el("tds:Model", p.model),
         el("tds:FirmwareVersion", p.firmware),
         el("tds:SerialNumber", cam.serial),
@@ -68,7 +68,7 @@ def device_information(cam: CameraSpec, _now: datetime) -> Node:
     )
 
 
-def scope_values(cam: CameraSpec) -> list[str]:
+def scope_values(cam: CameraSpec, templates: tuple[str, ...] | None = None) -> list[str]:
     p = cam.profile
     # Scopes are URIs: a model name with spaces ("FLEXIDOME IP 4000i") is percent-encoded.
     return [
@@ -76,8 +76,13 @@ def scope_values(cam: CameraSpec) -> list[str]:
         .replace("{brand}", quote(p.brand, safe=""))
         .replace("{mac}", cam.mac)
         .replace("{name}", quote(f"{p.brand} {p.model}", safe=""))
-        for s in p.scopes
+        for s in (p.scopes if templates is None else templates)
     ]
+
+
+def probe_scope_values(cam: CameraSpec) -> list[str]:
+    """The scopes the ProbeMatch announces (junk and empty items as the profile has them)."""
+    return scope_values(cam, cam.profile.probe_scopes)
 
 
 def scopes(cam: CameraSpec, _now: datetime) -> Node:
@@ -94,40 +99,38 @@ def scopes(cam: CameraSpec, _now: datetime) -> Node:
     )
 
 
+def _interface(cam: CameraSpec, name: str, mac: str, primary: bool) -> Node:
+    """One interface; the camera's address is on the first, a second one (Wi-Fi beside Ethernet)
+    is up with DHCP and no lease."""
+    settings = (el("tt:AutoNegotiation", TRUE), el("tt:Speed", "100"), el("tt:Duplex", "Full"))
+    config = (
+        el(
+            "tt:Config",
+            el("tt:Manual", el("tt:Address", cam.address), el("tt:PrefixLength", "24")),
+            el("tt:DHCP", FALSE),
+        )
+        if primary
+        else el("tt:Config", el("tt:DHCP", TRUE))
+    )
+    return el(
+        "tds:NetworkInterfaces",
+        el("tt:Enabled", TRUE),
+        el("tt:Info", el("tt:Name", name), el("tt:HwAddress", mac), el("tt:MTU", "1500")),
+        el(
+            "tt:Link",
+            el("tt:AdminSettings", *settings),
+            el("tt:OperSettings", *settings),
+            el("tt:InterfaceType", "71" if name.startswith("wlan") else "6"),  # IANA ifType: 71 ieee80211
+        ),
+        el("tt:IPv4", el("tt:Enabled", TRUE if primary else FALSE), config),
+        token=name,
+    )
+
+
 def network_interfaces(cam: CameraSpec, _now: datetime) -> Node:
     return el(
         "tds:GetNetworkInterfacesResponse",
-        el(
-            "tds:NetworkInterfaces",
-            el("tt:Enabled", TRUE),
-            el("tt:Info", el("tt:Name", "eth0"), el("tt:HwAddress", cam.mac), el("tt:MTU", "1500")),
-            el(
-                "tt:Link",
-                el(
-                    "tt:AdminSettings",
-                    el("tt:AutoNegotiation", TRUE),
-                    el("tt:Speed", "100"),
-                    el("tt:Duplex", "Full"),
-                ),
-                el(
-                    "tt:OperSettings",
-                    el("tt:AutoNegotiation", TRUE),
-                    el("tt:Speed", "100"),
-                    el("tt:Duplex", "Full"),
-                ),
-                el("tt:InterfaceType", "6"),
-            ),
-            el(
-                "tt:IPv4",
-                el("tt:Enabled", TRUE),
-                el(
-                    "tt:Config",
-                    el("tt:Manual", el("tt:Address", cam.address), el("tt:PrefixLength", "24")),
-                    el("tt:DHCP", FALSE),
-                ),
-            ),
-            token="eth0",  # noqa: S106 - the ONVIF interface token, not a secret
-        ),
+        *(_interface(cam, name, mac, i == 0) for i, (name, mac) in enumerate(cam.interfaces)),
     )
 
 

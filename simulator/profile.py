@@ -76,6 +76,21 @@ class Profile:
     ptz: bool = False
     unauthenticated: frozenset[str] = frozenset()  # operations answered without credentials besides the clock
     https_only: bool = False  # ONVIF over TLS only (self-signed certificate), HTTP disabled
+    # GetDeviceInformation Manufacturer: the brand unless the profile says otherwise (OEM units
+    # often send nothing, or a generic label).
+    manufacturer: str | None = None
+    # Interfaces in GetNetworkInterfaces order: eth* take a MAC from ``oui``, wlan* from
+    # ``wifi_oui`` (the Wi-Fi module maker's registration, which says nothing of the camera).
+    interfaces: tuple[str, ...] = ("eth0",)
+    wifi_oui: tuple[str, ...] = ()
+    # What the ProbeMatch announces: ``scopes`` unless given (junk and empty items included);
+    # ``pretty`` writes the answer indented, one scope per line and long scopes wrapped.
+    probe_scopes: tuple[str, ...] | None = None
+    probe_layout: str = "compact"
+
+    @property
+    def manufacturer_string(self) -> str:
+        return self.brand if self.manufacturer is None else self.manufacturer
 
     @property
     def recorder(self) -> bool:
@@ -165,6 +180,23 @@ def _check_oui(source: str, oui: str) -> str:
     return oui.upper()
 
 
+def _interfaces(source: str, names: tuple[str, ...], wifi_oui: tuple[str, ...]) -> tuple[str, ...]:
+    if not names or len(set(names)) != len(names):
+        raise ProfileError(f"{source}: interfaces: must be distinct names, at least one")
+    for name in names:
+        if not name.startswith(("eth", "wlan")):
+            raise ProfileError(f"{source}: interfaces: {name!r} must be eth* or wlan*")
+        if name.startswith("wlan") and not wifi_oui:
+            raise ProfileError(f"{source}: wifi_oui: needed for interface {name!r}")
+    return names
+
+
+def _probe_layout(source: str, layout: str) -> str:
+    if layout not in ("compact", "pretty"):
+        raise ProfileError(f"{source}: probe_layout: must be compact or pretty")
+    return layout
+
+
 def parse_profile(data: dict[str, Any], source: str = "<profile>") -> Profile:
     """Validate one profile table; raises ProfileError naming the source and key."""
     r = _Reader(source, data)
@@ -204,6 +236,7 @@ def parse_profile(data: dict[str, Any], source: str = "<profile>") -> Profile:
             raise ProfileError(f"{source}: services: unknown service {name!r}; known: {sorted(_SERVICE_NS)}")
         services.append((name, _SERVICE_NS[name], 2, 60 if name != "device" else 0))
     title = r.text("login_title", r.text("brand"))
+    wifi_oui = tuple(_check_oui(source, o) for o in r.texts("wifi_oui", ()))
     return Profile(
         id=r.text("id"),
         vendor=r.text("vendor"),
@@ -237,6 +270,11 @@ def parse_profile(data: dict[str, Any], source: str = "<profile>") -> Profile:
         ptz=r.flag("ptz", False),
         unauthenticated=frozenset(r.texts("unauthenticated", ())),
         https_only=r.flag("https_only", False),
+        manufacturer=r.text("manufacturer") if "manufacturer" in data else None,
+        interfaces=_interfaces(source, r.texts("interfaces", ("eth0",)), wifi_oui),
+        wifi_oui=wifi_oui,
+        probe_scopes=r.texts("probe_scopes") if "probe_scopes" in data else None,
+        probe_layout=_probe_layout(source, r.text("probe_layout", "compact")),
     )
 
 

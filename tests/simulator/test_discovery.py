@@ -59,6 +59,17 @@ def _ask(address: str, data: bytes, timeout: float = 3.0) -> bytes | None:
         return reply
 
 
+def _scopes(text: str) -> list[str]:
+    """The Scopes list; a pretty-printed one wraps long URIs after a "/" onto the next line."""
+    out: list[str] = []
+    for piece in text.split():
+        if out and out[-1].endswith("/") and "://" not in piece and out[-1].count("/") > 3:
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
+
+
 def test_unicast_probe_answered_by_every_camera(fleet: FleetRunner) -> None:
     for e in fleet.manifest:
         mid = f"uuid:{uuid.uuid4()}"
@@ -71,7 +82,8 @@ def test_unicast_probe_answered_by_every_camera(fleet: FleetRunner) -> None:
         assert match is not None
         assert match.findtext(f"{{{WSD}}}XAddrs") == e["xaddr"]
         assert match.findtext(f".//{{{WSA}}}Address") == f"urn:uuid:{e['uuid']}"
-        scopes = (match.findtext(f"{{{WSD}}}Scopes") or "").split()
+        raw = match.findtext(f"{{{WSD}}}Scopes") or ""
+        scopes = _scopes(raw)
         assert "onvif://www.onvif.org/hardware/" + quote(e["model"], safe="") in scopes
         assert any(s.startswith("onvif://www.onvif.org/name/") for s in scopes)
         assert match.findtext(f"{{{WSD}}}MetadataVersion") == "1"

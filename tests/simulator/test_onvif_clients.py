@@ -78,7 +78,7 @@ def test_raw_soap_values_match_the_manifest(every_profile: FleetRunner, pid: str
     e = _entry(every_profile, pid)
     user, pw = e["username"], e["password"]
     info = call(e["xaddr"], "GetDeviceInformation", user, pw).xml()
-    assert text_of(info, "Manufacturer") == e["brand"]
+    assert text_of(info, "Manufacturer") == e["manufacturer"]
     assert text_of(info, "Model") == e["model"]
     assert text_of(info, "FirmwareVersion") == e["firmware"]
     assert text_of(info, "SerialNumber") == e["serial"]
@@ -118,7 +118,11 @@ def test_zeep_reads_every_operation(
     )
     svc = client.create_service(DEVICE_BINDING, e["xaddr"])
     info = svc.GetDeviceInformation()
-    assert (info.Manufacturer, info.Model, info.FirmwareVersion) == (e["brand"], e["model"], e["firmware"])
+    assert (info.Manufacturer or "", info.Model, info.FirmwareVersion) == (
+        e["manufacturer"],
+        e["model"],
+        e["firmware"],
+    )
     when = svc.GetSystemDateAndTime()
     assert when.UTCDateTime.Date.Year >= 2024
     caps = svc.GetCapabilities(Category="All")
@@ -149,13 +153,13 @@ def test_onvif_zeep_async_camera_sees_every_profile(every_profile: FleetRunner) 
                 await cam.update_xaddrs()
                 dev = await cam.create_devicemgmt_service()
                 info = await dev.GetDeviceInformation()
-                out.append((e["id"], info.Manufacturer, info.Model))
+                out.append((e["id"], info.Manufacturer or "", info.Model))
             finally:
                 await cam.close()
         return out
 
     seen = asyncio.run(read_all())
-    assert seen == [(e["id"], e["brand"], e["model"]) for e in every_profile.manifest]
+    assert seen == [(e["id"], e["manufacturer"], e["model"]) for e in every_profile.manifest]
 
 
 def test_unknown_operation_is_action_not_supported(every_profile: FleetRunner) -> None:
@@ -207,3 +211,26 @@ def test_pre_auth_operations_open_only_where_the_profile_says(every_profile: Fle
                 assert status == 200, (e["id"], op)
             else:
                 assert status == profile.wire.not_authorized_status, (e["id"], op)
+
+
+@pytest.mark.parametrize("pid", PROFILES)
+def test_wsdiscovery_parses_every_probe_match(every_profile: FleetRunner, pid: str) -> None:
+    """The WSDiscovery library's own parser reads each camera's ProbeMatches as sent: pretty-printed
+    and wrapped ones, junk and empty scopes, https XAddrs."""
+    from wsdiscovery.message import parseSOAPMessage
+
+    from simulator.discovery import probe_matches
+
+    e = _entry(every_profile, pid)
+    spec = next(c for c in every_profile.fleet.cameras if c.id == pid)
+    env = parseSOAPMessage(probe_matches(spec, "uuid:probe-1"), e["address"])
+    assert env is not None, pid
+    (match,) = env.getProbeResolveMatches()
+    assert match.getEPR() == f"urn:uuid:{e['uuid']}" and match.getXAddrs() == [e["xaddr"]]
+    scopes = [str(s) for s in match.getScopes()]  # the library percent-decodes them
+    hardware = "onvif://www.onvif.org/hardware/" + e["model"]
+    if spec.profile.probe_layout == "pretty":  # a plain client sees the wrapped URI as two pieces
+        assert hardware not in scopes and "onvif://www.onvif.org/hardware/" in scopes
+        assert e["model"] in scopes
+    else:
+        assert hardware in scopes, (pid, scopes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from simulator.runner import write_manifest
 from tests.conftest import SHARED
 
 PROFILES = bundled_profiles()
+PROFILE_FILES = sorted((Path(__file__).parents[2] / "simulator" / "profiles").glob("*.toml"))
 VENDOR_FACTS = SHARED / "data" / "vendor-facts.md"
 REGISTRANTS = {
     "Hikvision": ("Hangzhou Hikvision", "Ezviz"),
@@ -144,8 +146,26 @@ def test_same_seed_same_fleet_and_identities_are_unique() -> None:
     assert len({c.serial for c in a.cameras}) == 200
     assert len({c.uuid for c in a.cameras}) == 200
     for c in a.cameras:
-        assert c.mac[:8].upper() in c.profile.oui
+        for name, mac in c.interfaces:
+            assert mac[:8].upper() in (c.profile.wifi_oui if name.startswith("wlan") else c.profile.oui)
+        assert c.mac == c.interfaces[0][1]
         assert c.password != c.profile.default_password
+
+
+def test_interfaces_and_probe_keys_are_checked() -> None:
+    base = dict(tomllib.loads(next(iter(PROFILE_FILES)).read_text()))
+    with pytest.raises(ProfileError, match=r"wifi_oui: needed"):
+        parse_profile({**base, "interfaces": ["eth0", "wlan0"]}, "f.toml")
+    with pytest.raises(ProfileError, match=r"interfaces: 'ppp0'"):
+        parse_profile({**base, "interfaces": ["ppp0"]}, "f.toml")
+    with pytest.raises(ProfileError, match=r"interfaces: must be distinct"):
+        parse_profile({**base, "interfaces": ["eth0", "eth0"]}, "f.toml")
+    with pytest.raises(ProfileError, match=r"probe_layout"):
+        parse_profile({**base, "probe_layout": "fancy"}, "f.toml")
+    empty = parse_profile({**base, "manufacturer": ""}, "f.toml")
+    assert (
+        empty.manufacturer_string == "" and parse_profile(base, "f.toml").manufacturer_string == base["brand"]
+    )
 
 
 def test_fleet_errors_name_file_and_key(tmp_path: Path) -> None:
