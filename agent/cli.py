@@ -10,6 +10,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
 from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.wire.enrol import key_fingerprint
@@ -133,11 +135,17 @@ def build_commands(
         on_policy=policy,
     )
     try:
-        policy.restore(handler.state().policy)
+        state = handler.state()
+        if state.set_aside:
+            policy.failed_to_load(f"damaged enforce state set aside as {state.set_aside}")
+        policy.restore(state.policy)
     except EnforceError as exc:
         policy.failed_to_load(str(exc))
     if config.enforce.enabled:
-        handler.restore()  # quarantines survive agent restarts
+        try:
+            handler.restore()  # quarantines survive agent restarts
+        except EnforceError as exc:  # nft refused, or the state is unreadable: serve on, loudly
+            structlog.get_logger("camsentry.agent").error("quarantine_restore_failed", error=str(exc))
     return handler, policy
 
 

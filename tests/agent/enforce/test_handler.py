@@ -172,12 +172,19 @@ def test_policy_push_is_applied_and_kept(
     assert (state.last_command_id, state.policy) == (2, push)
 
 
-def test_corrupt_state_is_a_failed_ack(
+def test_damaged_state_is_set_aside_and_the_command_applies(
     tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
 ) -> None:
-    state_path(tmp_path).write_text("{")
-    ack = _handler(collector_key, tmp_path, DryRunNft(), clock).handle(make_command(1))
-    assert (ack["outcome"], ack["reason"]) == ("failed", "state_unusable")
+    for damage in (b"{", b'{"v":1,"last_command_id":' + b"9" * 5000 + b"}", b"[" * 5000, bytes([255])):
+        state_path(tmp_path).write_bytes(damage)
+        handler = _handler(collector_key, tmp_path, DryRunNft(), clock)
+        assert handler.state().set_aside.startswith("enforce.json.damaged-")
+        assert not state_path(tmp_path).exists()
+        state_path(tmp_path).write_bytes(damage)
+        ack = handler.handle(make_command(1))
+        assert ack["outcome"] == "applied", damage[:20]
+        state_path(tmp_path).unlink()
+    assert list(tmp_path.glob("enforce.json.damaged-*")), "the damaged file is kept for a person to read"
 
 
 def test_preview_touches_nothing(
