@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from agent.onvif.sources import (
 from agent.runtime.configfile import Table, load_toml, parse_logging
 from agent.runtime.mqtt import MqttSettings
 from agent.runtime.mqttconfig import parse_mqtt, read_secret_file
+from agent.wire.addresses import plain_address
 from agent.wire.signing import KeyFormatError, public_key_from_text
 from agent.wire.topics import valid_name
 
@@ -96,9 +96,9 @@ def parse_enforce(table: Table) -> EnforceSettings:
         raise table.error("recorders", "must be a list of IP addresses")
     for address in recorders:
         try:
-            ipaddress.ip_address(address)
+            plain_address(address)
         except ValueError as exc:
-            raise table.error("recorders", f"{address!r} is not an IP address") from exc
+            raise table.error("recorders", f"{address!r} is not an IP address ({exc})") from exc
     nft = table.raw("nft_command") or ["nft"]
     if not isinstance(nft, list) or not nft or not all(isinstance(a, str) for a in nft):
         raise table.error("nft_command", "must be a non-empty list of strings")
@@ -154,67 +154,82 @@ def parse_discovery(table: Table) -> DiscoverySettings:
     return settings
 
 
+# Ranges of the numbers below (documented in deploy/agent.example.toml): a second to a week for
+# intervals, so a typo (or nan, refused by name) can neither spin the agent nor stop it sweeping.
+MAX_INTERVAL_S = 7 * 24 * 3600.0
+
+
 def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
-    top = Table(data, file)
+    """Validate the whole file; every problem in it is reported at once (``ConfigErrors``)."""
+    top = Table(data, file, collect=True)
     site = top.get_str("site", required=True)
     agent = top.get_str("agent", required=True)
     for name, value in (("site", site), ("agent", agent)):
-        if not valid_name(value):
-            raise top.error(name, "must be 1-64 of A-Z a-z 0-9 _ . - and start with a letter or digit")
+        if value and not valid_name(value):
+            top.report(top.error(name, "must be 1-64 of A-Z a-z 0-9 _ . - and start with a letter or digit"))
     collector = top.table("collector")
     collector_key = collector.get_str("public_key", required=True)
-    try:
-        public_key_from_text(collector_key)
-    except KeyFormatError as exc:
-        raise collector.error("public_key", str(exc)) from exc
+    if collector_key:
+        try:
+            public_key_from_text(collector_key)
+        except KeyFormatError as exc:
+            collector.report(collector.error("public_key", str(exc)))
     collector.finish()
 
-    mqtt = parse_mqtt(top.table("mqtt"), f"camsentry-agent-{site}-{agent}")
+    mqtt = top.attempt(
+        lambda: parse_mqtt(top.table("mqtt"), f"camsentry-agent-{site}-{agent}"),
+        MqttSettings(host="-", port=1883, client_id="-"),
+    )
 
     d = top.table("delivery")
     delivery = DeliverySettings(
-        receipt_timeout_s=d.get_float("receipt_timeout_s", 30.0, minimum=0.1),
-        backlog_rate_per_s=d.get_float("backlog_rate_per_s", 500.0, minimum=1.0),
+        receipt_timeout_s=d.get_float("receipt_timeout_s", 30.0, minimum=0.1, maximum=86_400.0),
+        backlog_rate_per_s=d.get_float("backlog_rate_per_s", 500.0, minimum=1.0, maximum=1_000_000.0),
         max_unacked=d.get_int("max_unacked", 100, minimum=1, maximum=10_000),
         max_unconfirmed=d.get_int("max_unconfirmed", 1000, minimum=1, maximum=1_000_000),
-        outbox_max_messages=d.get_int("outbox_max_messages", 100_000, minimum=10),
-        outbox_max_bytes=d.get_int("outbox_max_bytes", 64 * 1024 * 1024, minimum=64 * 1024),
+        outbox_max_messages=d.get_int("outbox_max_messages", 100_000, minimum=10, maximum=100_000_000),
+        outbox_max_bytes=d.get_int("outbox_max_bytes", 64 * 1024 * 1024, minimum=64 * 1024, maximum=2**40),
         outbox_sync=d.choice("outbox_sync", ("NORMAL", "FULL"), "NORMAL"),
     )
     d.finish()
 
     p = top.table("polling")
     polling = PollingSettings(
-        interval_s=p.get_float("interval_s", 300.0, minimum=1.0),
-        snapshot_interval_s=p.get_float("snapshot_interval_s", 3600.0, minimum=1.0),
+        interval_s=p.get_float("interval_s", 300.0, minimum=1.0, maximum=MAX_INTERVAL_S),
+        snapshot_interval_s=p.get_float("snapshot_interval_s", 3600.0, minimum=1.0, maximum=MAX_INTERVAL_S),
         concurrency=p.get_int("concurrency", 16, minimum=1, maximum=256),
-        per_camera_timeout_s=p.get_float("per_camera_timeout_s", 10.0, minimum=0.1),
+        per_camera_timeout_s=p.get_float("per_camera_timeout_s", 10.0, minimum=0.1, maximum=600.0),
         try_default_credentials=p.get_bool("try_default_credentials", False),
     )
     p.finish()
 
     cameras = top.raw("camera") or []
     if not isinstance(cameras, list) or not all(isinstance(c, dict) for c in cameras):
-        raise top.error("camera", "must be an array of tables ([[camera]])")
+        top.report(top.error("camera", "must be an array of tables ([[camera]])"))
+        cameras = []
     egress = top.raw("egress") or {}
     if not isinstance(egress, dict):
-        raise top.error("egress", "must be a table")
+        top.report(top.error("egress", "must be a table"))
+        egress = {}
 
-    enforce = parse_enforce(top.table("enforce"))
-    discovery = parse_discovery(top.table("discovery"))
+    enforce = top.attempt(lambda: parse_enforce(top.table("enforce")), EnforceSettings())
+    discovery = top.attempt(lambda: parse_discovery(top.table("discovery")), DiscoverySettings())
 
     log_level, log_format = parse_logging(top)
-
-    config = AgentConfig(
+    state_dir = Path(top.get_str("state_dir", str(DEFAULT_STATE_DIR)))
+    health_interval_s = top.get_float("health_interval_s", 60.0, minimum=1.0, maximum=86_400.0)
+    top.finish()
+    top.check()
+    return AgentConfig(
         file=file,
         site=site,
         agent=agent,
-        state_dir=Path(top.get_str("state_dir", str(DEFAULT_STATE_DIR))),
+        state_dir=state_dir,
         collector_public_key=collector_key,
         mqtt=mqtt,
         delivery=delivery,
         polling=polling,
-        health_interval_s=top.get_float("health_interval_s", 60.0, minimum=1.0),
+        health_interval_s=health_interval_s,
         cameras=tuple(cameras),
         egress=egress,
         enforce=enforce,
@@ -222,8 +237,6 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
         log_level=log_level,
         log_format=log_format,
     )
-    top.finish()
-    return config
 
 
 def load_agent_config(path: Path) -> AgentConfig:

@@ -14,6 +14,14 @@ from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
 from collector.store.url import DatabaseUrlError, Engine, parse_database_url
 
 DEFAULT_CONFIG = Path("/etc/camsentry/collector.toml")
+# ingest.max_payload_bytes may go this high; beyond it a message is not telemetry.
+MAX_PAYLOAD_LIMIT_BYTES = 64 * 1024 * 1024
+# Topic, properties and fixed header on top of the payload (deploy/mosquitto allows 4 KiB).
+PACKET_OVERHEAD_BYTES = 4 * 1024
+# The collector asks the broker (MQTT v5 Maximum Packet Size) for at least this much, so an
+# oversize message reaches ingest and is counted as ``oversize`` instead of being dropped by the
+# broker unseen; the shipped broker config refuses bigger packets from their sender already.
+MIN_REQUESTED_PACKET_BYTES = 16 * 1024 * 1024
 CONFIG_ENV = "CAMSENTRY_COLLECTOR_CONFIG"
 
 
@@ -49,42 +57,52 @@ class CollectorConfig:
 
 
 def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
-    top = Table(data, file)
+    """Validate the whole file; every problem in it is reported at once (``ConfigErrors``).
+    Ranges are documented in deploy/collector.example.toml."""
+    top = Table(data, file, collect=True)
     state_dir = Path(top.get_str("state_dir", "/var/lib/camsentry-collector"))
     database = top.get_str("database", f"sqlite:///{state_dir / 'camsentry.sqlite'}")
+    engine: Engine | None = None
     try:
         engine = parse_database_url(database).engine
     except DatabaseUrlError as exc:
-        raise top.error("database", str(exc)) from None
+        top.report(top.error("database", str(exc)))
     password_file = top.opt_str("database_password_file")
-    if password_file is not None and engine is not Engine.POSTGRESQL:
-        raise top.error("database_password_file", "is only for a postgresql:// database")
+    if password_file is not None and engine is not None and engine is not Engine.POSTGRESQL:
+        top.report(top.error("database_password_file", "is only for a postgresql:// database"))
     mqtt_table = top.table("mqtt")
     share_group = mqtt_table.opt_str("share_group")
     if share_group is not None and not share_group.replace("-", "").replace("_", "").isalnum():
-        raise mqtt_table.error("share_group", "must be letters, digits, - and _")
-    mqtt = parse_mqtt(mqtt_table, "camsentry-collector")
+        mqtt_table.report(mqtt_table.error("share_group", "must be letters, digits, - and _"))
+    mqtt = top.attempt(
+        lambda: parse_mqtt(mqtt_table, "camsentry-collector"),
+        MqttSettings(host="-", port=1883, client_id="-"),
+    )
     ingest = top.table("ingest")
-    max_payload = ingest.get_int("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024)
+    max_payload = ingest.get_int(
+        "max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024, maximum=MAX_PAYLOAD_LIMIT_BYTES
+    )
     batch_max = ingest.get_int("batch_max", 2000, minimum=1, maximum=100_000)
-    receipt_flush_s = ingest.get_float("receipt_flush_s", 0.1, minimum=0.0)
+    receipt_flush_s = ingest.get_float("receipt_flush_s", 0.1, minimum=0.0, maximum=60.0)
     ingest.finish()
     liveness = top.table("liveness")
-    silent_after_s = liveness.get_float("silent_after_s", 900.0, minimum=1.0)
+    silent_after_s = liveness.get_float("silent_after_s", 900.0, minimum=1.0, maximum=30 * 86_400.0)
     liveness.finish()
     policy = top.table("policy")
     policy_file = policy.opt_str("file")
-    evaluate_interval_s = policy.get_float("evaluate_interval_s", 60.0, minimum=1.0)
+    evaluate_interval_s = policy.get_float("evaluate_interval_s", 60.0, minimum=1.0, maximum=86_400.0)
     webhook_url = policy.opt_str("webhook_url")
     if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-        raise policy.error("webhook_url", "must be an http:// or https:// URL")
+        policy.report(policy.error("webhook_url", "must be an http:// or https:// URL"))
     policy.finish()
     store = top.table("store")
     migrate_on_start = store.get_bool("migrate_on_start", False)
     retain_days = store.get_int("retain_envelopes_days", 0, minimum=0)
     store.finish()
     log_level, log_format = parse_logging(top)
-    config = CollectorConfig(
+    top.finish()
+    top.check()
+    return CollectorConfig(
         file=file,
         state_dir=state_dir,
         database=database,
@@ -103,8 +121,11 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
         migrate_on_start=migrate_on_start,
         retain_envelopes_days=retain_days or None,
     )
-    top.finish()
-    return config
+
+
+def requested_packet_bytes(max_payload_bytes: int) -> int:
+    """The Maximum Packet Size the collector asks the broker for: never below its own payload limit."""
+    return max(MIN_REQUESTED_PACKET_BYTES, max_payload_bytes + PACKET_OVERHEAD_BYTES)
 
 
 def default_config_path() -> Path:

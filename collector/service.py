@@ -22,7 +22,7 @@ from agent.wire.envelope import Kind
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import parse_topic, telemetry_subscription
 from collector.alerts import Alerter
-from collector.config import CollectorConfig
+from collector.config import CollectorConfig, requested_packet_bytes
 from collector.ingest import Ingestor
 from collector.policy.commanding import CommandIssuer
 from collector.policy.pushing import PolicyPusher, agent_holds
@@ -57,7 +57,9 @@ class CollectorService:
         self._queue: queue.Queue[LinkEvent | None] = queue.Queue(maxsize=MAX_QUEUED_MESSAGES)
         self.ingestor = Ingestor(store, clock=self._clock, max_payload_bytes=config.max_payload_bytes)
         # Persistent session: queued messages survive a collector restart (not relied on).
-        mqtt = replace(config.mqtt, clean_start=False)
+        mqtt = replace(
+            config.mqtt, clean_start=False, max_packet_bytes=requested_packet_bytes(config.max_payload_bytes)
+        )
         self.link = link_factory(
             mqtt, self._queue.put, subscriptions=[telemetry_subscription(config.share_group)]
         )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from agent.runtime.errors import ConfigError
+from agent.runtime.errors import ConfigError, ConfigErrors
 from agent.wire.signing import KeyFormatError
 
 OPERATOR_ERRORS = (ConfigError, KeyFormatError, FileNotFoundError)
 
 
 def report_operator_error(exc: ConfigError | KeyFormatError | FileNotFoundError) -> int:
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, ConfigErrors):
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+    elif isinstance(exc, ConfigError):
         print(f"config error: {exc}", file=sys.stderr)
     elif isinstance(exc, KeyFormatError):
         print(f"key error: {exc}", file=sys.stderr)

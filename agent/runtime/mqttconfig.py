@@ -40,9 +40,10 @@ def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
         tls=tls,
         username=table.opt_str("username"),
         password=read_secret_file(table, "password_file"),
-        session_expiry_s=table.get_int("session_expiry_s", 3600, minimum=0),
-        reconnect_min_s=table.get_float("reconnect_min_s", 0.5, minimum=0.01),
-        reconnect_max_s=table.get_float("reconnect_max_s", 60.0, minimum=0.01),
+        # MQTT v5 Session Expiry Interval is a four-byte integer; a bigger one kills paho's thread.
+        session_expiry_s=table.get_int("session_expiry_s", 3600, minimum=0, maximum=2**32 - 1),
+        reconnect_min_s=table.get_float("reconnect_min_s", 0.5, minimum=0.01, maximum=3600.0),
+        reconnect_max_s=table.get_float("reconnect_max_s", 60.0, minimum=0.01, maximum=86_400.0),
     )
     table.finish()
     return settings

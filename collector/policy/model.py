@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from agent.runtime.configfile import TomlTextError, parse_toml_bytes
 from agent.runtime.errors import CamsentryError
 from agent.wire.allowlist import AllowEntry, Network, check_entry
 from agent.wire.topics import valid_name
@@ -210,13 +211,30 @@ class _Reader:
             return default
         return value
 
-    def number(self, doc: Mapping[str, Any], key: str, path: str, default: float, *, lo: float = 0) -> float:
+    def number(
+        self,
+        doc: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: float,
+        *,
+        lo: float = 0,
+        hi: float | None = None,
+    ) -> float:
+        """A finite number in [lo, hi]: nan would make every comparison false, silently switching
+        off the violations the threshold decides."""
         value = doc.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(path, "must be a number")
             return default
+        if not math.isfinite(value):
+            self.error(path, f"must be a finite number, got {value}")
+            return default
         if value < lo:
             self.error(path, f"must be at least {lo}")
+            return default
+        if hi is not None and value > hi:
+            self.error(path, f"must be at most {hi}")
             return default
         return float(value)
 
@@ -239,6 +257,9 @@ class _Reader:
         return value
 
     def network(self, text: str, path: str) -> Network | None:
+        if "%" in text:
+            self.error(path, "scoped addresses (with %zone) are refused")
+            return None
         try:
             return ipaddress.ip_network(text, strict=True)
         except ValueError as exc:
@@ -334,12 +355,9 @@ def parse_policy(data: bytes, source: str) -> tuple[Policy | None, list[str]]:
     """Parse policy bytes; returns the policy (None when any error) and every error found."""
     r = _Reader(source)
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        r.error("-", f"not UTF-8: {exc}")
-        return None, r.errors
-    except tomllib.TOMLDecodeError as exc:
-        r.error("-", f"not valid TOML: {exc}")
+        doc = parse_toml_bytes(data)
+    except TomlTextError as exc:
+        r.error("-", str(exc))
         return None, r.errors
     return policy_from_document(doc, "sha256:" + hashlib.sha256(data).hexdigest(), source)
 
@@ -384,11 +402,9 @@ def policy_from_document(
             lo=1,
         ),
         min_maker_confidence=r.number(
-            d, "min_maker_confidence", "defaults.min_maker_confidence", DEFAULT_MIN_MAKER_CONFIDENCE
+            d, "min_maker_confidence", "defaults.min_maker_confidence", DEFAULT_MIN_MAKER_CONFIDENCE, hi=1
         ),
     )
-    if thresholds.min_maker_confidence > 1:
-        r.error("defaults.min_maker_confidence", "must be between 0 and 1")
 
     core: list[Network] = []
     for i, text in enumerate(r.strings(doc, "core_networks", "core_networks") or []):

@@ -51,6 +51,8 @@ def test_each_bad_message_is_rejected_and_counted_while_good_ones_are_stored(
             ("camsentry/v1/hq/pi/flow", envelope(key, 5), "topic_mismatch"),
             ("camsentry/v1/other/pi/health", envelope(key, 6), "topic_mismatch"),
             (good_topic, b"x" * (300 * 1024), "oversize"),
+            # beyond the 512 KiB the collector used to ask the broker for: it dropped these unseen
+            (good_topic, b"x" * (2 * 1024 * 1024), "oversize"),
             (good_topic, b'{"v":1,"agent":', "malformed_json"),
             (good_topic, canonical_json(v2), "unknown_version"),
             (good_topic, b'{"v":1}', "malformed_envelope"),
