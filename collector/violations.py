@@ -34,7 +34,7 @@ from collector.lifecycle import (
 from collector.policy.engine import MAX_EVIDENCE_REFS, Evaluation, Violation
 from collector.policy.model import Severity
 from collector.store.transaction import Database, Tx
-from collector.store.values import as_datetime, as_json
+from collector.store.values import as_datetime, as_json, json_text, plain_text
 
 log = structlog.get_logger(__name__)
 
@@ -293,13 +293,13 @@ class ViolationStore:
                 action = after_evaluation(row.state if row else None, observed=True)
                 if row is None:
                     self._insert(tx, v, version)
-                    change = plan(None, Action.OPENED, who=ENGINE, reason=v.summary, now=now)
+                    change = plan(None, Action.OPENED, who=ENGINE, reason=plain_text(v.summary), now=now)
                     self._audit(tx, vid, change, version)
                     opened.append(vid)
                     continue
                 updated += self._refresh(tx, row, v, version)
                 if action is Action.REOPENED:
-                    self._engine_change(tx, row, action, ENGINE, v.summary)
+                    self._engine_change(tx, row, action, ENGINE, plain_text(v.summary))
                     reopened.append(vid)
             for vid, row in existing.items():
                 if vid in current or (scope_sites is not None and row.site not in scope_sites):
@@ -335,21 +335,21 @@ class ViolationStore:
         tx.execute(
             f"INSERT INTO violations (vkey, {_COLUMNS}) VALUES ({', '.join('?' for _ in range(19))})",
             (
-                v.key,
+                plain_text(v.key),
                 v.id,
                 v.rule.value,
                 v.severity.value,
                 v.site,
                 v.agent,
-                v.device_id,
-                v.address,
-                v.summary,
-                json.dumps(dict(v.detail), sort_keys=True, default=str),
-                json.dumps([e.as_dict() for e in v.evidence]),
+                plain_text(v.device_id),
+                plain_text(v.address),
+                plain_text(v.summary),
+                json_text(dict(v.detail)),
+                json_text([e.as_dict() for e in v.evidence]),
                 format_utc(v.first_seen),
                 format_utc(v.last_seen),
                 ViolationState.OPEN.value,
-                v.summary,
+                plain_text(v.summary),
                 None,
                 version,
                 now,
@@ -360,9 +360,10 @@ class ViolationStore:
     def _refresh(self, tx: Tx, row: ViolationRow, v: Violation, version: str) -> bool:
         """Update a known violation from a new evaluation; False when nothing changed."""
         evidence = _merge_evidence(row.evidence, [e.as_dict() for e in v.evidence])
-        detail = json.loads(json.dumps(dict(v.detail), sort_keys=True, default=str))
+        detail = json.loads(json_text(dict(v.detail)))
         first, last = min(row.first_seen, v.first_seen), max(row.last_seen, v.last_seen)
-        new = (v.severity.value, v.summary, detail, evidence, first, last, v.address, version)
+        summary, address = plain_text(v.summary), plain_text(v.address)
+        new = (v.severity.value, summary, detail, evidence, first, last, address, version)
         old = (row.severity, row.summary, row.detail, list(row.evidence), row.first_seen, row.last_seen)
         if new == (*old, row.address, row.policy_version):
             return False
@@ -371,12 +372,12 @@ class ViolationStore:
             "last_seen = ?, address = ?, policy_version = ? WHERE id = ?",
             (
                 v.severity.value,
-                v.summary,
-                json.dumps(detail, sort_keys=True),
-                json.dumps(evidence),
+                summary,
+                json_text(detail),
+                json_text(evidence),
                 format_utc(first),
                 format_utc(last),
-                v.address,
+                address,
                 version,
                 row.id,
             ),

@@ -9,7 +9,6 @@ skipping devices already quarantined or with a quarantine in flight.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,11 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.enforce.rules import Quarantine
 from agent.runtime.clock import Clock
 from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, seal_command
-from agent.wire.timefmt import format_utc, parse_utc
+from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
 from collector.policy.model import Policy
 from collector.store.transaction import Database
+from collector.store.values import as_datetime, as_json, json_text
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +112,7 @@ class CommandIssuer:
                     cid,
                     action.value,
                     device,
-                    json.dumps(command.params, sort_keys=True),
+                    json_text(command.params),
                     format_utc(command.issued),
                     format_utc(command.expires),
                     issued_by,
@@ -206,8 +206,10 @@ def last_command(db: Database, site: str, agent: str, action: CommandAction) -> 
     row = rows[0]
     cid, params, expires, outcome, reason, detail = row
     try:
-        parsed = json.loads(params)
-        when = parse_utc(str(expires))
+        parsed = as_json(params)
+        when = as_datetime(expires)
+        if when is None:
+            raise ValueError("no expiry")
     except ValueError:
         log.warning("command_row_unreadable", site=site, agent=agent, command_id=cid)
         return None
@@ -230,7 +232,7 @@ def quarantines_in_force(db: Database) -> dict[tuple[str, str, str], Quarantine]
             state.pop(key, None)
             continue
         try:
-            recorders = json.loads(params).get("recorders", [])
+            recorders = as_json(params).get("recorders", [])
             state[key] = Quarantine(device, tuple(str(r) for r in recorders), int(cid))
         except (ValueError, TypeError, AttributeError):
             log.warning("command_row_unreadable", site=site, agent=agent, command_id=cid)

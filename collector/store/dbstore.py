@@ -20,6 +20,7 @@ from collector.store.backend import Backend
 from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_row
 from collector.store.transaction import Database, Tx
 from collector.store.types import AgentRow, StoredBatch
+from collector.store.values import as_time_text, json_text, normal_time, stored_time
 
 _STATUS_KEYS = ("site", "agent", "revoked_at", "state", "reason", "state_ts", "last_seen")
 _PENDING_KEYS = ("site", "agent", "public_key", "host", "requested_at")
@@ -64,6 +65,7 @@ class Store:
 
     def add_agent(self, site: str, agent: str, public_key: str, now: str) -> None:
         """Enrol an agent, or replace its key (rotation): the new key takes effect at once."""
+        now = stored_time(now)
         with self._write("enrolling an agent") as db:
             self._upsert_agent(db, site, agent, public_key, now)
 
@@ -76,6 +78,7 @@ class Store:
         )
 
     def revoke_agent(self, site: str, agent: str, now: str) -> bool:
+        now = stored_time(now)
         with self._write("revoking an agent") as db:
             cur = db.execute(
                 "UPDATE agents SET revoked_at = ? WHERE site = ? AND agent = ? AND revoked_at IS NULL",
@@ -85,6 +88,7 @@ class Store:
 
     def add_pending(self, site: str, agent: str, public_key: str, host: str, now: str, limit: int) -> bool:
         """Record an enrolment request (the latest per agent); False when full or already enrolled."""
+        now = stored_time(now)
         with self._write("recording an enrolment request") as db:
             enrolled = db.execute(
                 "SELECT public_key FROM agents WHERE site = ? AND agent = ? AND revoked_at IS NULL",
@@ -111,10 +115,14 @@ class Store:
         rows = self._query(
             "listing enrolment requests", f"SELECT {', '.join(_PENDING_KEYS)} FROM pending_enrolments"
         )
-        return sorted((dict(zip(_PENDING_KEYS, row, strict=True)) for row in rows), key=_by_agent)
+        requests = [dict(zip(_PENDING_KEYS, row, strict=True)) for row in rows]
+        for r in requests:
+            r["requested_at"] = as_time_text(r["requested_at"]) or ""
+        return sorted(requests, key=_by_agent)
 
     def approve_pending(self, site: str, agent: str, now: str) -> str | None:
         """Enrol the pending request's key; returns it, or None if there is no request."""
+        now = stored_time(now)
         with self._write("approving an enrolment request") as db:
             row = db.execute(
                 "SELECT public_key FROM pending_enrolments WHERE site = ? AND agent = ?",
@@ -130,12 +138,17 @@ class Store:
         rows = self._query(
             "listing agents", "SELECT site, agent, public_key, enrolled_at, revoked_at FROM agents"
         )
-        return sorted((AgentRow(*row) for row in rows), key=lambda a: (a.site, a.agent))
+        agents = (
+            AgentRow(site, agent, key, as_time_text(enrolled) or "", as_time_text(revoked))
+            for site, agent, key, enrolled, revoked in rows
+        )
+        return sorted(agents, key=lambda a: (a.site, a.agent))
 
     # ingest
 
     def store_batch(self, envelopes: Sequence[Envelope], received_at: str) -> StoredBatch:
         """Store verified envelopes idempotently by (site, agent, boot, seq), in one transaction."""
+        received_at = stored_time(received_at)
         new: list[Envelope] = []
         duplicates: list[Envelope] = []
         agents = sorted({(e.site, e.agent) for e in envelopes})
@@ -149,28 +162,11 @@ class Store:
                 else:
                     seen.add(ident)
                     new.append(env)
-            db.executemany(
-                "INSERT INTO envelopes (site, agent, boot, seq, kind, ts, received_at, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        e.site,
-                        e.agent,
-                        e.boot,
-                        e.seq,
-                        e.kind.value,
-                        e.ts,
-                        received_at,
-                        # the signed bytes as received: evidence anyone can verify again later
-                        e.raw.decode("utf-8") if e.raw else encode(e).decode("utf-8"),
-                    )
-                    for e in new
-                ],
-            )
+            self._insert_envelopes(db, new, received_at)
             # Sorted, so two collectors upserting the same devices lock the rows in one order.
             rows = sorted(
                 (
-                    device_row(e, e.body["device"])
+                    device_row(e, e.body["device"], normal_time(e.ts) or received_at)
                     for e in new
                     if e.kind is Kind.INVENTORY and isinstance(e.body.get("device"), dict)
                 ),
@@ -182,6 +178,29 @@ class Store:
                     self._apply_status(db, env, received_at)
             self._touch_agents(db, agents, received_at)
         return StoredBatch(new=new, duplicates=duplicates)
+
+    def _insert_envelopes(self, db: Tx, new: Sequence[Envelope], received_at: str) -> None:
+        # payload: the signed bytes as received, evidence anyone can verify again later. ts: the
+        # agent's claim in the one stored form; one that does not parse stays readable in the
+        # payload (SQLite keeps the text, PostgreSQL's TIMESTAMPTZ holds NULL).
+        typed = db.engine == "postgresql"
+        rows = [
+            (
+                e.site,
+                e.agent,
+                e.boot,
+                e.seq,
+                e.kind.value,
+                normal_time(e.ts) or (None if typed else e.ts),
+                received_at,
+                e.raw.decode("utf-8") if e.raw else encode(e).decode("utf-8"),
+                *((json_text(e.body),) if typed else ()),
+            )
+            for e in new
+        ]
+        columns = "site, agent, boot, seq, kind, ts, received_at, payload" + (", body" if typed else "")
+        marks = ", ".join("?" * len(columns.split(", ")))
+        db.executemany(f"INSERT INTO envelopes ({columns}) VALUES ({marks})", rows)
 
     def _stored_seqs(self, db: Tx, envelopes: Sequence[Envelope]) -> set[tuple[str, str, str, int]]:
         """Which of these are already stored: one range query per (site, agent, boot)."""
@@ -203,14 +222,14 @@ class Store:
                 "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
                 "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts "
-                "WHERE agent_status.state_ts <= excluded.state_ts",
-                (env.site, env.agent, state, _text(env.body.get("reason")), env.ts, received_at),
+                "WHERE agent_status.state_ts IS NULL OR agent_status.state_ts <= excluded.state_ts",
+                (env.site, env.agent, state, _text(env.body.get("reason")), normal_time(env.ts), received_at),
             )
 
     def _touch_agents(self, db: Tx, agents: Iterable[tuple[str, str]], received_at: str) -> None:
         db.executemany(
             "INSERT INTO agent_status (site, agent, state, state_ts, last_seen) "
-            "VALUES (?, ?, 'unknown', '', ?) ON CONFLICT (site, agent) DO UPDATE SET "
+            "VALUES (?, ?, 'unknown', NULL, ?) ON CONFLICT (site, agent) DO UPDATE SET "
             "last_seen = excluded.last_seen",
             [(site, agent, received_at) for site, agent in agents],
         )
@@ -240,7 +259,11 @@ class Store:
             "SELECT a.site, a.agent, a.revoked_at, s.state, s.reason, s.state_ts, s.last_seen "
             "FROM agents a LEFT JOIN agent_status s ON s.site = a.site AND s.agent = a.agent",
         )
-        return sorted((dict(zip(_STATUS_KEYS, row, strict=True)) for row in rows), key=_by_agent)
+        status = [dict(zip(_STATUS_KEYS, row, strict=True)) for row in rows]
+        for s in status:
+            for key in ("revoked_at", "state_ts", "last_seen"):
+                s[key] = as_time_text(s[key])
+        return sorted(status, key=_by_agent)
 
     def devices(self) -> list[dict[str, Any]]:
         rows = self._query(
@@ -252,6 +275,8 @@ class Store:
         devices = []
         for row in rows:
             device = dict(zip(DEVICE_COLUMNS, row[:-1], strict=True))
+            device["first_seen"] = as_time_text(device["first_seen"])
+            device["last_seen"] = as_time_text(device["last_seen"])
             device["record"] = json.loads(row[-1])["body"].get("device", {})
             devices.append(device)
         return sorted(devices, key=device_order)
@@ -270,7 +295,14 @@ class Store:
             (kind,),
         )
         bodies = [
-            {"site": s, "agent": a, "boot": b, "seq": int(q), "ts": t, "body": json.loads(payload)["body"]}
+            {
+                "site": s,
+                "agent": a,
+                "boot": b,
+                "seq": int(q),
+                "ts": as_time_text(t),
+                "body": json.loads(payload)["body"],
+            }
             for s, a, b, q, t, payload in rows
         ]
         return sorted(bodies, key=lambda r: (r["site"], r["agent"], r["boot"], r["seq"]))

@@ -39,7 +39,8 @@ def _text(value: Any) -> str | None:
     return value.replace("\x00", "\ufffd")
 
 
-def device_row(env: Envelope, record: dict[str, Any]) -> tuple[Any, ...]:
+def device_row(env: Envelope, record: dict[str, Any], seen: str) -> tuple[Any, ...]:
+    """The devices row for one inventory record, dated ``seen`` (the envelope's time)."""
     confidence = record.get("maker_confidence")
     if not isinstance(confidence, int | float) or isinstance(confidence, bool) or not 0 <= confidence <= 1:
         confidence = None
@@ -58,8 +59,8 @@ def device_row(env: Envelope, record: dict[str, Any]) -> tuple[Any, ...]:
         _text(record.get("maker")),
         _text(record.get("brand")),
         None if confidence is None else float(confidence),
-        env.ts,
-        env.ts,
+        seen,
+        seen,
         env.boot,
         env.seq,
     )

@@ -118,6 +118,82 @@ _VIOLATIONS_TABLES: list[str] = [
 )""",
 ]
 
+# Step 4. Every time column the collector writes, by table; each held RFC 3339 text in one of
+# two forms ("+00:00" from isoformat(), "Z" from the wire), which text comparison mis-orders.
+_TIME_COLUMNS = {
+    "agents": ("enrolled_at", "revoked_at"),
+    "envelopes": ("ts", "received_at"),
+    "devices": ("first_seen", "last_seen"),
+    "agent_status": ("state_ts", "last_seen"),
+    "pending_enrolments": ("requested_at",),
+    "violations": ("first_seen", "last_seen", "accepted_until", "opened_at", "updated_at"),
+    "violation_audit": ("at",),
+    "policy_evaluations": ("at",),
+    "commands": ("issued", "expires", "acked_at"),
+}
+_JSON_COLUMNS = {"violations": ("detail", "evidence"), "commands": ("params",)}
+# Columns whose old rows may hold "" or unreadable text (an agent's own ts, a status never
+# received): they become NULL instead of failing the migration.
+_NULLABLE_TIMES = {("envelopes", "ts"), ("agent_status", "state_ts")}
+
+# SQLite keeps TEXT, rewritten in the one form (agent.wire.timefmt: ms, "Z"); text it cannot
+# read stays as it was. agent_status is rebuilt so that "no status yet" is NULL, not "".
+_SQLITE_ONE_TIME_FORMAT: list[str] = [
+    f"UPDATE {table} SET {col} = COALESCE(strftime('%Y-%m-%dT%H:%M:%fZ', {col}), {col}) "
+    f"WHERE {col} IS NOT NULL AND {col} <> ''"
+    for table, cols in _TIME_COLUMNS.items()
+    for col in cols
+] + [
+    """CREATE TABLE agent_status_v4 (
+        site TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        state_ts TEXT,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (site, agent)
+    )""",
+    "INSERT INTO agent_status_v4 SELECT site, agent, state, reason, NULLIF(state_ts, ''), last_seen "
+    "FROM agent_status",
+    "DROP TABLE agent_status",
+    "ALTER TABLE agent_status_v4 RENAME TO agent_status",
+]
+
+# PostgreSQL: TIMESTAMPTZ and JSONB, converted in place (every row kept). The helpers live in
+# pg_temp for the migration only; text that does not convert becomes NULL (times) or a JSON
+# string holding the text (documents), never a failed upgrade.
+_POSTGRES_TYPED: list[str] = [
+    "CREATE FUNCTION pg_temp.cs_ts(t text) RETURNS timestamptz LANGUAGE plpgsql AS $f$ "
+    "BEGIN RETURN NULLIF(t, '')::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $f$",
+    "CREATE FUNCTION pg_temp.cs_json(t text) RETURNS jsonb LANGUAGE plpgsql AS $f$ "
+    "BEGIN RETURN t::jsonb; EXCEPTION WHEN others THEN RETURN to_jsonb(t); END $f$",
+    "ALTER TABLE envelopes ALTER COLUMN ts DROP NOT NULL",
+    "ALTER TABLE agent_status ALTER COLUMN state_ts DROP NOT NULL",
+    *(
+        f"ALTER TABLE {table} "
+        + ", ".join(
+            f"ALTER COLUMN {col} TYPE TIMESTAMPTZ USING "
+            + (
+                f"pg_temp.cs_ts({col})"
+                if (table, col) in _NULLABLE_TIMES or col in ("revoked_at", "accepted_until", "acked_at")
+                else f"COALESCE(pg_temp.cs_ts({col}), TIMESTAMPTZ 'epoch')"
+            )
+            for col in cols
+        )
+        for table, cols in _TIME_COLUMNS.items()
+    ),
+    *(
+        f"ALTER TABLE {table} "
+        + ", ".join(f"ALTER COLUMN {col} TYPE JSONB USING pg_temp.cs_json({col})" for col in cols)
+        for table, cols in _JSON_COLUMNS.items()
+    ),
+    # The body as JSONB for tools (payload keeps the exact signed bytes, the evidence).
+    "ALTER TABLE envelopes ADD COLUMN body JSONB",
+    "UPDATE envelopes SET body = pg_temp.cs_json(payload) -> 'body'",
+    "DROP FUNCTION pg_temp.cs_ts(text)",
+    "DROP FUNCTION pg_temp.cs_json(text)",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -196,6 +272,17 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
     Migration(3, "violations, their audit trail, policy evaluations, commands", _VIOLATIONS_TABLES),
+    Migration(
+        4,
+        "typed times and JSON on PostgreSQL, one time format on SQLite, indexes for reports",
+        [
+            "CREATE INDEX violations_rule_state ON violations (rule, state)",
+            "CREATE INDEX commands_action ON commands (action, site, agent, id)",
+            "CREATE INDEX devices_last_seen ON devices (site, last_seen)",
+        ],
+        sqlite=_SQLITE_ONE_TIME_FORMAT,
+        postgresql=_POSTGRES_TYPED,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

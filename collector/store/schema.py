@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import structlog
 
-from collector.store.migrations import LATEST_VERSION, MIGRATIONS
+from collector.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
 from collector.store.transaction import Database, Tx
 from collector.store.types import StoreError
 
@@ -51,6 +51,18 @@ def schema_version(db: Database) -> int:
         return _version(tx)
 
 
+def _apply(db: Database, tx: Tx, step: Migration) -> None:
+    try:
+        for statement in step.for_engine(db.engine):
+            tx.execute(statement)
+        tx.execute(
+            "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+            (step.version, step.description),
+        )
+    except db.backend.errors as exc:
+        raise StoreError(f"migration {step.version} failed: {str(exc).strip()}") from exc
+
+
 def migrate(db: Database, *, target: int = LATEST_VERSION) -> int:
     """Apply what is missing up to ``target``, one step per transaction; collectors take turns."""
     while True:
@@ -60,24 +72,23 @@ def migrate(db: Database, *, target: int = LATEST_VERSION) -> int:
             pending = [m for m in MIGRATIONS if current < m.version <= target]
             if not pending:
                 return current
-            step = pending[0]
-            try:
-                for statement in step.for_engine(db.engine):
-                    tx.execute(statement)
-                tx.execute(
-                    "INSERT INTO schema_version (version, description) VALUES (?, ?)",
-                    (step.version, step.description),
-                )
-            except db.backend.errors as exc:
-                raise StoreError(f"migration {step.version} failed: {str(exc).strip()}") from exc
-        log.info("schema_migrated", version=step.version, description=step.description)
+            _apply(db, tx, pending[0])
+        log.info("schema_migrated", version=pending[0].version, description=pending[0].description)
 
 
 def ensure_current(db: Database, *, migrate_old: bool) -> int:
     """Create an empty database, migrate an old one if allowed, else raise ``SchemaOutdated``."""
-    found = schema_version(db)
+    with db.transaction("checking the schema") as tx:
+        db.backend.lock_migrations(tx.conn)
+        found = _version(tx)
+        if found == 0:  # a new database: every step in one transaction, so no one sees half of it
+            for step in MIGRATIONS:
+                _apply(db, tx, step)
+    if found == 0:
+        log.info("schema_created", version=LATEST_VERSION, database=db.backend.display)
+        return LATEST_VERSION
     if found == LATEST_VERSION:
         return found
-    if found == 0 or (migrate_old and found < LATEST_VERSION):
+    if migrate_old and found < LATEST_VERSION:
         return migrate(db)
     raise SchemaOutdated(found, LATEST_VERSION, db.backend.display)

@@ -37,3 +37,36 @@ def as_json(value: Any) -> Any:
     if isinstance(value, str | bytes | bytearray):
         return json.loads(value)
     return value
+
+
+def normal_time(text: str) -> str | None:
+    """RFC 3339 text from a peer in the one stored form, or None when it does not parse."""
+    try:
+        return format_utc(parse_utc(text))
+    except ValueError:
+        return None
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_nul(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """A document for a ``{json}`` column: sorted keys; NUL (which JSONB refuses) as U+FFFD."""
+    return json.dumps(_no_nul(value), sort_keys=True, default=str)
+
+
+def plain_text(value: str) -> str:
+    """Text for a TEXT column: NUL (which PostgreSQL text cannot hold) as U+FFFD."""
+    return value.replace("\x00", "\ufffd")
+
+
+def stored_time(text: str) -> str:
+    """A time the collector itself passes in, in the one stored form (ValueError if unreadable)."""
+    return format_utc(parse_utc(text))

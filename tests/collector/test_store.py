@@ -12,12 +12,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Envelope, Kind, decode, seal
+from agent.wire.timefmt import format_utc
 from collector.store import Store, StoreError, open_store
 from collector.store.migrations import LATEST_VERSION
 from tests.support.postgres import ENGINES, database
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-NOW = T0.isoformat()
+NOW = format_utc(T0)
 KEY = Ed25519PrivateKey.generate()
 LATEST = LATEST_VERSION
 
@@ -178,7 +179,7 @@ def test_agent_status_newest_state_wins_and_every_batch_touches_last_seen(store:
     store.store_batch([stale], "2026-11-23T12:00:30+00:00")  # the older Last Will arrives late
     rows = store.agent_status()
     assert [(r["agent"], r["state"], r["last_seen"]) for r in rows] == [
-        ("pi", "online", "2026-11-23T12:00:30+00:00"),
+        ("pi", "online", "2026-11-23T12:00:30.000Z"),  # stored and read in the one form
         ("quiet", None, None),
     ]
     assert rows[0]["state_ts"] == online.ts and rows[0]["revoked_at"] is None
