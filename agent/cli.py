@@ -119,16 +119,15 @@ def build_commands(
     """
     from agent.enforce.errors import EnforceError
     from agent.enforce.handler import CommandHandler
-    from agent.enforce.nft import DryRunNft, NftRunner, SubprocessNft
+    from agent.enforce.nft import SubprocessNft
     from agent.enforce.policy import EgressPolicy
     from agent.wire.signing import public_key_from_text
 
     policy = EgressPolicy(egress)
-    runner: NftRunner = SubprocessNft(config.enforce.nft_command) if config.enforce.enabled else DryRunNft()
     handler = CommandHandler(
         public_key_from_text(config.collector_public_key),
         config.state_dir,
-        runner,
+        SubprocessNft(config.enforce.nft_command) if config.enforce.enabled else None,
         lambda _device: config.enforce.recorders,
         site=config.site,
         agent=config.agent,

@@ -19,13 +19,14 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.enforce.errors import EnforceError
-from agent.enforce.nft import NftRunner
+from agent.enforce.install import install
+from agent.enforce.nft import Nft
 from agent.enforce.policy import PolicyResult
-from agent.enforce.rules import DEFAULT_TABLE, Quarantine, render_quarantine
+from agent.enforce.rules import DEFAULT_TABLE, Quarantine, plan_quarantine, render_quarantine
 from agent.enforce.state import EnforcementState, load_state, save_state
 from agent.runtime.clock import Clock, SystemClock
 from agent.runtime.errors import CamsentryError
-from agent.wire.commands import AckOutcome, Command, CommandAction, ack_body, open_command
+from agent.wire.commands import Ack, AckOutcome, AckReason, Command, CommandAction, open_command
 
 log = structlog.get_logger(__name__)
 
@@ -53,21 +54,23 @@ def _recorders(command: Command, lookup: RecorderLookup) -> tuple[str, ...]:
 def apply_command(
     command: Command,
     state: EnforcementState,
-    nft_runner: NftRunner,
+    nft: Nft | None,
     recorder_lookup: RecorderLookup,
     *,
     table: str = DEFAULT_TABLE,
     host_monitoring: bool = True,
     on_policy: PolicyHook | None = None,
     dry_run: bool = False,
-) -> tuple[dict[str, Any], EnforcementState]:
-    """Apply a verified command; return the ack body and the state to persist.
+) -> tuple[Ack, EnforcementState]:
+    """Apply a verified command; return the ack and the state to persist.
 
-    With ``dry_run`` (or ``params.dry_run`` true) the ruleset is rendered and returned but
-    nft is not run and the returned state is the unchanged input.
+    ``nft`` None means enforcement is disabled: quarantines and releases are refused. With
+    ``dry_run`` (or ``params.dry_run`` true) the ruleset is planned and returned but nft is not
+    run and the returned state is the unchanged input.
     """
     dry_run = dry_run or command.params.get("dry_run") is True
-    ack = partial(ack_body, command_id=command.id, action=command.action.value, device=command.device)
+    ack = partial(Ack, command_id=command.id, action=command.action.value, device=command.device)
+    spent = replace(state, last_command_id=command.id)
     others = tuple(q for q in state.quarantines if q.device != command.device)
     if command.action is CommandAction.POLICY:
         if dry_run:
@@ -79,56 +82,48 @@ def apply_command(
                 else PolicyResult(AckOutcome.STORED, "this agent applies no policy: kept only")
             )
         except (CamsentryError, ValueError) as exc:
-            body = ack(
+            refused = ack(
                 outcome=AckOutcome.REFUSED,
-                reason="policy_invalid",
+                reason=AckReason.POLICY_INVALID,
                 detail=str(exc),
                 quarantined=state.quarantined(),
             )
-            return body, replace(state, last_command_id=command.id)
+            return refused, spent
         result = result or PolicyResult(AckOutcome.APPLIED, "")
         new_state = replace(state, last_command_id=command.id, policy=dict(command.params))
-        body = ack(outcome=result.outcome, detail=result.detail, quarantined=state.quarantined())
-        return body, new_state
+        return ack(outcome=result.outcome, detail=result.detail, quarantined=state.quarantined()), new_state
     if command.action is CommandAction.QUARANTINE:
         try:
             recorders = _recorders(command, recorder_lookup)
         except ValueError as exc:
-            body = ack(outcome=AckOutcome.REFUSED, reason="malformed", detail=str(exc))
-            return body, replace(state, last_command_id=command.id)
+            return ack(outcome=AckOutcome.REFUSED, reason=AckReason.MALFORMED, detail=str(exc)), spent
         quarantines = (*others, Quarantine(command.device, recorders, command.id))
         detail = f"recorders: {', '.join(recorders) or 'none'}"
     else:
         quarantines = others
         detail = "" if len(others) < len(state.quarantines) else "device was not quarantined"
-    ruleset = render_quarantine(quarantines, table=table, host_monitoring=host_monitoring)
+    planned = plan_quarantine(quarantines, table=table, host_monitoring=host_monitoring)
     new_state = EnforcementState(command.id, quarantines, state.policy)
     if dry_run:
         body = ack(
-            outcome=AckOutcome.DRY_RUN,
-            detail=detail,
-            ruleset=ruleset,
-            quarantined=state.quarantined(),
+            outcome=AckOutcome.DRY_RUN, detail=detail, ruleset=planned.text, quarantined=state.quarantined()
         )
         return body, state
-    try:
-        nft_runner(ruleset)
-    except EnforceError as exc:
-        body = ack(
-            outcome=AckOutcome.FAILED,
-            reason="nft_failed",
-            detail=str(exc),
+    problem = install(nft, planned)
+    if problem is not None:
+        # The id is spent: the collector issues a new command rather than replaying this one.
+        failed = ack(
+            outcome=problem.outcome,
+            reason=problem.reason,
+            detail=problem.detail,
+            ruleset=planned.text if problem.outcome is AckOutcome.FAILED else "",
             quarantined=state.quarantined(),
         )
-        # The id is spent: the collector issues a new command rather than replaying this one.
-        return body, replace(state, last_command_id=command.id)
-    body = ack(
-        outcome=AckOutcome.APPLIED,
-        detail=detail,
-        ruleset=ruleset,
-        quarantined=new_state.quarantined(),
+        return failed, spent
+    applied = ack(
+        outcome=AckOutcome.APPLIED, detail=detail, ruleset=planned.text, quarantined=new_state.quarantined()
     )
-    return body, new_state
+    return applied, new_state
 
 
 class CommandHandler:
@@ -138,7 +133,7 @@ class CommandHandler:
         self,
         collector_public_key: Ed25519PublicKey,
         state_dir: Path,
-        nft_runner: NftRunner,
+        nft: Nft | None,
         recorder_lookup: RecorderLookup,
         *,
         site: str,
@@ -150,7 +145,8 @@ class CommandHandler:
     ) -> None:
         self.collector_public_key = collector_public_key
         self.state_dir = state_dir
-        self.nft_runner = nft_runner
+        # None: [enforce] enabled = false; quarantines and releases are refused as such.
+        self.nft = nft
         self.recorder_lookup = recorder_lookup
         self.site = site
         self.agent = agent
@@ -166,12 +162,22 @@ class CommandHandler:
         return load_state(self.state_dir)
 
     def restore(self) -> str:
-        """Apply the persisted quarantines again (agent start); returns the ruleset applied."""
+        """Apply the persisted quarantines again (agent start) and read them back; returns the
+        ruleset. A failure is logged with its reason, not raised: the agent still starts and
+        acks every later command with the reason it cannot enforce."""
         state = load_state(self.state_dir)
-        ruleset = self._render(state.quarantines)
-        self.nft_runner(ruleset)
-        log.info("quarantine_restored", devices=list(state.quarantined()))
-        return ruleset
+        planned = plan_quarantine(state.quarantines, table=self.table, host_monitoring=self.host_monitoring)
+        problem = install(self.nft, planned)
+        if problem is None:
+            log.info("quarantine_restored", devices=list(state.quarantined()))
+        else:
+            log.error(
+                "quarantine_restore_failed",
+                reason=problem.reason.value,
+                detail=problem.detail,
+                devices=list(state.quarantined()),
+            )
+        return planned.text
 
     def preview(self, device: str, recorders: Sequence[str] = (), *, release: bool = False) -> str:
         """The full ruleset a quarantine (or release) of ``device`` would apply; touches nothing."""
@@ -185,18 +191,15 @@ class CommandHandler:
 
     def handle(self, payload: bytes) -> dict[str, Any]:
         """Verify, apply and persist one command; the ack body says what happened and why."""
+        return self.answer(payload).to_json()
+
+    def answer(self, payload: bytes) -> Ack:
+        """``handle`` as an ``Ack`` record."""
         try:
             state = load_state(self.state_dir)
         except EnforceError as exc:
             log.error("enforce_state_unusable", error=str(exc))
-            return ack_body(
-                command_id=None,
-                action=None,
-                device=None,
-                outcome=AckOutcome.FAILED,
-                reason="state_unusable",
-                detail=str(exc),
-            )
+            return Ack(None, None, None, AckOutcome.FAILED, AckReason.STATE_UNUSABLE, str(exc))
         outcome = open_command(
             payload,
             self.collector_public_key,
@@ -206,10 +209,10 @@ class CommandHandler:
             last_applied_id=state.last_command_id,
         )
         if outcome.command is None or outcome.refusal is not None:
-            reason = outcome.refusal.value if outcome.refusal else "malformed"
-            log.warning("command_refused", reason=reason, detail=outcome.detail)
+            reason = outcome.refusal or AckReason.MALFORMED
+            log.warning("command_refused", reason=reason.value, detail=outcome.detail)
             cmd = outcome.command
-            return ack_body(
+            return Ack(
                 command_id=cmd.id if cmd else None,
                 action=cmd.action.value if cmd else None,
                 device=cmd.device if cmd else None,
@@ -218,11 +221,12 @@ class CommandHandler:
                 detail=outcome.detail,
                 quarantined=state.quarantined(),
             )
+        command = outcome.command
         try:
-            body, new_state = apply_command(
-                outcome.command,
+            ack, new_state = apply_command(
+                command,
                 state,
-                self.nft_runner,
+                self.nft,
                 self.recorder_lookup,
                 table=self.table,
                 host_monitoring=self.host_monitoring,
@@ -230,29 +234,32 @@ class CommandHandler:
             )
         except (OSError, LookupError) as exc:
             log.error("recorder_lookup_failed", error=str(exc))
-            body = ack_body(
-                command_id=outcome.command.id,
-                action=outcome.command.action.value,
-                device=outcome.command.device,
-                outcome=AckOutcome.FAILED,
-                reason="recorder_lookup_failed",
-                detail=str(exc),
+            ack = Ack(
+                command.id,
+                command.action.value,
+                command.device,
+                AckOutcome.FAILED,
+                AckReason.RECORDER_LOOKUP_FAILED,
+                str(exc),
                 quarantined=state.quarantined(),
             )
-            new_state = replace(state, last_command_id=outcome.command.id)
+            new_state = replace(state, last_command_id=command.id)
         if new_state != state:
             try:
                 save_state(self.state_dir, new_state)
             except OSError as exc:
                 # The kernel has the rules but a restart would lose them: say so in the ack.
                 log.error("enforce_state_write_failed", error=str(exc))
-                body = {**body, "outcome": AckOutcome.FAILED.value, "reason": "state_write_failed"}
-                body["detail"] = f"{body['detail']}; state not saved: {exc}".lstrip("; ")
+                detail = f"{ack.detail}; state not saved: {exc}".lstrip("; ")
+                ack = replace(
+                    ack, outcome=AckOutcome.FAILED, reason=AckReason.STATE_WRITE_FAILED, detail=detail
+                )
         log.info(
             "command_handled",
-            command_id=outcome.command.id,
-            action=outcome.command.action.value,
-            device=outcome.command.device,
-            outcome=body["outcome"],
+            command_id=command.id,
+            action=command.action.value,
+            device=command.device,
+            outcome=ack.outcome_text,
+            reason=ack.reason_text,
         )
-        return body
+        return ack

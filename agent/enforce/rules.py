@@ -57,38 +57,73 @@ def _same_family(device: str, addresses: Iterable[str]) -> list[str]:
 
 # DHCP client/server ports: v4 68 -> 67 (RFC 2131), v6 546 -> 547 (RFC 8415).
 DHCP_PORTS = {"ip": (68, 67), "ip6": (546, 547)}
+CHAINS = ("forward", "input", "output")
+
+# A match's right-hand side: an address, a port, a direction, or a set of addresses.
+Value = str | int | tuple[str, ...]
 
 
-def _device_rules(q: Quarantine, chain: str, host_monitoring: bool) -> list[str]:
+@dataclass(frozen=True)
+class Rule:
+    """One rule in one of the table's base chains: all ``matches`` (``("ip saddr", "10.0.0.9")``),
+    then an optional counter, a verdict and the comment nft keeps with it."""
+
+    chain: str
+    matches: tuple[tuple[str, Value], ...]
+    verdict: str
+    comment: str
+    counter: bool = False
+
+    def text(self) -> str:
+        parts = [f"{left} {_value_text(right)}" for left, right in self.matches]
+        parts += ["counter"] if self.counter else []
+        return " ".join([*parts, self.verdict, f'comment "{self.comment}"'])
+
+
+def _value_text(value: Value) -> str:
+    return "{ " + ", ".join(value) + " }" if isinstance(value, tuple) else str(value)
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """What the agent's table should hold: its rules in chain order; none means no table."""
+
+    table: str
+    rules: tuple[Rule, ...]
+    text: str
+
+
+def _device_rules(q: Quarantine, chain: str, host_monitoring: bool) -> list[Rule]:
     fam = _family(q.device)
     client, server = DHCP_PORTS[fam]
-    recorders = _same_family(q.device, q.recorders)
-    peers = "{ " + ", ".join(recorders) + " }" if recorders else ""
-    lines = [f"\t\t# {q.device}: command {q.command_id}, recorders {', '.join(recorders) or '-'}"]
-    tag = f'comment "camsentry quarantine {q.device}"'
-    if chain in ("forward", "input") and peers:
-        lines.append(f"\t\t{fam} saddr {q.device} {fam} daddr {peers} accept {tag}")
-    if chain in ("forward", "output") and peers:
-        lines.append(f"\t\t{fam} daddr {q.device} {fam} saddr {peers} accept {tag}")
+    recorders = tuple(_same_family(q.device, q.recorders))
+    src, dst = (f"{fam} saddr", q.device), (f"{fam} daddr", q.device)
+    comment = f"camsentry quarantine {q.device}"
+    plan: list[tuple[tuple[tuple[str, Value], ...], str, bool]] = []
+    if chain in ("forward", "input") and recorders:
+        plan.append(((src, (f"{fam} daddr", recorders)), "accept", False))
+    if chain in ("forward", "output") and recorders:
+        plan.append(((dst, (f"{fam} saddr", recorders)), "accept", False))
     if chain == "input":
-        lines.append(f"\t\t{fam} saddr {q.device} udp sport {client} udp dport {server} accept {tag}")
+        plan.append(((src, ("udp sport", client), ("udp dport", server)), "accept", False))
         if host_monitoring:
-            lines.append(f"\t\t{fam} saddr {q.device} ct direction reply accept {tag}")
+            plan.append(((src, ("ct direction", "reply")), "accept", False))
     if chain == "output":
-        lines.append(f"\t\t{fam} daddr {q.device} udp sport {server} udp dport {client} accept {tag}")
+        plan.append(((dst, ("udp sport", server), ("udp dport", client)), "accept", False))
         if host_monitoring:
-            lines.append(f"\t\t{fam} daddr {q.device} ct direction original accept {tag}")
+            plan.append(((dst, ("ct direction", "original")), "accept", False))
     if chain in ("forward", "input"):
-        lines.append(f"\t\t{fam} saddr {q.device} counter drop {tag}")
+        plan.append(((src,), "drop", True))
     if chain in ("forward", "output"):
-        lines.append(f"\t\t{fam} daddr {q.device} counter drop {tag}")
-    return lines
+        plan.append(((dst,), "drop", True))
+    return [Rule(chain, matches, verdict, comment, counter) for matches, verdict, counter in plan]
 
 
-def render_quarantine(
+def plan_quarantine(
     quarantines: Sequence[Quarantine], *, table: str = DEFAULT_TABLE, host_monitoring: bool = True
-) -> str:
-    """The complete ruleset for ``table``; with no quarantines it just removes the table."""
+) -> Ruleset:
+    """The complete ruleset for ``table`` as rules and as ``nft -f`` text; with no quarantines
+    the text just removes the table."""
     header = [
         "# camsentry-agent quarantine ruleset; managed by the agent, do not edit",
         f"table {table}",
@@ -96,13 +131,25 @@ def render_quarantine(
     ]
     ordered = sorted(quarantines, key=lambda q: _sort_key(q.device))
     if not ordered:
-        return "\n".join(header) + "\n"
+        return Ruleset(table, (), "\n".join(header) + "\n")
+    rules: list[Rule] = []
     body = [f"table {table} {{"]
-    for chain in ("forward", "input", "output"):
+    for chain in CHAINS:
         body.append(f"\tchain {chain} {{")
         body.append(f"\t\ttype filter hook {chain} priority {CHAIN_PRIORITY}; policy accept;")
         for q in ordered:
-            body.extend(_device_rules(q, chain, host_monitoring))
+            recorders = _same_family(q.device, q.recorders)
+            body.append(f"\t\t# {q.device}: command {q.command_id}, recorders {', '.join(recorders) or '-'}")
+            device_rules = _device_rules(q, chain, host_monitoring)
+            rules += device_rules
+            body += [f"\t\t{r.text()}" for r in device_rules]
         body.append("\t}")
     body.append("}")
-    return "\n".join(header + body) + "\n"
+    return Ruleset(table, tuple(rules), "\n".join(header + body) + "\n")
+
+
+def render_quarantine(
+    quarantines: Sequence[Quarantine], *, table: str = DEFAULT_TABLE, host_monitoring: bool = True
+) -> str:
+    """The ``nft -f`` text of ``plan_quarantine``."""
+    return plan_quarantine(quarantines, table=table, host_monitoring=host_monitoring).text

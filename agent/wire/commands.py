@@ -10,7 +10,7 @@ A command is canonical JSON signed by the collector key the agent pinned at enro
 ``refusal`` names why (unsigned, forged, expired, replayed, ...). Replay protection needs the
 last applied id, which the caller persists (``agent.enforce.state``).
 
-The agent answers every command with an ``ack`` envelope whose body ``ack_body`` builds.
+The agent answers every command with an ``ack`` envelope whose body is an ``Ack`` record.
 """
 
 from __future__ import annotations
@@ -42,7 +42,24 @@ class CommandAction(StrEnum):
     POLICY = "policy"
 
 
-class CommandRefusal(StrEnum):
+class AckOutcome(StrEnum):
+    """How a command ended at the agent; ``applied`` only once nftables was read back and matched."""
+
+    APPLIED = "applied"
+    # Valid and kept, but the agent has nothing to apply it to yet (a policy push to an agent
+    # without an [egress] table): applied when that part is enabled and the agent restarts.
+    STORED = "stored"
+    DRY_RUN = "dry_run"
+    # Not attempted: the command did not verify, or this agent cannot enforce it (reason says why).
+    REFUSED = "refused"
+    # Attempted and not in force: nft failed or the rules read back are not the ones sent.
+    FAILED = "failed"
+
+
+class AckReason(StrEnum):
+    """Why a command was refused or failed: the one closed set the ack's ``reason`` carries."""
+
+    # The command itself (``open_command``).
     OVERSIZE = "oversize"
     MALFORMED = "malformed"
     UNSIGNED = "unsigned"
@@ -52,16 +69,22 @@ class CommandRefusal(StrEnum):
     UNKNOWN_ACTION = "unknown_action"
     EXPIRED = "expired"
     REPLAYED = "replayed"
+    # This agent cannot enforce a quarantine or release (outcome ``refused``).
+    ENFORCEMENT_DISABLED = "enforcement_disabled"  # [enforce] enabled = false
+    NFT_MISSING = "nft_missing"  # the nft command is not installed or not executable
+    NO_CAPABILITY = "no_capability"  # nft ran without CAP_NET_ADMIN ("Operation not permitted")
+    # It tried (outcome ``failed``).
+    NFT_REFUSED = "nft_refused"  # nft exited non-zero on the ruleset
+    NFT_FAILED = "nft_failed"  # nft did not finish (timeout) or could not be started
+    READBACK_MISMATCH = "readback_mismatch"  # nft accepted, but the table read back differs
+    POLICY_INVALID = "policy_invalid"
+    RECORDER_LOOKUP_FAILED = "recorder_lookup_failed"
+    STATE_UNUSABLE = "state_unusable"
+    STATE_WRITE_FAILED = "state_write_failed"
 
 
-class AckOutcome(StrEnum):
-    APPLIED = "applied"
-    # Valid and kept, but the agent has nothing to apply it to yet (a policy push to an agent
-    # without an [egress] table): applied when that part is enabled and the agent restarts.
-    STORED = "stored"
-    DRY_RUN = "dry_run"
-    REFUSED = "refused"
-    FAILED = "failed"
+# Reasons that mean "this agent cannot enforce it": nothing was attempted, so the outcome is refused.
+UNENFORCEABLE = frozenset({AckReason.ENFORCEMENT_DISABLED, AckReason.NFT_MISSING, AckReason.NO_CAPABILITY})
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,7 @@ class CommandOutcome:
     """``command`` is set when it verified; ``refusal`` is set when it must not be applied."""
 
     command: Command | None
-    refusal: CommandRefusal | None
+    refusal: AckReason | None
     detail: str = ""
 
     @property
@@ -122,7 +145,7 @@ def seal_command(key: Ed25519PrivateKey, command: Command) -> bytes:
     return canonical_json(sign_document(key, fields))
 
 
-def _refuse(reason: CommandRefusal, detail: str, command: Command | None = None) -> CommandOutcome:
+def _refuse(reason: AckReason, detail: str, command: Command | None = None) -> CommandOutcome:
     return CommandOutcome(command=command, refusal=reason, detail=detail)
 
 
@@ -137,34 +160,34 @@ def open_command(
 ) -> CommandOutcome:
     """Verify and parse one command payload addressed to ``site``/``agent``."""
     if len(payload) > MAX_COMMAND_BYTES:
-        return _refuse(CommandRefusal.OVERSIZE, f"{len(payload)} bytes > {MAX_COMMAND_BYTES}")
+        return _refuse(AckReason.OVERSIZE, f"{len(payload)} bytes > {MAX_COMMAND_BYTES}")
     try:
         document = load_untrusted(payload)
     except JSON_DECODE_ERRORS as exc:
-        return _refuse(CommandRefusal.MALFORMED, str(exc)[:200])
+        return _refuse(AckReason.MALFORMED, str(exc)[:200])
     if not isinstance(document, dict):
-        return _refuse(CommandRefusal.MALFORMED, "payload is not a JSON object")
+        return _refuse(AckReason.MALFORMED, "payload is not a JSON object")
     if SIG_FIELD not in document:
-        return _refuse(CommandRefusal.UNSIGNED, "no signature")
+        return _refuse(AckReason.UNSIGNED, "no signature")
     if not verify_document(collector_key, document):
-        return _refuse(CommandRefusal.BAD_SIGNATURE, "not signed by the pinned collector key")
+        return _refuse(AckReason.BAD_SIGNATURE, "not signed by the pinned collector key")
     if document.get("v") != WIRE_VERSION:
-        return _refuse(CommandRefusal.UNKNOWN_VERSION, f"v={document.get('v')!r}")
+        return _refuse(AckReason.UNKNOWN_VERSION, f"v={document.get('v')!r}")
     for name, expected in _FIELDS.items():
         value = document.get(name)
         if not isinstance(value, expected) or isinstance(value, bool):
-            return _refuse(CommandRefusal.MALFORMED, f"field {name} missing or wrong type")
+            return _refuse(AckReason.MALFORMED, f"field {name} missing or wrong type")
     try:
         action = CommandAction(document["action"])
     except ValueError:
-        return _refuse(CommandRefusal.UNKNOWN_ACTION, f"action={document['action']!r}")
+        return _refuse(AckReason.UNKNOWN_ACTION, f"action={document['action']!r}")
     try:
         issued = parse_utc(document["issued"])
         expires = parse_utc(document["expires"])
     except ValueError as exc:
-        return _refuse(CommandRefusal.MALFORMED, f"timestamp: {exc}")
+        return _refuse(AckReason.MALFORMED, f"timestamp: {exc}")
     if action is not CommandAction.POLICY and not is_plain_address(document["device"]):
-        return _refuse(CommandRefusal.MALFORMED, "device is not an IP address (scoped addresses refused)")
+        return _refuse(AckReason.MALFORMED, "device is not an IP address (scoped addresses refused)")
     command = Command(
         id=document["id"],
         site=document["site"],
@@ -177,40 +200,105 @@ def open_command(
     )
     if (command.site, command.agent) != (site, agent):
         return _refuse(
-            CommandRefusal.WRONG_TARGET,
+            AckReason.WRONG_TARGET,
             f"addressed to {command.site}/{command.agent}, this is {site}/{agent}",
             command,
         )
     if now >= expires:
         return _refuse(
-            CommandRefusal.EXPIRED,
+            AckReason.EXPIRED,
             f"expired {format_utc(expires)}, now {format_utc(now)}",
             command,
         )
     if command.id <= last_applied_id:
-        return _refuse(CommandRefusal.REPLAYED, f"id {command.id} <= last applied {last_applied_id}", command)
+        return _refuse(AckReason.REPLAYED, f"id {command.id} <= last applied {last_applied_id}", command)
     return CommandOutcome(command=command, refusal=None)
 
 
-def ack_body(
-    *,
-    command_id: int | None,
-    action: str | None,
-    device: str | None,
-    outcome: AckOutcome,
-    reason: str | None = None,
-    detail: str = "",
-    ruleset: str = "",
-    quarantined: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """The body of the ``ack`` envelope the agent sends for every command it receives."""
-    return {
-        "command_id": command_id,
-        "action": action,
-        "device": device,
-        "outcome": outcome.value,
-        "reason": reason,
-        "detail": detail,
-        "ruleset": ruleset,
-        "quarantined": list(quarantined),
-    }
+_OUTCOMES = {o.value: o for o in AckOutcome}
+_REASONS = {r.value: r for r in AckReason}
+
+
+class AckError(ValueError):
+    """An ack body that does not decode; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The body of the ``ack`` envelope the agent sends for every command it receives.
+
+    ``quarantined`` is what the agent holds in force after the command. A collector decoding
+    an ack from a newer agent keeps an ``outcome`` or ``reason`` it does not know as text in
+    ``unknown`` (and ``outcome``/``reason`` None) instead of dropping the ack.
+    """
+
+    command_id: int | None
+    action: str | None
+    device: str | None
+    outcome: AckOutcome | None
+    reason: AckReason | None = None
+    detail: str = ""
+    ruleset: str = ""
+    quarantined: tuple[str, ...] = ()
+    unknown: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command_id": self.command_id,
+            "action": self.action,
+            "device": self.device,
+            "outcome": self.outcome.value if self.outcome else self.unknown.get("outcome"),
+            "reason": self.reason.value if self.reason else self.unknown.get("reason"),
+            "detail": self.detail,
+            "ruleset": self.ruleset,
+            "quarantined": list(self.quarantined),
+        }
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcome as stored and shown: the enum value, or ``unknown:<what the agent said>``."""
+        return self.outcome.value if self.outcome else f"unknown:{self.unknown.get('outcome', '')}"
+
+    @property
+    def reason_text(self) -> str | None:
+        if self.reason is not None:
+            return self.reason.value
+        return f"unknown:{self.unknown['reason']}" if "reason" in self.unknown else None
+
+    @classmethod
+    def decode(cls, body: Any) -> Ack:
+        """Strict on types (``AckError`` naming the field); lenient on values it does not know."""
+        if not isinstance(body, dict):
+            raise AckError("ack: expected an object")
+
+        def typed(name: str, kind: type, optional: bool = True) -> Any:
+            value = body.get(name)
+            if value is None and optional:
+                return None
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise AckError(f"ack.{name}: expected {kind.__name__}, got {type(value).__name__}")
+            return value
+
+        unknown: dict[str, str] = {}
+        outcome_text = typed("outcome", str, optional=False)
+        reason_text = typed("reason", str)
+        outcome = _OUTCOMES.get(outcome_text)
+        reason = _REASONS.get(reason_text) if reason_text is not None else None
+        if outcome is None:
+            unknown["outcome"] = outcome_text[:64]
+        if reason_text is not None and reason is None:
+            unknown["reason"] = reason_text[:64]
+        quarantined = typed("quarantined", list) or []
+        if not all(isinstance(q, str) for q in quarantined):
+            raise AckError("ack.quarantined: expected a list of addresses")
+        return cls(
+            command_id=typed("command_id", int),
+            action=typed("action", str),
+            device=typed("device", str),
+            outcome=outcome,
+            reason=reason,
+            detail=typed("detail", str) or "",
+            ruleset=typed("ruleset", str) or "",
+            quarantined=tuple(quarantined),
+            unknown=unknown,
+        )

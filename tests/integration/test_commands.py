@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import EnforceSettings
 from agent.enforce.handler import CommandHandler
-from agent.enforce.nft import DryRunNft
 from agent.wire.commands import Command, CommandAction, seal_command
 from agent.wire.signing import public_key_from_text
 from agent.wire.topics import topic
+from tests.support.fakenft import MemoryNft
 from tests.support.mosquitto import Broker
 from tests.support.pipeline import (
     CountingSweep,
@@ -35,7 +35,7 @@ def test_quarantine_command_is_verified_applied_and_acked(broker: Broker, tmp_pa
         config = agent_config(broker, tmp_path / "a", col.key)
         config = type(config)(**{**config.__dict__, "enforce": EnforceSettings(recorders=("198.51.100.5",))})
         enrol(col.store, config, key)
-        nft = DryRunNft()
+        nft = MemoryNft()
         handler = CommandHandler(
             public_key_from_text(config.collector_public_key), config.state_dir, nft,
             lambda _d: config.enforce.recorders, site=config.site, agent=config.agent,

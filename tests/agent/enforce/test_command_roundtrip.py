@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.enforce.handler import CommandHandler
-from agent.enforce.nft import DryRunNft
 from agent.wire.commands import Command, CommandAction, seal_command
 from agent.wire.envelope import Kind, check_topic, decode, encode, seal, verify
 from agent.wire.topics import parse_topic, topic
 from collector.policy.commanding import CommandIssuer
 from tests.support.database import sqlite_database
+from tests.support.fakenft import MemoryNft
 from tests.support.mosquitto import Broker
 
 WAIT_S = 5.0
@@ -62,7 +62,7 @@ def publish(c: paho.Client, name: str, payload: bytes) -> None:
 
 def test_quarantine_and_forgery_over_the_broker(broker: Broker, tmp_path: Path) -> None:
     collector_key, agent_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-    nft = DryRunNft()
+    nft = MemoryNft()
     handler = CommandHandler(
         collector_key.public_key(), tmp_path / "agent", nft, lambda _d: ["10.77.2.2"], site="hq", agent="a1"
     )

@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.wire.canonical import canonical_json
 from agent.wire.commands import (
     MAX_COMMAND_BYTES,
+    AckReason,
     CommandAction,
     CommandOutcome,
-    CommandRefusal,
     open_command,
 )
 from agent.wire.signing import sign_document
@@ -47,14 +47,14 @@ def test_refusals(make_command: MakeCommand, collector_key: Ed25519PrivateKey) -
     unsigned = json.loads(good)
     del unsigned["sig"]
     cases = [
-        (CommandRefusal.BAD_SIGNATURE, _open(make_command(5, key=other), collector_key)),
-        (CommandRefusal.BAD_SIGNATURE, _open(canonical_json(tampered), collector_key)),
-        (CommandRefusal.UNSIGNED, _open(canonical_json(unsigned), collector_key)),
-        (CommandRefusal.MALFORMED, _open(b"{not json", collector_key)),
-        (CommandRefusal.OVERSIZE, _open(b" " * (MAX_COMMAND_BYTES + 1), collector_key)),
-        (CommandRefusal.EXPIRED, _open(good, collector_key, now=T0.replace(hour=13))),
-        (CommandRefusal.REPLAYED, _open(good, collector_key, last=5)),
-        (CommandRefusal.WRONG_TARGET, _open(make_command(5, agent="agent-2"), collector_key)),
+        (AckReason.BAD_SIGNATURE, _open(make_command(5, key=other), collector_key)),
+        (AckReason.BAD_SIGNATURE, _open(canonical_json(tampered), collector_key)),
+        (AckReason.UNSIGNED, _open(canonical_json(unsigned), collector_key)),
+        (AckReason.MALFORMED, _open(b"{not json", collector_key)),
+        (AckReason.OVERSIZE, _open(b" " * (MAX_COMMAND_BYTES + 1), collector_key)),
+        (AckReason.EXPIRED, _open(good, collector_key, now=T0.replace(hour=13))),
+        (AckReason.REPLAYED, _open(good, collector_key, last=5)),
+        (AckReason.WRONG_TARGET, _open(make_command(5, agent="agent-2"), collector_key)),
     ]
     for expected, outcome in cases:
         assert not outcome.accepted, expected
@@ -64,7 +64,7 @@ def test_refusals(make_command: MakeCommand, collector_key: Ed25519PrivateKey) -
 
 def test_signed_but_malformed(collector_key: Ed25519PrivateKey) -> None:
     doc = sign_document(collector_key, {"v": 1, "id": "seven"})
-    assert _open(canonical_json(doc), collector_key).refusal is CommandRefusal.MALFORMED
+    assert _open(canonical_json(doc), collector_key).refusal is AckReason.MALFORMED
     doc = sign_document(
         collector_key,
         {
@@ -79,4 +79,4 @@ def test_signed_but_malformed(collector_key: Ed25519PrivateKey) -> None:
             "expires": "2026-11-23T12:15:00.000Z",
         },
     )
-    assert _open(canonical_json(doc), collector_key).refusal is CommandRefusal.UNKNOWN_ACTION
+    assert _open(canonical_json(doc), collector_key).refusal is AckReason.UNKNOWN_ACTION

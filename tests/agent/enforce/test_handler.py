@@ -11,13 +11,13 @@ from structlog.testing import capture_logs
 
 from agent.enforce.errors import EnforceError
 from agent.enforce.handler import CommandHandler
-from agent.enforce.nft import DryRunNft
 from agent.enforce.state import load_state, state_path
-from agent.wire.commands import CommandAction
+from agent.wire.commands import AckReason, CommandAction
 from tests.agent.enforce.conftest import FakeClock, MakeCommand
+from tests.support.fakenft import MemoryNft
 
 
-def _handler(key: Ed25519PrivateKey, state_dir: Path, runner: DryRunNft, clock: FakeClock) -> CommandHandler:
+def _handler(key: Ed25519PrivateKey, state_dir: Path, runner: MemoryNft, clock: FakeClock) -> CommandHandler:
     return CommandHandler(
         key.public_key(),
         state_dir,
@@ -32,7 +32,7 @@ def _handler(key: Ed25519PrivateKey, state_dir: Path, runner: DryRunNft, clock: 
 def test_quarantine_release_and_state(
     tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
 ) -> None:
-    runner = DryRunNft()
+    runner = MemoryNft()
     handler = _handler(collector_key, tmp_path, runner, clock)
     ack = handler.handle(make_command(1, params={"recorders": ["10.77.3.3"]}))
     assert ack["outcome"] == "applied"
@@ -45,7 +45,7 @@ def test_quarantine_release_and_state(
     assert state.quarantined() == ("10.77.1.2",)
 
     # A new handler (agent restart) restores the same rules from the state file.
-    restarted = _handler(collector_key, tmp_path, DryRunNft(), clock)
+    restarted = _handler(collector_key, tmp_path, MemoryNft(), clock)
     assert restarted.restore() == ack["ruleset"]
 
     released = restarted.handle(make_command(2, CommandAction.RELEASE))
@@ -73,7 +73,7 @@ def test_refused_commands_ack_why(
     mutate: str,
     reason: str,
 ) -> None:
-    runner = DryRunNft()
+    runner = MemoryNft()
     handler = _handler(collector_key, tmp_path, runner, clock)
     assert handler.handle(make_command(4))["outcome"] == "applied"
     applied = list(runner.rulesets)
@@ -101,7 +101,7 @@ def test_refused_commands_ack_why(
 def test_dry_run_touches_nothing(
     tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
 ) -> None:
-    runner = DryRunNft()
+    runner = MemoryNft()
     handler = _handler(collector_key, tmp_path, runner, clock)
     ack = handler.handle(make_command(1, params={"dry_run": True}))
     assert ack["outcome"] == "dry_run"
@@ -113,9 +113,9 @@ def test_dry_run_touches_nothing(
 def test_nft_failure_is_acked_and_id_spent(
     tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
 ) -> None:
-    def broken(ruleset: str) -> None:
-        raise EnforceError("nft refused the ruleset (exit 1): Error: No such file")
-
+    broken = MemoryNft(
+        fail=EnforceError("nft refused the ruleset (exit 1): Error: syntax", AckReason.NFT_REFUSED)
+    )
     handler = CommandHandler(
         collector_key.public_key(),
         tmp_path,
@@ -127,8 +127,8 @@ def test_nft_failure_is_acked_and_id_spent(
     )
     ack = handler.handle(make_command(1))
     assert ack["outcome"] == "failed"
-    assert ack["reason"] == "nft_failed"
-    assert "No such file" in ack["detail"]
+    assert ack["reason"] == "nft_refused"
+    assert "Error: syntax" in ack["detail"]
     state = load_state(tmp_path)
     assert (state.last_command_id, state.quarantines) == (1, ())
     assert handler.handle(make_command(1))["reason"] == "replayed"
@@ -144,7 +144,7 @@ def test_policy_push_is_applied_and_kept(
             raise ValueError("egress: must be a table")
         applied.append(doc)
 
-    runner = DryRunNft()
+    runner = MemoryNft()
     handler = CommandHandler(
         collector_key.public_key(),
         tmp_path,
@@ -177,7 +177,7 @@ def test_damaged_state_is_set_aside_and_the_command_applies(
 ) -> None:
     for damage in (b"{", b'{"v":1,"last_command_id":' + b"9" * 5000 + b"}", b"[" * 5000, bytes([255])):
         state_path(tmp_path).write_bytes(damage)
-        handler = _handler(collector_key, tmp_path, DryRunNft(), clock)
+        handler = _handler(collector_key, tmp_path, MemoryNft(), clock)
         assert handler.state().set_aside.startswith("enforce.json.damaged-")
         assert not state_path(tmp_path).exists()
         state_path(tmp_path).write_bytes(damage)
@@ -190,7 +190,7 @@ def test_damaged_state_is_set_aside_and_the_command_applies(
 def test_preview_touches_nothing(
     tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
 ) -> None:
-    runner = DryRunNft()
+    runner = MemoryNft()
     handler = _handler(collector_key, tmp_path, runner, clock)
     handler.handle(make_command(1))
     before = state_path(tmp_path).read_bytes()
@@ -207,7 +207,7 @@ def test_state_write_failure_is_reported(
 ) -> None:
     # The temporary file the state is written through cannot be created: a directory is in the way.
     (tmp_path / "enforce.tmp").mkdir()
-    handler = _handler(collector_key, tmp_path, DryRunNft(), clock)
+    handler = _handler(collector_key, tmp_path, MemoryNft(), clock)
     ack = handler.handle(make_command(1))
     assert (ack["outcome"], ack["reason"]) == ("failed", "state_write_failed")
     assert ack["ruleset"]
@@ -216,9 +216,83 @@ def test_state_write_failure_is_reported(
 def test_bad_recorders_refused_and_id_spent(
     tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
 ) -> None:
-    runner = DryRunNft()
+    runner = MemoryNft()
     handler = _handler(collector_key, tmp_path, runner, clock)
     ack = handler.handle(make_command(1, params={"recorders": ["nvr.local"]}))
     assert (ack["outcome"], ack["reason"]) == ("refused", "malformed")
     assert runner.rulesets == []
     assert load_state(tmp_path).last_command_id == 1
+
+
+def test_enforcement_disabled_refuses_quarantine_and_release(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    handler = CommandHandler(
+        collector_key.public_key(), tmp_path, None, lambda _d: [], site="site-a", agent="agent-1", clock=clock
+    )
+    with capture_logs() as logs:
+        ack = handler.handle(make_command(1))
+    assert (ack["outcome"], ack["reason"], ack["ruleset"], ack["quarantined"]) == (
+        "refused",
+        "enforcement_disabled",
+        "",
+        [],
+    )
+    assert "[enforce] enabled = false" in ack["detail"]
+    assert load_state(tmp_path).last_command_id == 1
+    assert load_state(tmp_path).quarantines == ()
+    released = handler.handle(make_command(2, CommandAction.RELEASE))
+    assert (released["outcome"], released["reason"]) == ("refused", "enforcement_disabled")
+    # A dry run needs no nft and still shows the rules.
+    dry = handler.handle(make_command(3, params={"dry_run": True}))
+    assert dry["outcome"] == "dry_run" and "counter drop" in dry["ruleset"]
+    handled = [e for e in logs if e["event"] == "command_handled"]
+    assert (handled[0]["outcome"], handled[0]["reason"]) == ("refused", "enforcement_disabled")
+
+
+def test_accepted_but_not_installed_is_failed(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    nft = MemoryNft(installs=False)
+    handler = _handler(collector_key, tmp_path, nft, clock)
+    ack = handler.handle(make_command(1))
+    assert (ack["outcome"], ack["reason"]) == ("failed", "readback_mismatch")
+    assert "table inet camsentry is not installed" in ack["detail"]
+    assert nft.rulesets == [ack["ruleset"]]
+    assert load_state(tmp_path).quarantines == ()
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome"),
+    [
+        (AckReason.NFT_MISSING, "refused"),
+        (AckReason.NO_CAPABILITY, "refused"),
+        (AckReason.NFT_REFUSED, "failed"),
+        (AckReason.NFT_FAILED, "failed"),
+    ],
+)
+def test_nft_errors_keep_their_reason(
+    tmp_path: Path,
+    collector_key: Ed25519PrivateKey,
+    clock: FakeClock,
+    make_command: MakeCommand,
+    reason: AckReason,
+    outcome: str,
+) -> None:
+    handler = _handler(collector_key, tmp_path, MemoryNft(fail=EnforceError("nope", reason)), clock)
+    ack = handler.handle(make_command(1))
+    assert (ack["outcome"], ack["reason"], ack["detail"]) == (outcome, reason.value, "nope")
+
+
+def test_restore_failure_is_logged_not_raised(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, make_command: MakeCommand
+) -> None:
+    assert (
+        _handler(collector_key, tmp_path, MemoryNft(), clock).handle(make_command(1))["outcome"] == "applied"
+    )
+    missing = MemoryNft(fail=EnforceError("nft: not installed", AckReason.NFT_MISSING))
+    with capture_logs() as logs:
+        ruleset = _handler(collector_key, tmp_path, missing, clock).restore()
+    assert "counter drop" in ruleset
+    failed = [e for e in logs if e["event"] == "quarantine_restore_failed"]
+    assert failed and failed[0]["reason"] == "nft_missing" and failed[0]["devices"] == ["10.77.1.2"]

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.enforce.handler import CommandHandler
 from agent.enforce.nft import SubprocessNft
-from agent.enforce.rules import Quarantine, render_quarantine
+from agent.enforce.readback import differences
+from agent.enforce.rules import Quarantine, plan_quarantine
 from agent.wire.commands import CommandAction
 from simulator import netns
 from tests.agent.enforce.conftest import FakeClock, MakeCommand
@@ -127,9 +128,17 @@ def test_nft_accepts_every_rendering() -> None:
     with netns.namespace(ns) as space:
         nft = SubprocessNft(space.exec_argv(["nft"]))
         for monitoring in (True, False):
-            nft(render_quarantine(quarantines, host_monitoring=monitoring))
+            planned = plan_quarantine(quarantines, host_monitoring=monitoring)
+            nft.apply(planned)
             listed = space.run(["nft", "list", "table", "inet", "camsentry"]).stdout
             assert "ip6 saddr fd00::9 ip6 daddr fd00::1 accept" in listed
             assert ("ct direction reply" in listed) is monitoring
-        nft(render_quarantine([]))
+            # What nft lists back is, rule for rule, what was planned; a stale plan is not.
+            assert differences(planned, nft.installed(planned.table)) == []
+            stale = plan_quarantine(quarantines[:2], host_monitoring=monitoring)
+            assert differences(stale, nft.installed(planned.table))
+        empty = plan_quarantine([])
+        nft.apply(empty)
         assert "camsentry" not in space.run(["nft", "list", "tables"]).stdout
+        assert nft.installed(empty.table) is None
+        assert differences(empty, None) == []

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.canonical import canonical_json
-from agent.wire.commands import CommandRefusal, open_command
+from agent.wire.commands import AckReason, open_command
 from agent.wire.enrol import open_enrol
 from agent.wire.envelope import Kind, decode, encode, seal, verify
 from agent.wire.errors import RejectReason, WireError
@@ -74,7 +74,7 @@ def test_receipt_enrol_and_command_refuse(name: str) -> None:
     assert open_receipt(payload, KEY.public_key()) is None
     assert open_enrol(payload) is None
     outcome = open_command(payload, KEY.public_key(), site="s", agent="a", now=NOW, last_applied_id=0)
-    assert outcome.refusal is CommandRefusal.MALFORMED and outcome.command is None
+    assert outcome.refusal is AckReason.MALFORMED and outcome.command is None
 
 
 def test_signed_envelope_nested_to_the_limit_verifies_and_beyond_is_refused() -> None:

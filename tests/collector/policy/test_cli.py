@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.enforce.handler import CommandHandler
-from agent.enforce.nft import DryRunNft
 from agent.wire.topics import topic
 from collector.policy.cli import PolicyCliContext, add_policy_commands
 from collector.policy.commanding import CommandIssuer
@@ -33,6 +32,7 @@ from collector.policy.model import load_policy
 from collector.violations import ViolationStore
 from tests.support.clock import FakeClock
 from tests.support.database import sqlite_database
+from tests.support.fakenft import MemoryNft
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 POLICY = """
@@ -201,7 +201,7 @@ def test_quarantine_dry_run_then_real_then_release(world: World, tmp_path: Path)
     (sent_topic, payload) = world.published[-1]
     assert sent_topic == topic("hq", "a1", "cmd")
 
-    nft = DryRunNft()
+    nft = MemoryNft()
     handler = CommandHandler(
         world.agent_key.public_key(),
         tmp_path / "agent",
@@ -275,7 +275,7 @@ allow = [{ cidr = "192.0.2.0/24", ports = [123], protocol = "udp" }, { hostname 
     handler = CommandHandler(
         world.agent_key.public_key(),
         tmp_path / "agent",
-        DryRunNft(),
+        MemoryNft(),
         lambda _d: [],
         site="hq",
         agent="a1",
