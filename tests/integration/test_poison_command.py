@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.daemon import AgentDaemon
 from agent.enforce.handler import CommandHandler
-from agent.enforce.nft import DryRunNft
 from agent.wire.signing import public_key_from_text
 from agent.wire.topics import topic
+from tests.support.fakenft import MemoryNft
 from tests.support.mosquitto import Broker
 from tests.support.pipeline import CountingSweep, agent_config, enrol, running_collector, wait_until
 from tests.support.rawmqtt import publish_and_wait, raw_client
@@ -36,7 +36,7 @@ def test_5000_digit_integer_retained_on_cmd_leaves_the_agent_running_across_rest
         try:
             for start in range(1, 4):  # first start, then two restarts
                 handler = CommandHandler(
-                    public_key_from_text(config.collector_public_key), config.state_dir, DryRunNft(),
+                    public_key_from_text(config.collector_public_key), config.state_dir, MemoryNft(),
                     lambda _d: (), site=config.site, agent=config.agent,
                 )  # fmt: skip
                 daemon = AgentDaemon(config, key, sweep=CountingSweep(per_sweep=1), commands=handler)
