@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -167,6 +168,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("broker", "connected" if status.get("connected") else "DISCONNECTED"),
         ("queue depth", f"{outbox.get('depth')} envelopes, {outbox.get('bytes')} bytes"),
         ("dropped", json.dumps(outbox.get("dropped", {}))),
+        ("disk", _disk_line(config.state_dir, outbox)),
         ("last publish", pub.get("last_publish_ts") or "never"),
         ("published / confirmed", f"{pub.get('published')} / {pub.get('confirmed')}"),
         ("cameras (last sweep)", f"{sweep.get('devices', '-')} in {sweep.get('duration_s', '-')} s"),
@@ -180,6 +182,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name, value in rows:
         print(f"{name:<24} {value}")
     return 0
+
+
+def _disk_line(state_dir: Path, outbox: dict[str, Any]) -> str:
+    """Free space now (the status file cannot be rewritten while the disk is full) and what the
+    agent last said about it."""
+    try:
+        vfs = os.statvfs(state_dir)
+        free = f"{vfs.f_bavail * vfs.f_frsize} bytes free"
+    except OSError as exc:
+        free = f"unknown ({exc.strerror})"
+    if outbox.get("disk_full"):
+        return f"FULL: refusing new evidence, refused {json.dumps(outbox.get('refused', {}))}; {free}"
+    return f"ok; {free}"
 
 
 def _policy_line(policy: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ One thread owns all state. The MQTT link and the sweep worker only put events on
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import queue
@@ -138,6 +140,8 @@ class AgentDaemon:
         self._errors: list[str] = []
         self._stopped = threading.Event()
         self.receive_failures = 0
+        self._disk_full_notified = False
+        self._status_write_failed = False
 
     def stop(self, reason: str = "requested") -> None:
         self._events.put(Stop(reason))
@@ -194,11 +198,12 @@ class AgentDaemon:
                         self.publisher.emit_many(Kind.FLOW, [{"flow": f} for f in findings])
                 if now() >= next_health:
                     next_health = now() + self.config.health_interval_s
-                    self.publisher.emit(Kind.HEALTH, self.health_body())
+                    self._emit_health()
                 more_due = self.publisher.pump()
                 if now() >= next_status:
                     next_status = now() + STATUS_WRITE_INTERVAL_S
                     self._write_status()
+                    self._notify_storage()
                     self._notify("WATCHDOG=1")
         finally:
             self._notify("STOPPING=1")
@@ -216,6 +221,25 @@ class AgentDaemon:
             self._write_status()
             self.outbox.close()
             self._stopped.set()
+
+    def _emit_health(self) -> None:
+        body = self.health_body()
+        self.publisher.emit(Kind.HEALTH, body)
+        if self.outbox.disk_full:
+            # The outbox refused it: say so to the centre directly (not durable, but seen).
+            self.publisher.publish_now(Kind.HEALTH, body)
+
+    def _notify_storage(self) -> None:
+        """sd_notify STATUS= on each change of the disk-full state (systemctl status shows it)."""
+        full = self.outbox.disk_full
+        if full == self._disk_full_notified:
+            return
+        self._disk_full_notified = full
+        if full:
+            refused = sum(self.outbox.stats().refused.values())
+            self._notify(f"STATUS=disk full: keeping the outbox, refusing new evidence ({refused} so far)")
+        else:
+            self._notify("STATUS=running")
 
     def _received(self, handler: Callable[[Any], None], event: object) -> None:
         """Nothing received ends the loop: a parser gap is counted and logged, loudly once."""
@@ -301,7 +325,14 @@ class AgentDaemon:
     def health_body(self) -> dict[str, Any]:
         stats = self.outbox.stats()
         return {
-            "outbox": {"depth": stats.depth, "bytes": stats.bytes, "dropped": stats.dropped},
+            "outbox": {
+                "depth": stats.depth,
+                "bytes": stats.bytes,
+                "dropped": stats.dropped,
+                "disk_full": stats.disk_full,
+                "refused": stats.refused,
+            },
+            "disk_full": stats.disk_full,
             "publisher": asdict(self.publisher.counters),
             "connected": self.publisher.connected,
             "last_sweep": self._last_sweep,
@@ -319,10 +350,40 @@ class AgentDaemon:
             "updated": format_utc(self._clock.now()),
             **self.health_body(),
         }
-        write_json_atomic(self.config.status_path, status)
+        try:
+            write_json_atomic(self.config.status_path, status)
+        except OSError as exc:
+            if not self._status_write_failed:
+                log.error("status_write_failed", path=str(self.config.status_path), error=str(exc))
+            self._status_write_failed = True
+            return
+        if self._status_write_failed:
+            log.info("status_write_ok", path=str(self.config.status_path))
+        self._status_write_failed = False
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
+    """Replace ``path`` atomically, created 0600 whatever the umask. On a full disk (no room for a
+    second copy) the file is rewritten in place instead: truncating it frees the room it needs."""
+    data = json.dumps(value, indent=2, sort_keys=True).encode("utf-8")
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    try:
+        _write_file(tmp, data, os.O_TRUNC)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists():
+            raise
+        _write_file(path, data, os.O_TRUNC)
+
+
+def _write_file(path: Path, data: bytes, flags: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

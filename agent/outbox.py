@@ -8,18 +8,30 @@ and ``ack``, and only then the oldest evidence, counting every drop by kind.
 Only the envelopes are durable. Which ones were published in this connection is kept
 in memory: after a reconnect or a restart everything unconfirmed goes again, in order,
 so there is nothing about "sent" worth an fsync.
+
+A full disk is a state, not a crash: while SQLite cannot write, what the outbox holds stays,
+new envelopes are refused and counted by kind (in memory: there is no room to write them
+down), ``disk_full`` says so, and the next write that succeeds ends the state by itself.
+Each change of state is logged once, with the counts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import structlog
+
 from agent.runtime.clock import Clock
+
+log = structlog.get_logger("camsentry.agent.outbox")
 
 # When full, tiers drop in this order; within a tier the oldest goes first.
 DROP_TIERS: tuple[tuple[str, ...], ...] = (("health",), ("birth", "ack"), ("flow", "inventory"))
@@ -56,6 +68,17 @@ class OutboxStats:
     bytes: int
     unsent: int
     dropped: dict[str, int]
+    # While the disk is full: new envelopes refused, by kind, since the state began.
+    disk_full: bool = False
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or ENOSPC/EDQUOT from the file system."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "disk is full" in str(exc) or "disk I/O error" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class Outbox:
@@ -76,7 +99,13 @@ class Outbox:
         self._max_messages = max_messages
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.disk_full = False
+        self._refused: Counter[str] = Counter()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Envelopes map the site's cameras: created 0600 whatever the umask (WAL and SHM follow
+        # the database file's mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         # WAL + NORMAL survives a killed process; FULL also survives power loss, at a
         # cost per commit.
@@ -98,31 +127,67 @@ class Outbox:
     def put(self, boot: str, seq: int, kind: str, topic: str, payload: bytes) -> None:
         self.put_many([(boot, seq, kind, topic, payload)])
 
-    def put_many(self, rows: Sequence[tuple[str, int, str, str, bytes]]) -> None:
-        """Store envelopes in one transaction, trimming to the bound before it commits."""
+    def put_many(self, rows: Sequence[tuple[str, int, str, str, bytes]]) -> bool:
+        """Store envelopes in one transaction, trimming to the bound before it commits.
+
+        False when the disk is full: nothing was stored, and the refusal is counted by kind."""
         if not rows:
-            return
+            return True
         now = self._clock.now().timestamp()
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                before = self._db.total_changes
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO outbox (boot, seq, kind, topic, payload, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(b, s, k, t, p, now) for b, s, k, t, p in rows],
-                )
-                if self._db.total_changes - before == len(rows):
-                    self._count += len(rows)
-                    self._bytes += sum(len(r[4]) for r in rows)
-                else:  # some were already stored: count what the table holds
-                    self._recount()
-                self._trim()
-                self._db.execute("COMMIT")
-            except BaseException:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    before = self._db.total_changes
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO outbox (boot, seq, kind, topic, payload, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [(b, s, k, t, p, now) for b, s, k, t, p in rows],
+                    )
+                    if self._db.total_changes - before == len(rows):
+                        self._count += len(rows)
+                        self._bytes += sum(len(r[4]) for r in rows)
+                    else:  # some were already stored: count what the table holds
+                        self._recount()
+                    self._trim()
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._refuse(rows, exc)
+                return False
+            self._space_back()
+        return True
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back on SQLITE_FULL; "no transaction is active" is fine.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-                self._recount()
-                raise
+        with contextlib.suppress(sqlite3.Error):
+            self._recount()
+
+    def _refuse(self, rows: Sequence[tuple[str, int, str, str, bytes]], exc: BaseException) -> None:
+        for row in rows:
+            self._refused[row[2]] += 1
+        if not self.disk_full:
+            self.disk_full = True
+            log.error(
+                "outbox_disk_full",
+                error=str(exc)[:200],
+                held=self._count,
+                refused=dict(self._refused),
+                what="new envelopes are refused and counted until space returns",
+            )
+
+    def _space_back(self) -> None:
+        if self.disk_full:
+            self.disk_full = False
+            log.warning("outbox_disk_space_back", refused=dict(self._refused), held=self._count)
+            self._refused.clear()
 
     def _recount(self) -> None:
         count, size = self._db.execute(
@@ -203,27 +268,44 @@ class Outbox:
         """Delete what a receipt confirms; returns how many envelopes left the outbox."""
         removed = 0
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            gone: list[int] = []
             try:
-                for lo, hi in ranges:
-                    for item_id, size in self._db.execute(
-                        "DELETE FROM outbox WHERE boot = ? AND seq BETWEEN ? AND ? "
-                        "RETURNING id, LENGTH(payload)",
-                        (boot, lo, hi),
-                    ).fetchall():
-                        self._sent.pop(item_id, None)
-                        removed += 1
-                        self._count -= 1
-                        self._bytes -= int(size)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._recount()
-                raise
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for lo, hi in ranges:
+                        for item_id, size in self._db.execute(
+                            "DELETE FROM outbox WHERE boot = ? AND seq BETWEEN ? AND ? "
+                            "RETURNING id, LENGTH(payload)",
+                            (boot, lo, hi),
+                        ).fetchall():
+                            gone.append(item_id)
+                            removed += 1
+                            self._count -= 1
+                            self._bytes -= int(size)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                if not is_disk_full(exc):
+                    raise
+                # Nothing deleted: these go again and are confirmed again once there is room.
+                if not self.disk_full:
+                    self._refuse((), exc)
+                return 0
+            for item_id in gone:
+                self._sent.pop(item_id, None)
         return removed
 
     def stats(self) -> OutboxStats:
         with self._lock:
             unsent = self._db.execute("SELECT COUNT(*) FROM outbox WHERE id > ?", (self._cursor,)).fetchone()
             dropped = dict(self._db.execute("SELECT kind, count FROM dropped").fetchall())
-        return OutboxStats(depth=self._count, bytes=self._bytes, unsent=int(unsent[0]), dropped=dropped)
+        return OutboxStats(
+            depth=self._count,
+            bytes=self._bytes,
+            unsent=int(unsent[0]),
+            dropped=dropped,
+            disk_full=self.disk_full,
+            refused=dict(self._refused),
+        )

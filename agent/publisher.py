@@ -49,6 +49,7 @@ class PublisherCounters:
     receipts: int = 0
     confirmed: int = 0
     bad_receipts: int = 0
+    refused: int = 0  # not stored: the disk was full
     last_publish_ts: str | None = None
 
 
@@ -132,9 +133,19 @@ class Publisher:
             seq, payload = self.seal_bytes(kind, body)
             rows.append((self.boot, seq, kind.value, name, payload))
             seqs.append(seq)
-        self._outbox.put_many(rows)
-        self.counters.emitted += len(rows)
+        if self._outbox.put_many(rows):
+            self.counters.emitted += len(rows)
+        else:  # disk full: counted by kind in the outbox, and here
+            self.counters.refused += len(rows)
         return seqs
+
+    def publish_now(self, kind: Kind, body: dict[str, Any]) -> bool:
+        """Sign and publish at once, bypassing the outbox (which cannot store while the disk is
+        full): not durable, but the centre learns why the agent's evidence stopped."""
+        if not self.connected or self.link is None:
+            return False
+        _seq, payload = self.seal_bytes(kind, body)
+        return self.link.publish(topic(self.site, self.agent, kind.value), payload) is not None
 
     def status_payload(self, state: str, reason: str) -> bytes:
         return self.seal_bytes(Kind.STATUS, {"state": state, "reason": reason, "host": socket.gethostname()})[
