@@ -154,6 +154,31 @@ def parse_corpus(text: str, name: str = "corpus.csv") -> list[Case]:
     return cases
 
 
+CATALOG_COLUMNS = ("model", "catalog_vendor", "expected_maker", "restricted", "source")
+
+
+def parse_catalog(text: str, name: str = "catalog_models.csv") -> list[Case]:
+    """Model numbers from a vendor catalog, judged on the model string alone."""
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != CATALOG_COLUMNS:
+        raise CorpusError(f"{name}: columns {reader.fieldnames} != {list(CATALOG_COLUMNS)}")
+    cases = []
+    for i, row in enumerate(reader, start=2):
+        if not row["source"] or row["restricted"] not in ("yes", "no"):
+            raise CorpusError(f"{name}:{i}: needs a source and restricted yes/no")
+        cases.append(
+            Case(
+                f"model:{row['model']}",
+                Signals(model=row["model"]),
+                row["expected_maker"],
+                row["restricted"] == "yes",
+                True,
+                row["source"],
+            )
+        )
+    return cases
+
+
 def describe(outcomes: Sequence[Outcome]) -> list[str]:
     """One line per outcome: case, what it says, what came out."""
     lines = []

@@ -30,7 +30,8 @@ def _date(n: str) -> str:
     return rf"(?P<y{n}>20\d\d)[-/.]?(?P<m{n}>[01]\d)[-/.]?(?P<d{n}>[0-3]\d)"
 
 
-_WRITTEN = r"\s*,?\s*build(?:\s*date)?\s*:?\s*"  # ", Build Date: ", ",build:", " build "
+# ", Build Date: ", ",build:", " build ", and the web UI's language: ", Fecha compilac.: ".
+_WRITTEN = r"(?:\s*,?\s*build(?:\s*date)?|\s*,\s*[^\W\d_][^\d,:]{0,29})\s*:?\s*"
 _DAHUA = re.compile(
     r"^V?(?P<branch>\d+\.\d+\.[0-9A-Z]+(?: [0-9A-Z]+)?)\.(?P<rev>\d+)"  # "2.420.Dahua 00.14.R"
     # The letter (R = release) is left out by some recorders ("4.000.00AC000.0,build:..."),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.identify.evaluate import CorpusError, describe, evaluate, parse_corpus
+from agent.identify.evaluate import CorpusError, describe, evaluate, parse_catalog, parse_corpus
 from agent.identify.tables import load_tables
 
 CORPUS = Path(__file__).parents[2] / "fixtures" / "identities" / "corpus.csv"
@@ -42,3 +42,14 @@ def test_every_corpus_row_names_its_source_and_constructed_rows_are_not_counted(
 def test_a_malformed_corpus_row_is_refused(old: str, new: str, message: str) -> None:
     with pytest.raises(CorpusError, match=message):
         parse_corpus(CORPUS.read_text(encoding="utf-8").replace(old, new, 1))
+
+
+def test_catalog_models_alone_are_judged_right_and_no_unrestricted_model_is_called_restricted() -> None:
+    text = (CORPUS.parent / "catalog_models.csv").read_text(encoding="utf-8")
+    score = evaluate(parse_catalog(text), load_tables())
+    assert score.restricted >= 50 and score.unrestricted >= 70
+    assert score.recall == 1.0, describe(score.missed)
+    assert score.false_positives == (), describe(score.false_positives)
+    assert score.wrong_maker == () and score.unidentified == (), describe(
+        score.wrong_maker + score.unidentified
+    )
