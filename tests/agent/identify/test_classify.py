@@ -190,3 +190,17 @@ def test_an_endpoint_reference_ending_in_a_mac_is_a_weak_mac_signal() -> None:
 )
 def test_the_restricted_verdict(signals: Signals, restricted: Restricted) -> None:
     assert classify(signals, T).restricted is restricted
+
+
+def test_a_generic_label_counts_only_beside_evidence_for_a_maker_that_sends_it() -> None:
+    assert classify(Signals(manufacturer="General"), T).evidence == ()
+    dahua = classify(Signals(manufacturer="General", mac="e0:50:8b:00:00:01"), T)
+    assert Signal.GENERIC_LABEL in {e.signal for e in dahua.evidence} and dahua.maker == "dahua"
+    axis = classify(Signals(manufacturer="General", mac="ac:cc:8e:00:00:01"), T)
+    assert Signal.GENERIC_LABEL not in {e.signal for e in axis.evidence}  # Axis firmware never says General
+
+
+def test_a_vendor_named_inside_the_model_string_counts_when_the_manufacturer_is_empty() -> None:
+    ident = classify(Signals(model="Dahua Technology Co., LTD DH-IPC-HDBW2320RN-ZS"), T)
+    assert ident.maker == "dahua" and ident.confidence >= 0.5
+    assert {e.signal for e in ident.evidence} >= {Signal.MANUFACTURER, Signal.MODEL}
