@@ -6,9 +6,6 @@ One thread owns all state. The MQTT link and the sweep worker only put events on
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import json
 import os
 import queue
 import secrets
@@ -16,7 +13,6 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -28,6 +24,7 @@ from agent.outbox import Outbox
 from agent.publisher import Publisher
 from agent.runtime.clock import Clock, SystemClock
 from agent.runtime.mqtt import LinkEvent, MqttLink
+from agent.runtime.statusfile import write_json_atomic
 from agent.wire.envelope import Kind
 from agent.wire.inventory import device_key, inventory_body, record_fingerprint
 from agent.wire.signing import public_key_from_text
@@ -360,30 +357,3 @@ class AgentDaemon:
         if self._status_write_failed:
             log.info("status_write_ok", path=str(self.config.status_path))
         self._status_write_failed = False
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Replace ``path`` atomically, created 0600 whatever the umask. On a full disk (no room for a
-    second copy) the file is rewritten in place instead: truncating it frees the room it needs."""
-    data = json.dumps(value, indent=2, sort_keys=True).encode("utf-8")
-    tmp = path.with_suffix(".tmp")
-    try:
-        _write_file(tmp, data, os.O_TRUNC)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists():
-            raise
-        _write_file(path, data, os.O_TRUNC)
-
-
-def _write_file(path: Path, data: bytes, flags: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)

@@ -23,6 +23,7 @@ from collector.config import CollectorConfig, default_config_path, load_collecto
 from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
 from collector.reports.inventory import inventory_rows
 from collector.reports.status import status_rows
+from collector.storagestate import read_storage_state
 from collector.store import Database, DatabaseUrlError, Store, StoreError, open_store
 
 WATCHDOG_PING_MAX_S = 10.0
@@ -140,7 +141,12 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
     interval = min(WATCHDOG_PING_MAX_S, (sdnotify.watchdog_interval_s() or 2 * WATCHDOG_PING_MAX_S) / 2)
     while not stop.wait(interval):
         sdnotify.notify_watchdog()
-        sdnotify.notify_status(f"stored {service.stored}, duplicates {service.duplicates}")
+        storage = service.storage
+        sdnotify.notify_status(
+            f"STORAGE FAILING since {storage.since}: {storage.error[:200]}; receipts withheld"
+            if storage.failing
+            else f"stored {service.stored}, duplicates {service.duplicates}"
+        )
     sdnotify.notify_stopping()
     service.stop()
     store.close()
@@ -153,9 +159,29 @@ def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:
         rows = status_rows(store, now=datetime.now(UTC), silent_after_s=config.silent_after_s)
     finally:
         store.close()
+    storage = read_storage_state(config.state_dir)
+    failing = storage is not None and storage.get("storage") == "failing"
+    if failing and storage is not None:
+        rows.append(
+            {
+                "site": "-",
+                "agent": "(collector storage)",
+                "liveness": "FAILING",
+                "state": "storage_failing",
+                "state_reason": storage.get("error"),
+                "last_seen": storage.get("since"),
+                "withheld": storage.get("withheld_messages"),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        if failing and storage is not None:
+            print(
+                f"STORAGE FAILING since {storage.get('since')}: {storage.get('error')}\n"
+                f"  {storage.get('withheld_messages')} messages not stored and not confirmed: "
+                "agents keep them in their outbox and send again"
+            )
         columns = ["site", "agent", "liveness", "last_seen", "accepted", "duplicate", "rejected"]
         sys.stdout.write(render(rows, columns))
     return 0

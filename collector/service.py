@@ -28,6 +28,7 @@ from collector.policy.commanding import CommandIssuer
 from collector.policy.pushing import PolicyPusher, agent_holds
 from collector.policy.runner import PolicyRunner
 from collector.receipts import ReceiptBatcher
+from collector.storagestate import StorageState, storage_state_path
 from collector.store import Store, StoreError
 from collector.violations import ViolationStore
 
@@ -72,6 +73,7 @@ class CollectorService:
         self._thread: threading.Thread | None = None
         self.stored = 0
         self.duplicates = 0
+        self.storage = StorageState(storage_state_path(config.state_dir), self._clock)
 
     def _publish(self, topic: str, payload: bytes) -> None:
         self.link.publish(topic, payload)
@@ -160,11 +162,12 @@ class CollectorService:
         self._batch_hook(len(batch))
         try:
             result = self.ingestor.ingest(batch)
-        except Exception:
-            # A store failure (disk full, database locked) must not lose messages silently:
-            # nothing is confirmed, so the agents publish these again after their timeout.
-            log.exception("storing a batch failed; agents will resend", size=len(batch))
+        except Exception as exc:
+            # A store failure (disk full, database away) must not lose messages silently:
+            # nothing is confirmed, so the agents keep them and publish again after their timeout.
+            self.storage.failed(exc, len(batch))
             return
+        self.storage.succeeded()
         self.stored += len(result.new)
         self.duplicates += len(result.duplicates)
         self.receipts.add(result.new)

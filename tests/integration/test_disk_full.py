@@ -3,8 +3,10 @@ evidence, says so (health, status, sd_notify), and resumes by itself when space 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -14,12 +16,22 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import PollingSettings
 from agent.daemon import AgentDaemon
+from collector.cli import cmd_status
 from tests.support.mosquitto import Broker
-from tests.support.pipeline import CountingSweep, agent_config, enrol, running_collector, wait_until
+from tests.support.pipeline import (
+    CountingSweep,
+    agent_config,
+    all_delivered,
+    enrol,
+    running_agent,
+    running_collector,
+    wait_until,
+)
 
 pytestmark = pytest.mark.root
 
@@ -112,3 +124,41 @@ def test_agent_on_a_full_disk_keeps_serving_refuses_counts_and_resumes(
             daemon.stop()
             assert daemon.wait_stopped(15)
             thread.join(5)
+
+
+def test_collector_on_a_full_disk_withholds_receipts_says_so_once_and_recovers(
+    broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (
+        small_tmpfs(tmp_path / "centre", size="8m") as centre,
+        structlog.testing.capture_logs() as logs,
+        running_collector(broker, centre) as col,
+    ):
+        key = Ed25519PrivateKey.generate()
+        config = agent_config(broker, tmp_path / "a", col.key, polling=PollingSettings(interval_s=1.0))
+        enrol(col.store, config, key)
+        with running_agent(config, key, CountingSweep(per_sweep=50)) as daemon:
+            wait_until(lambda: daemon.publisher.counters.confirmed > 0, 20, "evidence stored before")
+            filler = fill(centre)
+            wait_until(lambda: col.service.storage.failing, 30, "the collector noticing it cannot store")
+            wait_until(lambda: col.service.storage.failed_batches >= 3, 30, "more batches failing")
+            confirmed = daemon.publisher.counters.confirmed
+            wait_until(lambda: daemon.outbox.stats().depth > 100, 20, "the agent keeping its outbox")
+            assert daemon.publisher.counters.confirmed == confirmed, "no receipt while nothing is stored"
+
+            capsys.readouterr()
+            assert cmd_status(col.config, argparse.Namespace(json=True)) == 0
+            rows = json.loads(capsys.readouterr().out)
+            assert any(r.get("state") == "storage_failing" for r in rows)
+
+            filler.unlink()
+            wait_until(lambda: not col.service.storage.failing, 30, "storing again")
+            wait_until(lambda: all_delivered(daemon, col.store), 60, "the agent's backlog delivered")
+        failing = [e for e in logs if e["event"] == "storage_failing"]
+        recovered = [e for e in logs if e["event"] == "storage_recovered"]
+        assert len(failing) == 1 and len(recovered) == 1, "one log line per change of state"
+        loud = [e["event"] for e in logs if "exc_info" in e and e["log_level"] != "debug"]
+        assert loud == [], "no traceback per failed batch"
+        capsys.readouterr()
+        assert cmd_status(col.config, argparse.Namespace(json=True)) == 0
+        assert not any(r.get("state") == "storage_failing" for r in json.loads(capsys.readouterr().out))
