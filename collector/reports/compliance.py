@@ -21,6 +21,8 @@ from agent.runtime.table import Column, render
 from agent.wire.timefmt import format_utc
 from collector.policy.engine import DeviceFact, Rule
 from collector.policy.model import Policy, Severity
+from collector.reports.document import Report, Section
+from collector.reports.refs import evidence_ref
 from collector.violations import ViolationRow, ViolationState
 
 OPEN_STATES = frozenset({ViolationState.OPEN, ViolationState.ACKNOWLEDGED})
@@ -138,7 +140,7 @@ def _from_devices(
                 on_core_network=d.device_id in core,
                 past_deadline=prohibited and deadline is not None and deadline < today,
                 maker_evidence=tuple(_signal_text(s) for s in (signals or [])[:10]),
-                envelopes=tuple(f"{e.agent}/{e.boot}#{e.seq}" for e in d.evidence),
+                envelopes=tuple(evidence_ref(e.agent, e.boot, e.seq) for e in d.evidence),
             )
         )
     return out
@@ -170,7 +172,7 @@ def _from_violations(rows: Sequence[ViolationRow], known: set[str], core: set[st
                 past_deadline=Rule.PAST_REMOVAL_DEADLINE in rules,
                 maker_evidence=tuple(_signal_text(s) for s in detail.get("maker_evidence", [])[:10]),
                 envelopes=tuple(
-                    sorted({f"{e['agent']}/{e['boot']}#{e['seq']}" for r in group for e in r.evidence})
+                    sorted({evidence_ref(e["agent"], e["boot"], e["seq"]) for r in group for e in r.evidence})
                 ),
             )
         )
@@ -361,4 +363,109 @@ def render_table(report: ComplianceReport) -> str:
     return "\n".join(out) + "\n"
 
 
-RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
+def _count_row(c: Counts) -> dict[str, Any]:
+    return {
+        "devices": c.devices,
+        "restricted": c.restricted,
+        "prohibited": c.prohibited,
+        "on_core_network": c.on_core_network,
+        "past_deadline": c.past_deadline,
+        **{f"open_{s}": c.open_by_severity.get(s, 0) for s in _SEVERITIES},
+        "risk_accepted": c.risk_accepted,
+    }
+
+
+_DOC_COUNT_COLUMNS = (
+    "devices",
+    "restricted",
+    "prohibited",
+    "on_core_network",
+    "past_deadline",
+    *[f"open_{s}" for s in _SEVERITIES],
+    "risk_accepted",
+)
+
+
+def compliance_document(report: ComplianceReport) -> Report:
+    """The same report as a ``Report`` (the HTML page and the web view draw it from this)."""
+    t = report.totals
+    figures = {
+        "devices": t.devices,
+        "restricted": t.restricted,
+        "prohibited": t.prohibited,
+        "on_core_network": t.on_core_network,
+        "past_deadline": t.past_deadline,
+        "open_violations": sum(t.open_by_severity.values()),
+        "risk_accepted": t.risk_accepted,
+    }
+    sites = tuple(
+        {
+            "site": s.site,
+            "department": s.department,
+            "class": s.site_class,
+            "removal_deadline": s.removal_deadline,
+            "enforcement": s.enforcement,
+            **_count_row(s.counts),
+        }
+        for s in report.sites
+    )
+    departments = tuple(
+        {"department": d.department, "sites": d.sites, **_count_row(d.counts)} for d in report.departments
+    )
+    devices = tuple(
+        {
+            "site": r.site,
+            "address": r.address,
+            "maker": r.maker,
+            "brand": r.brand,
+            "model": r.model,
+            "firmware": r.firmware,
+            "prohibited": r.prohibited,
+            "on_core_network": r.on_core_network,
+            "past_deadline": r.past_deadline,
+            "maker_evidence": list(r.maker_evidence),
+            "envelopes": list(r.envelopes),
+            "device_id": r.device_id,
+        }
+        for r in report.restricted_devices
+    )
+    return Report(
+        name="compliance",
+        title=f"Compliance (policy {report.policy_version[:19]})",
+        generated_at=report.generated_at,
+        figures=figures,
+        sections=(
+            Section(
+                "By site",
+                ("site", "department", "class", "removal_deadline", "enforcement", *_DOC_COUNT_COLUMNS),
+                sites,
+            ),
+            Section("By department", ("department", "sites", *_DOC_COUNT_COLUMNS), departments),
+            Section(
+                "Restricted devices",
+                (
+                    "site",
+                    "address",
+                    "maker",
+                    "brand",
+                    "model",
+                    "firmware",
+                    "prohibited",
+                    "on_core_network",
+                    "past_deadline",
+                    "maker_evidence",
+                    "envelopes",
+                ),
+                devices,
+            ),
+        ),
+    )
+
+
+def render_html(report: ComplianceReport) -> str:
+    from collector.reports.html import render_html as page
+
+    return page(compliance_document(report))
+
+
+RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv, "html": render_html}

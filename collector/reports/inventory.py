@@ -1,13 +1,19 @@
-"""Estate inventory: one row per device, with who made it and the evidence envelope it came from."""
+"""Estate inventory: one row per device — who made it (with evidence), where, what the register says."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from collector.store import Store
+from collector.reports.document import Report, Section
+from collector.reports.estate import DeviceView, Estate
 
-INVENTORY_COLUMNS = [
+__all__ = ["INVENTORY_COLUMNS", "InventoryFilter", "build_inventory", "inventory_row"]
+
+INVENTORY_COLUMNS = (
     "site",
+    "department",
     "agent",
     "address",
     "mac",
@@ -18,23 +24,83 @@ INVENTORY_COLUMNS = [
     "maker",
     "brand",
     "maker_confidence",
+    "restricted",
+    "cves",
+    "findings",
+    "asset_tag",
+    "purchase_date",
     "first_seen",
     "last_seen",
     "evidence",
-]
+)
 
 
-def inventory_rows(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = []
-    for device in store.devices():
-        address = device["address"]
-        if address and device["port"]:
-            address = f"{address}:{device['port']}"
-        rows.append(
-            {
-                **{k: device[k] for k in INVENTORY_COLUMNS if k in device},
-                "address": address,
-                "evidence": f"{device['agent']}/{device['evidence_boot']}/{device['evidence_seq']}",
-            }
-        )
-    return rows, INVENTORY_COLUMNS
+@dataclass(frozen=True)
+class InventoryFilter:
+    sites: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    makers: tuple[str, ...] = ()  # the hardware's maker or the brand on its label
+    restricted: bool | None = None
+
+    def keeps(self, d: DeviceView) -> bool:
+        if self.sites and d.site not in self.sites:
+            return False
+        if self.departments and d.department.lower() not in {x.lower() for x in self.departments}:
+            return False
+        makers = {m.lower() for m in self.makers}
+        if makers and d.maker not in makers and d.brand not in makers:
+            return False
+        return self.restricted is None or d.restricted == self.restricted
+
+    def describe(self) -> str:
+        parts = [f"site {', '.join(self.sites)}"] if self.sites else []
+        parts += [f"department {', '.join(self.departments)}"] if self.departments else []
+        parts += [f"maker {', '.join(self.makers)}"] if self.makers else []
+        if self.restricted is not None:
+            parts.append("restricted only" if self.restricted else "unrestricted only")
+        return "; ".join(parts)
+
+
+def inventory_row(d: DeviceView) -> dict[str, Any]:
+    address = f"{d.address}:{d.port}" if d.address and d.port else d.address
+    return {
+        "site": d.site,
+        "department": d.department,
+        "agent": d.agent,
+        "address": address,
+        "mac": d.mac,
+        "manufacturer": d.manufacturer,
+        "model": d.model,
+        "firmware": d.firmware,
+        "serial": d.serial,
+        "maker": d.maker or None,
+        "brand": d.brand or None,
+        "maker_confidence": d.maker_confidence,
+        "restricted": d.restricted,
+        "cves": list(d.cves),
+        "findings": list(d.findings),
+        "asset_tag": d.asset.asset_tag if d.asset else None,
+        "purchase_date": (d.asset.purchase_date or None) if d.asset else None,
+        "first_seen": d.first_seen,
+        "last_seen": d.last_seen,
+        "evidence": d.evidence,
+        "device_id": d.device_id,
+    }
+
+
+def build_inventory(estate: Estate, filters: InventoryFilter | None = None) -> Report:
+    chosen: Sequence[DeviceView] = [d for d in estate.devices if (filters or InventoryFilter()).keeps(d)]
+    figures = {
+        "devices": len(chosen),
+        "restricted": sum(d.restricted for d in chosen),
+        "with_known_cves": sum(bool(d.cves) for d in chosen),
+        "registered": sum(d.asset is not None for d in chosen),
+    }
+    scope = filters.describe() if filters else ""
+    return Report(
+        name="inventory",
+        title="Estate inventory" + (f" ({scope})" if scope else ""),
+        generated_at=estate.generated_at,
+        figures=figures,
+        sections=(Section("Devices", INVENTORY_COLUMNS, tuple(inventory_row(d) for d in chosen)),),
+    )

@@ -283,6 +283,82 @@ MIGRATIONS: list[Migration] = [
         sqlite=_SQLITE_ONE_TIME_FORMAT,
         postgresql=_POSTGRES_TYPED,
     ),
+    Migration(
+        5,
+        "the imported asset register (collector.register), replaced whole on each import",
+        [
+            """CREATE TABLE register_assets (
+                asset_tag TEXT PRIMARY KEY,
+                site TEXT NOT NULL,
+                make TEXT NOT NULL,
+                model TEXT NOT NULL,
+                serial TEXT NOT NULL,
+                mac TEXT NOT NULL,
+                ip TEXT NOT NULL,
+                purchase_date TEXT NOT NULL,
+                supplier TEXT NOT NULL,
+                line INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                imported_at {ts} NOT NULL
+            )""",
+        ],
+    ),
+    Migration(
+        6,
+        "daily snapshots of restricted devices per site, the removal plan's progress",
+        [
+            """CREATE TABLE removal_snapshots (
+                day VARCHAR(10) NOT NULL,
+                site VARCHAR(64) NOT NULL,
+                department TEXT NOT NULL,
+                restricted INTEGER NOT NULL,
+                prohibited INTEGER NOT NULL,
+                taken_at {ts} NOT NULL,
+                PRIMARY KEY (day, site)
+            )""",
+        ],
+    ),
+    Migration(
+        7,
+        "web view accounts (Argon2id hashes)",
+        [
+            """CREATE TABLE web_users (
+                username VARCHAR(64) PRIMARY KEY,
+                role VARCHAR(16) NOT NULL,
+                password_hash TEXT NOT NULL,
+                created_at {ts} NOT NULL
+            )""",
+        ],
+    ),
+    Migration(
+        8,
+        "web view sessions (SHA-256 of the token only)",
+        [
+            """CREATE TABLE web_sessions (
+                token_hash VARCHAR(64) PRIMARY KEY,
+                username VARCHAR(64) NOT NULL,
+                csrf VARCHAR(64) NOT NULL,
+                created_at {ts} NOT NULL,
+                expires_at {ts} NOT NULL
+            )""",
+            "CREATE INDEX web_sessions_user ON web_sessions (username)",
+        ],
+    ),
+    Migration(
+        9,
+        "web view audit trail: logins, refusals, actions, downloads under the logged-in name",
+        [
+            """CREATE TABLE web_audit (
+                at {ts} NOT NULL,
+                username VARCHAR(64) NOT NULL,
+                action VARCHAR(32) NOT NULL,
+                target TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                client TEXT NOT NULL
+            )""",
+            "CREATE INDEX web_audit_at ON web_audit (at)",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -174,7 +174,7 @@ def test_report_compliance_formats(world: World) -> None:
     assert "hikvision (sold as Prima)" in out
     assert "PROHIBITED PAST-DEADLINE" in out
     assert "evidence: mac_oui=44:19:b6->hikvision" in out
-    assert "envelopes: a1/b1#5" in out
+    assert "envelopes: a1/b1/5" in out
 
     report = json.loads(world.run("report", "compliance", "--format", "json")[1])
     sites = {s["site"]: s["counts"] for s in report["sites"]}

@@ -101,7 +101,7 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
             conn.close()
         text = render_table(report)
         assert "hikvision (sold as Prima)" in text
-        assert "envelopes: a1/b1#1" in text
+        assert "envelopes: a1/b1/1" in text
     finally:
         store.close()
 

@@ -1,0 +1,214 @@
+"""What the reports read, gathered once: devices as seen, violations, agents, the register, policy.
+
+``load_estate`` is the one edge that reads the database; ``Estate`` and ``DeviceView`` are plain
+data the report builders judge without I/O. A device's register entry is found by MAC, then
+serial, then address within the site (``match_register``), each asset matched at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agent.identify.tables import Tables, load_tables
+from agent.wire.timefmt import format_utc
+from collector.policy.engine import DeviceFact
+from collector.policy.facts import device_facts
+from collector.policy.model import Policy
+from collector.register import Asset, RegisterStore, normalise_mac
+from collector.reports.refs import evidence_ref
+from collector.reports.snapshots import SiteSnapshot, snapshots
+from collector.store import Store
+from collector.violations import ViolationRow, ViolationStore
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """One device as last reported, with what the policy and the register say about it."""
+
+    site: str
+    agent: str
+    device_id: str
+    address: str
+    port: int | None
+    mac: str
+    serial: str
+    manufacturer: str
+    model: str
+    firmware: str
+    maker: str
+    brand: str
+    maker_confidence: float | None
+    first_seen: str
+    last_seen: str
+    evidence: str
+    department: str
+    restricted: bool
+    cves: tuple[str, ...]
+    kev_cves: tuple[str, ...]
+    findings: tuple[str, ...]
+    record: dict[str, Any] = field(repr=False, compare=False)
+    asset: Asset | None = None
+    matched_by: str = ""
+
+
+@dataclass(frozen=True)
+class Estate:
+    now: datetime
+    policy: Policy
+    devices: tuple[DeviceView, ...]
+    violations: tuple[ViolationRow, ...]
+    agents: tuple[dict[str, Any], ...]
+    assets: tuple[Asset, ...]
+    tables: Tables
+    facts: tuple[DeviceFact, ...] = ()
+    snapshots: tuple[SiteSnapshot, ...] = ()
+
+    @property
+    def generated_at(self) -> str:
+        return format_utc(self.now)
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
+    """From one ``Store.devices()`` row (with its ``record``)."""
+    record = row.get("record") if isinstance(row.get("record"), dict) else {}
+    assert isinstance(record, dict)
+    vulns = [v for v in _list(record.get("vulnerabilities")) if isinstance(v, dict) and v.get("cve")]
+    findings = [f for f in _list(record.get("findings")) if isinstance(f, dict)]
+    maker = _str(row.get("maker")).lower()
+    return DeviceView(
+        site=str(row["site"]),
+        agent=str(row["agent"]),
+        device_id=str(row["device_key"]),
+        address=_str(row.get("address")),
+        port=row.get("port"),
+        mac=_str(row.get("mac")).lower(),
+        serial=_str(row.get("serial")),
+        manufacturer=_str(row.get("manufacturer")),
+        model=_str(row.get("model")),
+        firmware=_str(row.get("firmware")),
+        maker=maker,
+        brand=_str(row.get("brand")).lower(),
+        maker_confidence=row.get("maker_confidence"),
+        first_seen=str(row["first_seen"]),
+        last_seen=str(row["last_seen"]),
+        evidence=evidence_ref(str(row["agent"]), str(row["evidence_boot"]), int(row["evidence_seq"])),
+        department=policy.site(str(row["site"])).department,
+        restricted=policy.restricted_maker(maker) if maker else False,
+        cves=tuple(sorted({str(v["cve"]) for v in vulns})),
+        kev_cves=tuple(sorted({str(v["cve"]) for v in vulns if v.get("kev")})),
+        findings=tuple(sorted({str(f.get("kind")) for f in findings if f.get("kind")})),
+        record=record,
+    )
+
+
+def _mac(text: str) -> str:
+    try:
+        return normalise_mac(text)
+    except ValueError:
+        return ""
+
+
+@dataclass(frozen=True)
+class RegisterMatch:
+    device_id: str
+    site: str
+    asset: Asset
+    by: str  # mac | serial | address
+
+
+def match_register(devices: Sequence[DeviceView], assets: Sequence[Asset]) -> list[RegisterMatch]:
+    """Pair devices with register entries: by MAC, then serial, then IP address within the site."""
+    free = list(assets)
+    taken: set[tuple[str, str]] = set()
+    matches: list[RegisterMatch] = []
+
+    def keys(d: DeviceView, by: str) -> str:
+        if by == "mac":
+            return _mac(d.mac) if d.mac else ""
+        if by == "serial":
+            return d.serial.strip().lower()
+        return f"{d.site}|{d.address}" if d.address else ""
+
+    def asset_key(a: Asset, by: str) -> str:
+        if by == "mac":
+            return a.mac
+        if by == "serial":
+            return a.serial.strip().lower()
+        return f"{a.site}|{a.ip}" if a.ip and a.site else ""
+
+    for by in ("mac", "serial", "address"):
+        index: dict[str, DeviceView] = {}
+        for d in devices:
+            key = keys(d, by)
+            if key and (d.site, d.device_id) not in taken:
+                index.setdefault(key, d)
+        remaining = []
+        for a in free:
+            key = asset_key(a, by)
+            device = index.get(key) if key else None
+            if device is None or (device.site, device.device_id) in taken:
+                remaining.append(a)
+                continue
+            taken.add((device.site, device.device_id))
+            matches.append(RegisterMatch(device.device_id, device.site, a, by))
+        free = remaining
+    return matches
+
+
+def with_register(devices: Sequence[DeviceView], assets: Sequence[Asset]) -> tuple[DeviceView, ...]:
+    from dataclasses import replace
+
+    found = {(m.site, m.device_id): m for m in match_register(devices, assets)}
+    out = []
+    for d in devices:
+        m = found.get((d.site, d.device_id))
+        out.append(replace(d, asset=m.asset, matched_by=m.by) if m else d)
+    return tuple(out)
+
+
+def load_estate(store: Store, policy: Policy, now: datetime, *, tables: Tables | None = None) -> Estate:
+    """Read everything the reports need from the database, once."""
+    conn = store.new_database()
+    try:
+        violations = ViolationStore(conn, clock=_Fixed(now)).list_violations()
+        assets = RegisterStore(conn).assets()
+        history = snapshots(conn)
+    finally:
+        conn.close()
+    rows = store.devices()
+    devices = tuple(device_view(row, policy) for row in rows)
+    return Estate(
+        now=now,
+        policy=policy,
+        devices=with_register(devices, assets),
+        violations=tuple(violations),
+        agents=tuple(store.agent_status()),
+        assets=tuple(assets),
+        tables=tables or load_tables(),
+        facts=tuple(device_facts(rows)),
+        snapshots=tuple(history),
+    )
+
+
+class _Fixed:
+    """The clock the violation store is read with: the report's own ``now``."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return 0.0
