@@ -1,4 +1,5 @@
-"""``camsentry-collector``: keygen, agents, run, status, report."""
+"""``camsentry-collector``: keygen, agents, run, status; reports, register, users, evidence, web
+(``collector.reports.cli``); policy and violations (``collector.policy.cli``)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, p
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import valid_name
 from collector.config import CollectorConfig, default_config_path, load_collector_config
-from collector.policy.cli import PolicyCliContext, add_policy_commands, run_compliance_report
-from collector.reports.inventory import inventory_rows
+from collector.policy.cli import PolicyCliContext, add_policy_commands
+from collector.reports.cli import add_report_commands
 from collector.reports.status import status_rows
 from collector.storagestate import read_storage_state
 from collector.store import Database, DatabaseUrlError, Store, StoreError, open_store
@@ -230,18 +231,6 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
     )
 
 
-def cmd_report(config: CollectorConfig, args: argparse.Namespace) -> int:
-    if args.report == "compliance":
-        return run_compliance_report(policy_context(config), args.format)
-    store = _open(config)
-    try:
-        rows, columns = inventory_rows(store)
-    finally:
-        store.close()
-    sys.stdout.write(render(rows, columns, args.format))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camsentry-collector", description="camsentry central collector")
     parser.add_argument(
@@ -275,10 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the collector service")
     status = sub.add_parser("status", help="each agent: online/offline, last seen, counts")
     status.add_argument("--json", action="store_true")
-    report = sub.add_parser("report", help="reports")
-    report.add_argument("report", choices=["inventory", "compliance"])
-    report.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    report.add_argument("--json", dest="format", action="store_const", const="json")
+    add_report_commands(sub, load_config)
     # The context is built after --config is read, when a policy command runs.
     add_policy_commands(sub, context_for, include_report=False)
     return parser
@@ -306,7 +292,6 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": cmd_migrate,
         "run": cmd_run,
         "status": cmd_status,
-        "report": cmd_report,
     }
     try:
         if args.command not in handlers:

@@ -73,7 +73,7 @@ def test_collector_stores_what_the_simulated_cameras_serve(
                     )
                 finally:
                     sys.stdout = sys_stdout
-            rows = json.loads(out.read_text())
+            rows = json.loads(out.read_text())["sections"][0]["rows"]
             assert {r["serial"] for r in rows} == {c["serial"] for c in cameras}
     finally:
         sim.send_signal(signal.SIGTERM)
