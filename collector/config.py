@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from agent.runtime.mqtt import MqttSettings
 from agent.runtime.mqttconfig import parse_mqtt
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
 from collector.store.url import DatabaseUrlError, Engine, parse_database_url
+from collector.web.settings import WebSettings, parse_web
 
 DEFAULT_CONFIG = Path("/etc/camsentry/collector.toml")
 # ingest.max_payload_bytes may go this high; beyond it a message is not telemetry.
@@ -46,6 +47,7 @@ class CollectorConfig:
     # [store]: an old schema is migrated by 'run' only when this says so (else: migrate command).
     migrate_on_start: bool = False
     retain_envelopes_days: int | None = None
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def key_path(self) -> Path:
@@ -99,6 +101,7 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
     migrate_on_start = store.get_bool("migrate_on_start", False)
     retain_days = store.get_int("retain_envelopes_days", 0, minimum=0)
     store.finish()
+    web = top.attempt(lambda: parse_web(top.table("web")), WebSettings())
     log_level, log_format = parse_logging(top)
     top.finish()
     top.check()
@@ -120,6 +123,7 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
         database_password_file=Path(password_file) if password_file else None,
         migrate_on_start=migrate_on_start,
         retain_envelopes_days=retain_days or None,
+        web=web,
     )
 
 

@@ -11,6 +11,9 @@ command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # systemd-analyze verifies the shipped units in the tests; the package is only a tool here.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# The web view's browser tests drive Debian's Chromium through its chromedriver.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${need[*]}" >&2
 sudo=""
