@@ -21,6 +21,7 @@ from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, p
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import valid_name
 from collector.config import CollectorConfig, default_config_path, load_collector_config
+from collector.judge.cli import add_vulndb_commands
 from collector.policy.cli import PolicyCliContext, add_policy_commands
 from collector.reports.cli import add_report_commands
 from collector.reports.status import status_rows
@@ -231,6 +232,16 @@ def policy_context(config: CollectorConfig) -> PolicyCliContext:
     )
 
 
+def cmd_vulndb(config: CollectorConfig, args: argparse.Namespace) -> int:
+    from collector.judge.cli import cmd_vulndb as run
+
+    store = _open(config)
+    try:
+        return run(store, args)
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camsentry-collector", description="camsentry central collector")
     parser.add_argument(
@@ -265,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="each agent: online/offline, last seen, counts")
     status.add_argument("--json", action="store_true")
     add_report_commands(sub, load_config)
+    add_vulndb_commands(sub)
     # The context is built after --config is read, when a policy command runs.
     add_policy_commands(sub, context_for, include_report=False)
     return parser
@@ -292,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": cmd_migrate,
         "run": cmd_run,
         "status": cmd_status,
+        "vulndb": cmd_vulndb,
     }
     try:
         if args.command not in handlers:

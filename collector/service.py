@@ -24,6 +24,7 @@ from agent.wire.topics import parse_topic, telemetry_subscription
 from collector.alerts import Alerter
 from collector.config import CollectorConfig, requested_packet_bytes
 from collector.ingest import Ingestor
+from collector.judge.centre import CentreJudge
 from collector.policy.commanding import CommandIssuer
 from collector.policy.pushing import PolicyPusher, agent_holds
 from collector.policy.runner import PolicyRunner
@@ -208,6 +209,7 @@ class PolicyEngineLoop:
             policy_path=config.policy_path,
             alerter=Alerter(clock=clock, publish=publish, webhook_url=config.webhook_url),
             issuer=self.issuer,
+            judge=CentreJudge(self._db, clock=clock),  # the centre judges again (collector.judge)
         )
         self._store = store
         self.pusher = PolicyPusher(self.issuer)

@@ -14,6 +14,7 @@ import structlog
 
 from agent.runtime.clock import Clock
 from collector.alerts import Alerter, AlertStats, alerts_from_sync
+from collector.judge.centre import CentreJudge
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, Facts, enforcement_actions, evaluate
 from collector.policy.facts import agent_facts, device_facts, flow_facts
@@ -49,13 +50,17 @@ class PolicyRunner:
         policy_path: Path | None = None,
         alerter: Alerter | None = None,
         issuer: CommandIssuer | None = None,
+        judge: CentreJudge | None = None,
     ) -> None:
+        """``judge``: the centre's identification (``collector.judge``); its verdict replaces
+        the agent's in every device fact, the agent's kept as evidence."""
         self.source = source
         self.violations = violations
         self.clock = clock
         self.policy_path = policy_path
         self.alerter = alerter
         self.issuer = issuer
+        self.judge = judge
         self.policy: Policy = load_policy(policy_path) if policy_path else default_policy()
 
     def reload(self) -> Policy:
@@ -65,8 +70,12 @@ class PolicyRunner:
         return self.policy
 
     def facts(self) -> Facts:
+        rows = self.source.devices()
+        if self.judge is not None:
+            self.judge.refresh()
+            rows = self.judge.apply(rows)
         return Facts(
-            devices=device_facts(self.source.devices()),
+            devices=device_facts(rows),
             flows=flow_facts(self.source.envelope_bodies("flow")),
             agents=agent_facts(self.source.agent_status()),
             now=self.clock.now(),

@@ -359,6 +359,43 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX web_audit_at ON web_audit (at)",
         ],
     ),
+    Migration(
+        10,
+        "imported vulnerability data (KEV catalogue, CVE JSON 5 records) and the centre's verdicts",
+        [
+            """CREATE TABLE vulndb_kev (
+                cve TEXT PRIMARY KEY,
+                vendor TEXT NOT NULL,
+                product TEXT NOT NULL,
+                date_added TEXT NOT NULL,
+                catalog_version TEXT NOT NULL,
+                imported_at {ts} NOT NULL
+            )""",
+            """CREATE TABLE vulndb_cve (
+                cve TEXT PRIMARY KEY,
+                date_updated TEXT NOT NULL,
+                record {json} NOT NULL,
+                imported_at {ts} NOT NULL
+            )""",
+            """CREATE TABLE vulndb_imports (
+                imported_at {ts} NOT NULL,
+                kind TEXT NOT NULL,
+                source TEXT NOT NULL,
+                version TEXT NOT NULL,
+                entries INTEGER NOT NULL,
+                digest TEXT NOT NULL
+            )""",
+            """CREATE TABLE device_verdicts (
+                site TEXT NOT NULL,
+                device_key TEXT NOT NULL,
+                tables_version TEXT NOT NULL,
+                record_fingerprint TEXT NOT NULL,
+                verdict {json} NOT NULL,
+                judged_at {ts} NOT NULL,
+                PRIMARY KEY (site, device_key)
+            )""",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version
