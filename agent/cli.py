@@ -178,6 +178,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         ),
         ("egress allowlist", _policy_line(status.get("policy") or {})),
         ("errors", "; ".join(status.get("errors", [])) or "none"),
+        ("config warnings", "; ".join(status.get("config_warnings", [])) or "none"),
     ]
     for name, value in rows:
         print(f"{name:<24} {value}")

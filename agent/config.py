@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,9 @@ class AgentConfig:
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     log_level: str = "info"
     log_format: str = "auto"
+    # Problems the agent runs with but reports (log at start, status): e.g. a config holding
+    # passwords that other users can read.
+    warnings: tuple[str, ...] = ()
 
     @property
     def key_path(self) -> Path:
@@ -240,4 +243,28 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
 
 
 def load_agent_config(path: Path) -> AgentConfig:
-    return parse_agent_config(load_toml(path), str(path))
+    data = load_toml(path)
+    config = parse_agent_config(data, str(path))
+    warning = exposed_secrets_warning(path, data)
+    return replace(config, warnings=(warning,)) if warning else config
+
+
+def holds_secrets(data: dict[str, Any]) -> bool:
+    """True when the file itself carries a password (a [[camera]] password; the other tables take
+    password_file)."""
+    cameras = data.get("camera")
+    return isinstance(cameras, list) and any(isinstance(c, dict) and c.get("password") for c in cameras)
+
+
+def exposed_secrets_warning(path: Path, data: dict[str, Any]) -> str:
+    """A warning when ``path`` holds passwords and users other than its owner and group can read it."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return ""
+    if not mode & 0o004 or not holds_secrets(data):
+        return ""
+    return (
+        f"{path} holds camera passwords and is readable by every user (mode {mode:04o}): "
+        "chmod 0640 (owner root, group camsentry) or 0600"
+    )

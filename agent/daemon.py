@@ -153,6 +153,8 @@ class AgentDaemon:
             agent=self.config.agent,
             boot=self.publisher.boot,
         )
+        for warning in self.config.warnings:
+            log.warning("config_warning", problem=warning)
         now = self._clock.monotonic
         self.publisher.emit(Kind.BIRTH, self._birth_body())
         self.link.start()
@@ -345,6 +347,7 @@ class AgentDaemon:
             "boot": self.publisher.boot,
             "pid": os.getpid(),
             "updated": format_utc(self._clock.now()),
+            "config_warnings": list(self.config.warnings),
             **self.health_body(),
         }
         try:

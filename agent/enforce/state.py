@@ -95,7 +95,7 @@ def _parse_state(raw: bytes) -> EnforcementState:
 
 
 def save_state(state_dir: Path, state: EnforcementState) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     doc = {
         "v": STATE_VERSION,
         "last_command_id": state.last_command_id,

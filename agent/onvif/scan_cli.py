@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from agent.onvif.discovery import DEFAULT_WAIT_S, MAX_UNICAST_HOSTS
 from agent.onvif.sources import (
@@ -37,7 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", metavar="FILE", help="a TOML file with [[camera]] tables (address, port, ...)")
     p.add_argument("--user", help="ONVIF username for --target cameras (and config cameras without one)")
-    p.add_argument("--password", help="ONVIF password (never logged)")
+    secret = p.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password-file", metavar="FILE", help="read the ONVIF password from FILE's first line"
+    )
+    secret.add_argument("--password-stdin", action="store_true", help="read the ONVIF password from stdin")
+    secret.add_argument(
+        "--password", help="ONVIF password on the command line: visible to every user in ps; avoid"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list of device records")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per camera (default 10)")
     p.add_argument("--concurrency", type=int, default=16)
@@ -157,12 +164,32 @@ def render_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
     out.write(render(findings, FINDING_COLUMNS))
 
 
+def read_password(args: argparse.Namespace, stdin: TextIO) -> str | None:
+    """The password from --password-file or --password-stdin (its first line), else --password
+    with a warning: argv is readable by every user of the machine (ps, /proc/<pid>/cmdline)."""
+    if args.password_file is not None:
+        try:
+            with open(args.password_file, encoding="utf-8") as fh:
+                return fh.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("--password-file", args.password_file, f"cannot read: {exc}") from exc
+    if args.password_stdin:
+        return stdin.readline().rstrip("\r\n")
+    if args.password is not None:
+        print(
+            "warning: --password is visible to other users (ps); use --password-file or --password-stdin",
+            file=sys.stderr,
+        )
+    return cast("str | None", args.password)
+
+
 def run_scan(argv: list[str], *, configure_logs: bool = True) -> int:
     """Exit 0 when every camera answered, 1 when some did not, 2 on a usage or config error.
 
     ``configure_logs=False`` leaves logging as the caller set it (tests, embedding)."""
     args = build_parser().parse_args(argv)
     try:
+        args.password = read_password(args, sys.stdin)
         targets = load_targets(args)
         discovery = discovery_settings(args)
     except ConfigError as exc:

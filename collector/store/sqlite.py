@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -30,7 +31,9 @@ class SqliteBackend:
 
     def connect(self, *, autocommit: bool) -> Any:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # The estate's map: created 0600 whatever the umask (SQLite gives WAL and SHM its mode).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             conn = sqlite3.connect(
                 self.path,
                 check_same_thread=False,
