@@ -42,7 +42,16 @@ from collector.store import Database
 
 log = structlog.get_logger(__name__)
 
-VERDICT_KEYS = ("maker", "brand", "maker_confidence", "maker_restricted", "evidence", "vulnerabilities")
+# ``restricted``: yes / probable / no / unknown (agent.identify); records of agents that predate it lack it.
+VERDICT_KEYS = (
+    "maker",
+    "brand",
+    "maker_confidence",
+    "maker_restricted",
+    "restricted",
+    "evidence",
+    "vulnerabilities",
+)
 # Raw signal fields a record carries under ``signals`` (agent.wire.inventory.Signals), and the
 # flat version 1 fields they are rebuilt from when a record has none.
 _TEXT = ("manufacturer", "model", "firmware", "serial", "mac", "http_server", "login_title")

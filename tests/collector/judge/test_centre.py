@@ -85,7 +85,7 @@ def test_centre_verdict_replaces_the_agents_and_keeps_it_as_evidence(store: Stor
     judge = CentreJudge(store.db, clock=FakeClock())
     (row,) = judge.apply(store.devices())
     record = row["record"]
-    assert (record["maker"], record["maker_restricted"]) == ("dahua", True)
+    assert (record["maker"], record["maker_restricted"], record["restricted"]) == ("dahua", True, "yes")
     assert record["maker_confidence"] >= 0.5
     assert _vulns(row) == [("CVE-2022-30563", False)]
     assert record["agent_verdict"]["maker"] is None and record["agent_verdict"]["vulnerabilities"] == []
