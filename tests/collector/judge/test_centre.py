@@ -167,3 +167,21 @@ def test_records_without_signals_are_judged_from_their_fields() -> None:
     assert verdict["maker"] == "dahua" and verdict["signals_from"] == "record fields"
     odd = judge_record({"signals": {"model": 7, "scopes": "not a list"}}, load_tables(), "v")
     assert odd["maker"] is None  # wrong types are ignored, not fatal
+
+
+def test_probe_match_signals_count_at_the_centre_too() -> None:
+    """A camera polled without credentials: only what its ProbeMatch announced."""
+    record = {
+        "address": "10.77.1.10",
+        "port": 80,
+        "signals": {
+            "probe_scopes": [
+                "onvif://www.onvif.org/name/Dahua",
+                "onvif://www.onvif.org/hardware/IPC-HFW2431S-S-S2",
+            ],
+            "xaddr_hints": ["http://10.77.1.10/onvif/device_service"],
+        },
+    }
+    verdict = judge_record(record, load_tables(), "v")
+    assert verdict["maker"] == "dahua" and verdict["maker_restricted"] is True
+    assert {e["signal"] for e in verdict["evidence"]} >= {"scope"}
