@@ -28,8 +28,6 @@ from collector.reports.status import status_rows
 from collector.storagestate import read_storage_state
 from collector.store import Database, DatabaseUrlError, Store, StoreError, open_store
 
-WATCHDOG_PING_MAX_S = 10.0
-
 
 def _now() -> str:
     return format_utc(datetime.now(UTC))
@@ -123,6 +121,7 @@ def cmd_agents(config: CollectorConfig, args: argparse.Namespace) -> int:
 def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
     from agent.runtime import sdnotify
     from agent.runtime.logs import configure_logging
+    from collector import watchdog
     from collector.service import CollectorService
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
@@ -139,16 +138,16 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, lambda _s, _f: service.request_reload())
     service.start()
     sdnotify.notify_ready("collecting")
-    # systemd's watchdog (WatchdogSec) restarts a collector whose main loop stops pinging.
-    interval = min(WATCHDOG_PING_MAX_S, (sdnotify.watchdog_interval_s() or 2 * WATCHDOG_PING_MAX_S) / 2)
-    while not stop.wait(interval):
-        sdnotify.notify_watchdog()
+
+    # systemd's watchdog (WatchdogSec) restarts a collector one of whose stages is stuck; a
+    # failing disk is not a stuck stage (a restart would not help): it shows in the status.
+    def status() -> str:
         storage = service.storage
-        sdnotify.notify_status(
-            f"STORAGE FAILING since {storage.since}: {storage.error[:200]}; receipts withheld"
-            if storage.failing
-            else f"stored {service.stored}, duplicates {service.duplicates}"
-        )
+        if storage.failing:
+            return f"STORAGE FAILING since {storage.since}: {storage.error[:200]}; receipts withheld"
+        return f"stored {service.stored}, duplicates {service.duplicates}"
+
+    watchdog.watch(service.stalled, status, stop, interval_s=watchdog.ping_interval_s())
     sdnotify.notify_stopping()
     service.stop()
     store.close()

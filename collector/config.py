@@ -11,6 +11,8 @@ from agent.runtime.configfile import Table, load_toml, parse_logging
 from agent.runtime.mqtt import MqttSettings
 from agent.runtime.mqttconfig import parse_mqtt
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
+from collector.alerts.config import AlertSettings, parse_alerts
+from collector.heartbeat import DEFAULT_STALL_AFTER_S
 from collector.store.url import DatabaseUrlError, Engine, parse_database_url
 from collector.web.settings import WebSettings, parse_web
 
@@ -39,7 +41,9 @@ class CollectorConfig:
     silent_after_s: float = 900.0
     policy_path: Path | None = None
     evaluate_interval_s: float = 60.0
-    webhook_url: str | None = None
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    # The watchdog stops pinging systemd when a stage holds work this long without progress.
+    stall_after_s: float = DEFAULT_STALL_AFTER_S
     log_level: str = "info"
     log_format: str = "auto"
     # PostgreSQL only: a file holding the password (or leave it to PGPASSFILE / ~/.pgpass).
@@ -93,10 +97,15 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
     policy = top.table("policy")
     policy_file = policy.opt_str("file")
     evaluate_interval_s = policy.get_float("evaluate_interval_s", 60.0, minimum=1.0, maximum=86_400.0)
-    webhook_url = policy.opt_str("webhook_url")
-    if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-        policy.report(policy.error("webhook_url", "must be an http:// or https:// URL"))
+    if policy.opt_str("webhook_url") is not None:
+        policy.report(
+            policy.error("webhook_url", "moved: use [alerts.webhook] url and secret_file (signed alerts)")
+        )
     policy.finish()
+    alerts = parse_alerts(top.table("alerts"))
+    watchdog = top.table("watchdog")
+    stall_after_s = watchdog.get_float("stall_after_s", DEFAULT_STALL_AFTER_S, minimum=1.0)
+    watchdog.finish()
     store = top.table("store")
     migrate_on_start = store.get_bool("migrate_on_start", False)
     retain_days = store.get_int("retain_envelopes_days", 0, minimum=0)
@@ -117,7 +126,8 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
         silent_after_s=silent_after_s,
         policy_path=Path(policy_file) if policy_file else None,
         evaluate_interval_s=evaluate_interval_s,
-        webhook_url=webhook_url,
+        alerts=alerts,
+        stall_after_s=stall_after_s,
         log_level=log_level,
         log_format=log_format,
         database_password_file=Path(password_file) if password_file else None,

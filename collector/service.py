@@ -1,7 +1,15 @@
 """The collector process: MQTT in, ingest in batches, signed receipts out.
 
-paho's thread only enqueues messages; one worker thread drains the queue in batches,
-stores them in one transaction each, and publishes the receipts.
+Threads, each with its own database connection and its own heartbeat stage::
+
+    paho        only enqueues messages
+    ingest      drains the queue in batches, stores each in one transaction, publishes receipts,
+                hands acks, births and online statuses to the control thread
+    policy      the policy pass on its interval (collector.policyloop); alerts into the queue
+    control     policy pushes, ack records, operator commands queued in the database
+    alerts      the alert worker: queue to webhook, SMTP, syslog, MQTT (collector.alerts)
+
+Nothing on the ingest thread waits on a sink, a policy pass or an operator.
 """
 
 from __future__ import annotations
@@ -10,7 +18,6 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,17 +28,18 @@ from agent.wire.enrol import ENROL_KIND, open_enrol
 from agent.wire.envelope import Kind
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import parse_topic, telemetry_subscription
-from collector.alerts import Alerter
+from collector.alerts.build import build_sinks
+from collector.alerts.queue import AlertQueue
+from collector.alerts.sinks import Sink
+from collector.alerts.worker import AlertWorker
 from collector.config import CollectorConfig, requested_packet_bytes
+from collector.control import ControlEvent, ControlLoop
+from collector.heartbeat import Heartbeats
 from collector.ingest import Ingestor
-from collector.judge.centre import CentreJudge
-from collector.policy.commanding import CommandIssuer
-from collector.policy.pushing import PolicyPusher, agent_holds
-from collector.policy.runner import PolicyRunner
+from collector.policyloop import PolicyLoop
 from collector.receipts import ReceiptBatcher
 from collector.storagestate import StorageState, storage_state_path
 from collector.store import Store, StoreError
-from collector.violations import ViolationStore
 
 log = structlog.get_logger("camsentry.collector")
 
@@ -52,6 +60,7 @@ class CollectorService:
         clock: Clock | None = None,
         link_factory: Callable[..., MqttLink] = MqttLink,
         batch_hook: Callable[[int], None] = lambda _n: None,
+        sinks: list[Sink] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -69,7 +78,41 @@ class CollectorService:
             key, lambda t, p: self.link.publish(t, p), self._clock, config.receipt_flush_s
         )
         self._batch_hook = batch_hook
-        self.policy = PolicyEngineLoop(config, store, key, self._clock, self._publish)
+        self.heartbeats = Heartbeats(self._clock, config.stall_after_s)
+        self.ingest_stage = self.heartbeats.stage("ingest")
+        self.receipt_stage = self.heartbeats.stage("receipts")
+        command_lock = threading.Lock()
+        self.sinks = build_sinks(config.alerts, self._publish, self._clock) if sinks is None else sinks
+        self._alert_db = store.new_database()
+        self.alert_worker = AlertWorker(
+            AlertQueue(self._alert_db, clock=self._clock),
+            self.sinks,
+            config.alerts,
+            clock=self._clock,
+            stage=self.heartbeats.stage("alerts"),
+        )
+        self.policy = PolicyLoop(
+            config,
+            store,
+            key,
+            self._clock,
+            self._publish,
+            sinks=[s.name for s in self.sinks],
+            wake_alerts=self.alert_worker.wake.set,
+            command_lock=command_lock,
+            on_reloaded=lambda: self.control.submit(ControlEvent("push_all", trigger="policy_reloaded")),
+            stage=self.heartbeats.stage("policy"),
+        )
+        self.control = ControlLoop(
+            store,
+            key,
+            self._publish,
+            self._clock,
+            lambda: self.policy.runner.policy,
+            command_lock=command_lock,
+            name=config.mqtt.client_id,
+            stage=self.heartbeats.stage("control"),
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stored = 0
@@ -80,13 +123,22 @@ class CollectorService:
         self.link.publish(topic, payload)
 
     def request_reload(self) -> None:
-        """SIGHUP: reload the policy file before the next evaluation."""
-        self.policy.reload_requested.set()
+        """SIGHUP: reload the policy file and evaluate at once (on the policy thread)."""
+        self.policy.request_reload()
+
+    def stalled(self) -> list[str]:
+        """Stages holding work without progress (or whose thread ended): the watchdog's question."""
+        return self.heartbeats.stalled()
 
     def start(self) -> None:
+        self.alert_worker.start()
+        self.control.start()
+        self.policy.start()
         self.link.start()
         self._thread = threading.Thread(target=self._run, name="camsentry-ingest", daemon=True)
         self._thread.start()
+        self.ingest_stage.watch(self._thread)
+        self.receipt_stage.watch(self._thread)
 
     def stop(self) -> None:
         self._stop.set()
@@ -94,7 +146,10 @@ class CollectorService:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.link.stop()
-        self.policy.close()
+        self.policy.stop()
+        self.control.stop()
+        self.alert_worker.stop()
+        self._alert_db.close()
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self.link.wait_connected(timeout_s)
@@ -106,6 +161,8 @@ class CollectorService:
                 event = self._queue.get(timeout=self.config.receipt_flush_s or 0.05)
             except queue.Empty:
                 event = None
+            if event is not None:
+                self.ingest_stage.begin()
             while event is not None:
                 if isinstance(event, Message):
                     kind = topic_kind(event.topic)
@@ -116,7 +173,7 @@ class CollectorService:
                 elif isinstance(event, Connected):
                     log.info("broker connected", session_present=event.session_present)
                     # Policy changed while we were away from the broker: online agents get it now.
-                    self.policy.push_to_online_agents("collector_connected")
+                    self.control.submit(ControlEvent("push_all", trigger="collector_connected"))
                 elif isinstance(event, Disconnected):
                     log.warning("broker connection lost", reason=event.reason)
                 if len(batch) >= self.config.batch_max:
@@ -127,9 +184,10 @@ class CollectorService:
                     event = None
             if batch:
                 self._ingest(batch)
+            self.ingest_stage.done()
             if self.receipts.due():
                 self.receipts.flush()
-            self.policy.tick()
+                self.receipt_stage.done()
         self.receipts.flush()
 
     def _enrol_request(self, topic: str, payload: bytes) -> None:
@@ -173,98 +231,16 @@ class CollectorService:
         self.duplicates += len(result.duplicates)
         self.receipts.add(result.new)
         self.receipts.add(result.duplicates)
+        if result.new or result.duplicates:
+            self.receipt_stage.begin()
         for env in result.new:
             if env.kind is Kind.ACK:
-                self.policy.record_ack(env.site, env.agent, env.body)
+                self.control.submit(ControlEvent("ack", env.site, env.agent, env.body))
             elif env.kind is Kind.BIRTH:
-                self.policy.agent_started(env.site, env.agent, env.body)
+                # A birth: the agent (re)started, or was approved and its backlog arrived.
+                self.control.submit(ControlEvent("birth", env.site, env.agent, env.body))
             elif env.kind is Kind.STATUS and env.body.get("state") == "online":
-                self.policy.agent_online(env.site, env.agent)
-
-
-class PolicyEngineLoop:
-    """Evaluates the segmentation policy on an interval, from the ingest thread, never crashing it."""
-
-    def __init__(
-        self,
-        config: CollectorConfig,
-        store: Store,
-        key: Ed25519PrivateKey,
-        clock: Clock,
-        publish: Callable[[str, bytes], None],
-    ) -> None:
-        self._clock = clock
-        self._interval = config.evaluate_interval_s
-        self._next = clock.monotonic()
-        self.reload_requested = threading.Event()
-        # Its own connection to the store's database, so its transactions never wait on the
-        # ingest thread's lock; it comes back by itself after a PostgreSQL restart.
-        self._db = store.new_database()
-        violations = ViolationStore(self._db, clock=clock)
-        self.issuer = CommandIssuer(self._db, key, publish, clock=clock)
-        self.runner = PolicyRunner(
-            store,
-            violations,
-            clock=clock,
-            policy_path=config.policy_path,
-            alerter=Alerter(clock=clock, publish=publish, webhook_url=config.webhook_url),
-            issuer=self.issuer,
-            judge=CentreJudge(self._db, clock=clock),  # the centre judges again (collector.judge)
-        )
-        self._store = store
-        self.pusher = PolicyPusher(self.issuer)
-        self.passes = 0
-
-    def tick(self) -> None:
-        if self.reload_requested.is_set():
-            self.reload_requested.clear()
-            before = self.runner.policy.version
-            policy = self.runner.reload()
-            log.info("policy reloaded", version=policy.version)
-            self._next = self._clock.monotonic()
-            if policy.version != before:
-                self.push_to_online_agents("policy_reloaded")
-        if self._clock.monotonic() < self._next:
-            return
-        self._next = self._clock.monotonic() + self._interval
-        try:
-            self.runner.run_once()
-            self.passes += 1
-        except Exception:  # a policy bug must not stop ingest; it is logged and retried next interval
-            log.exception("policy evaluation failed")
-
-    def _push(self, site: str, agent: str, trigger: str, holds: bool | None = None) -> None:
-        try:
-            self.pusher.push(self.runner.policy, site, agent, trigger=trigger, holds=holds)
-        except Exception:  # a database hiccup must not stop ingest; the next trigger tries again
-            log.exception("pushing the policy failed", site=site, agent=agent, trigger=trigger)
-
-    def agent_started(self, site: str, agent: str, birth: dict[str, Any]) -> None:
-        """A ``birth``: the agent (re)started, or was approved and its backlog arrived."""
-        self._push(site, agent, "agent_birth", agent_holds(birth, self.runner.policy.version))
-
-    def agent_online(self, site: str, agent: str) -> None:
-        self._push(site, agent, "agent_online")
-
-    def push_to_online_agents(self, trigger: str) -> None:
-        """Each enrolled agent whose last status is online; the others get it when they return."""
-        try:
-            rows = self._store.agent_status()
-        except Exception:
-            log.exception("listing agents for a policy push failed", trigger=trigger)
-            return
-        for row in rows:
-            if not row.get("revoked_at") and row.get("state") == "online":
-                self._push(str(row["site"]), str(row["agent"]), trigger)
-
-    def record_ack(self, site: str, agent: str, body: dict[str, Any]) -> None:
-        try:
-            self.issuer.record_ack(site, agent, body)
-        except Exception:
-            log.exception("recording a command ack failed", site=site, agent=agent)
-
-    def close(self) -> None:
-        self._db.close()
+                self.control.submit(ControlEvent("online", env.site, env.agent))
 
 
 def topic_kind(topic: str) -> str | None:

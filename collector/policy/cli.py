@@ -186,6 +186,8 @@ def _violation_rows(r: _Run, rows: Sequence[ViolationRow], fmt: str = "table") -
 def _violations(r: _Run, args: argparse.Namespace) -> int:
     states = {ViolationState(s) for s in args.state} if args.state else None
     rows = r.store().list_violations(site=args.site, states=states, rules=args.rule or None)
+    if args.since is not None:  # what an alert digest points at: opened since its first alert
+        rows = [v for v in rows if v.opened_at >= args.since]
     return _violation_rows(r, rows, args.format)
 
 
@@ -204,6 +206,13 @@ def _ack(r: _Run, args: argparse.Namespace) -> int:
 
 def _resolve(r: _Run, args: argparse.Namespace) -> int:
     return _violation_rows(r, [r.store().resolve(args.id, by=args.by, reason=args.reason)])
+
+
+def parse_since(text: str) -> datetime:
+    try:
+        return parse_utc(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from exc
 
 
 def parse_until(text: str) -> datetime:
@@ -335,6 +344,7 @@ def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: 
     vio.add_argument("--site")
     vio.add_argument("--state", action="extend", nargs="+", choices=[s.value for s in ViolationState])
     vio.add_argument("--rule", action="append")
+    vio.add_argument("--since", type=parse_since, help="opened at or after this RFC 3339 time")
     _add_format(vio, "json: whole records")
     vio.set_defaults(func=_wrap(ctx, _violations))
 

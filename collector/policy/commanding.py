@@ -9,6 +9,7 @@ skipping devices already quarantined or with a quarantine in flight.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,8 +57,11 @@ class CommandIssuer:
         *,
         clock: Clock,
         ttl: timedelta = DEFAULT_TTL,
+        lock: threading.Lock | None = None,
     ) -> None:
         self.db = db
+        # Issuers of one process on different connections share a lock: one id per command.
+        self._lock = lock or threading.Lock()
         self.key = key
         self.publish = publish
         self.clock = clock
@@ -86,6 +90,18 @@ class CommandIssuer:
         issued_by: str = "collector",
     ) -> int:
         """Record and publish one signed command; returns its id."""
+        with self._lock:
+            return self._send(site, agent, action, device, params, issued_by)
+
+    def _send(
+        self,
+        site: str,
+        agent: str,
+        action: CommandAction,
+        device: str,
+        params: dict[str, Any] | None,
+        issued_by: str,
+    ) -> int:
         now = self.clock.now()
         with self.db.transaction("recording a command") as tx:
             row = tx.one(

@@ -485,10 +485,18 @@ def reload_policy(path: Path, current: Policy) -> Policy:
     try:
         policy = load_policy(path)
     except PolicyError as exc:
-        log.error("policy_reload_failed", path=str(path), errors=exc.errors, kept=current.version)
+        log.error(
+            "policy_reload_failed",
+            path=str(path),
+            errors=exc.errors,
+            kept=current.version,
+            outcome="the running policy stays in force",
+        )
         return current
     if policy.version != current.version:
         log.info("policy_reloaded", path=str(path), version=policy.version, previous=current.version)
+    else:
+        log.info("policy_reload_unchanged", path=str(path), version=policy.version)
     return policy
 
 

@@ -6,6 +6,7 @@ The service builds one ``PolicyRunner`` and calls ``run_once()`` on its evaluati
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 import structlog
 
 from agent.runtime.clock import Clock
-from collector.alerts import Alerter, AlertStats, alerts_from_sync
+from collector.alerts import Alert, alerts_from_sync
 from collector.judge.centre import CentreJudge
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, Facts, enforcement_actions, evaluate
@@ -32,11 +33,18 @@ class FactSource(Protocol):
     def envelope_bodies(self, kind: str) -> list[dict[str, Any]]: ...
 
 
+class AlertOutlet(Protocol):
+    """Where a pass hands its alerts (``collector.alerts.enqueue.AlertEnqueuer``): never a sink."""
+
+    def send(self, alerts: Iterable[Alert]) -> int: ...
+
+
 @dataclass(frozen=True)
 class PassResult:
     evaluation: Evaluation
     sync: SyncResult
-    alerts: AlertStats | None
+    # Alerts handed to the queue (None without an outlet).
+    alerts: int | None
     commands: tuple[int, ...] = field(default=())
 
 
@@ -48,7 +56,7 @@ class PolicyRunner:
         *,
         clock: Clock,
         policy_path: Path | None = None,
-        alerter: Alerter | None = None,
+        alerter: AlertOutlet | None = None,
         issuer: CommandIssuer | None = None,
         judge: CentreJudge | None = None,
     ) -> None:
@@ -85,7 +93,7 @@ class PolicyRunner:
         policy = self.policy
         evaluation = evaluate(self.facts(), policy)
         sync = self.violations.record_evaluation(evaluation)
-        stats = self.alerter.send(alerts_from_sync(sync)) if self.alerter else None
+        queued = self.alerter.send(alerts_from_sync(sync)) if self.alerter else None
         sent: list[int] = []
         if self.issuer is not None:
             sent = self.issuer.enforce(enforcement_actions(evaluation, policy))
@@ -96,5 +104,6 @@ class PolicyRunner:
             opened=len(sync.opened),
             resolved=len(sync.resolved),
             commands=len(sent),
+            alerts=queued,
         )
-        return PassResult(evaluation, sync, stats, tuple(sent))
+        return PassResult(evaluation, sync, queued, tuple(sent))

@@ -396,6 +396,47 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    Migration(
+        11,
+        "alert queue (collector.alerts.queue), operator commands queued for the service and its "
+        "heartbeat (collector.cmdqueue)",
+        [
+            # One row per (alert, sink); due_at (epoch seconds) schedules retries, ord keeps order.
+            """CREATE TABLE alert_queue (
+                id VARCHAR(32) PRIMARY KEY,
+                sink VARCHAR(16) NOT NULL,
+                kind VARCHAR(16) NOT NULL,
+                event VARCHAR(16) NOT NULL,
+                rule VARCHAR(64) NOT NULL,
+                site VARCHAR(64) NOT NULL,
+                severity VARCHAR(16) NOT NULL,
+                payload {json} NOT NULL,
+                created_at {ts} NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                attempts INTEGER NOT NULL,
+                due_at DOUBLE PRECISION NOT NULL,
+                ord BIGINT NOT NULL,
+                last_error TEXT,
+                done_at {ts}
+            )""",
+            "CREATE INDEX alert_queue_due ON alert_queue (state, sink, due_at)",
+            """CREATE TABLE command_queue (
+                site VARCHAR(64) NOT NULL,
+                agent VARCHAR(64) NOT NULL,
+                id INTEGER NOT NULL,
+                queued_at {ts} NOT NULL,
+                sent_at {ts},
+                PRIMARY KEY (site, agent, id)
+            )""",
+            "CREATE INDEX command_queue_unsent ON command_queue (sent_at)",
+            """CREATE TABLE collector_heartbeat (
+                name VARCHAR(128) PRIMARY KEY,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                beat_at DOUBLE PRECISION NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

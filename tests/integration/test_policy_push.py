@@ -151,7 +151,7 @@ def test_policy_push_end_to_end(broker: Broker, tmp_path: Path) -> None:
             )
             [birth] = [r["body"] for r in col.store.envelope_bodies("birth") if r["boot"] == boot]
             assert birth["policy_version"] == version
-            last = col.service.policy.issuer.last_command("hq", "pi-01", CommandAction.POLICY)
+            last = col.service.control.issuer.last_command("hq", "pi-01", CommandAction.POLICY)
             assert last is not None and last.id == 1  # no second push
 
             # SIGHUP with a changed file: the online agent gets the new version at once.

@@ -56,6 +56,7 @@ def running_collector(
     *,
     batch_hook: Callable[[int], None] = lambda _n: None,
     database: str | None = None,
+    sinks: list[Any] | None = None,
     **overrides: Any,
 ) -> Iterator[CollectorHandle]:
     key = Ed25519PrivateKey.generate()
@@ -68,7 +69,7 @@ def running_collector(
         **overrides,
     )
     store = open_store(config.database)
-    service = CollectorService(config, store, key, batch_hook=batch_hook)
+    service = CollectorService(config, store, key, batch_hook=batch_hook, sinks=sinks)
     service.start()
     try:
         assert service.wait_connected(10), "collector did not connect"

@@ -295,3 +295,13 @@ allow = [{ cidr = "192.0.2.0/24", ports = [123], protocol = "udp" }, { hostname 
             },
         }
     ]
+
+
+def test_violations_since_is_what_a_digest_points_at(world: World) -> None:
+    code, out, _ = world.run("violations", "--json")
+    opened = sorted(r["opened_at"] for r in json.loads(out))
+    assert code == 0 and opened
+    code, out, _ = world.run("violations", "--json", "--since", opened[-1])
+    assert [r["opened_at"] for r in json.loads(out)] == [t for t in opened if t >= opened[-1]]
+    code, out, _ = world.run("violations", "--json", "--since", "2999-01-01T00:00:00Z")
+    assert json.loads(out) == []

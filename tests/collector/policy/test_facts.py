@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from agent.wire.envelope import Kind, seal
 from agent.wire.inventory import inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
-from collector.alerts import Alerter
+from collector.alerts import Alert
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import EvidenceRef, Facts, Rule, evaluate
 from collector.policy.facts import agent_facts, device_facts, flow_facts
@@ -106,6 +107,18 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
         store.close()
 
 
+class Outlet:
+    """Stands in for the alert queue: what a pass hands over."""
+
+    def __init__(self) -> None:
+        self.got: list[Alert] = []
+
+    def send(self, alerts: Iterable[Alert]) -> int:
+        batch = list(alerts)
+        self.got.extend(batch)
+        return len(batch)
+
+
 def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     store = SqliteStore(tmp_path / "collector.db")
@@ -134,20 +147,21 @@ def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
         def publish(topic: str, payload: bytes) -> None:
             published.append((topic, payload))
 
+        outlet = Outlet()
         runner = PolicyRunner(
             store,
             violations,
             clock=Clock(),
             policy_path=policy_path,
-            alerter=Alerter(clock=Clock(), publish=publish),
+            alerter=outlet,
             issuer=CommandIssuer(conn, Ed25519PrivateKey.generate(), publish, clock=Clock()),
         )
         first = runner.run_once()
         assert [v.rule for v in first.evaluation.violations] == [Rule.RESTRICTED_AT_SENSITIVE_SITE]
         assert first.commands == (1,)
-        assert first.alerts is not None
-        assert first.alerts.sent == 1
-        assert sorted(t for t, _ in published) == ["camsentry/alerts/v1/hq", "camsentry/v1/hq/a1/cmd"]
+        assert first.alerts == 1
+        assert [(a.event, a.rule) for a in outlet.got] == [("opened", "restricted_at_sensitive_site")]
+        assert [t for t, _ in published] == ["camsentry/v1/hq/a1/cmd"]
         second = runner.run_once()
         assert second.commands == ()
         assert second.sync.opened == ()
