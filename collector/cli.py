@@ -50,6 +50,28 @@ def cmd_migrate(config: CollectorConfig, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(config: CollectorConfig, args: argparse.Namespace) -> int:
+    """Delete raw envelopes older than the retention (evidence in use is kept)."""
+    from datetime import timedelta
+
+    from collector.store.retention import prune
+
+    days = args.days if args.days is not None else config.retain_envelopes_days
+    if days is None or days < 0:
+        print(
+            "error: no retention: set [store] retain_envelopes_days or pass --days N (N >= 0)",
+            file=sys.stderr,
+        )
+        return 2
+    store = _open(config)
+    try:
+        result = prune(store.db, before=format_utc(datetime.now(UTC) - timedelta(days=days)))
+    finally:
+        store.close()
+    print(f"deleted {result.deleted} envelopes older than {days} days; kept {result.kept} that are evidence")
+    return 0
+
+
 def cmd_keygen(config: CollectorConfig, _args: argparse.Namespace) -> int:
     print_keygen(config.key_path)
     return 0
@@ -271,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = agents_sub.add_parser("list")
     listing.add_argument("--json", action="store_true")
     sub.add_parser("migrate", help="bring the database schema up to this collector's version")
+    prune_cmd = sub.add_parser("prune", help="delete raw envelopes older than the retention, evidence kept")
+    prune_cmd.add_argument("--days", type=int, help="instead of [store] retain_envelopes_days")
     sub.add_parser("run", help="run the collector service")
     status = sub.add_parser("status", help="each agent: online/offline, last seen, counts")
     status.add_argument("--json", action="store_true")
@@ -301,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "keygen": cmd_keygen,
         "agents": cmd_agents,
         "migrate": cmd_migrate,
+        "prune": cmd_prune,
         "run": cmd_run,
         "status": cmd_status,
         "vulndb": cmd_vulndb,

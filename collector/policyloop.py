@@ -22,6 +22,7 @@ from collector.judge.centre import CentreJudge
 from collector.policy.commanding import CommandIssuer
 from collector.policy.runner import PassResult, PolicyRunner
 from collector.store import Store
+from collector.store.retention import Retention
 from collector.violations import ViolationStore
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,7 @@ class PolicyLoop:
             issuer=self.issuer,
             judge=CentreJudge(self._db, clock=clock),  # the centre judges again (collector.judge)
         )
+        self.retention = Retention(self._db, clock, days=config.retain_envelopes_days)
         self.passes = 0
         self.failures = 0
         self.last_duration_s = 0.0
@@ -102,6 +104,7 @@ class PolicyLoop:
             if self._clock.monotonic() >= next_pass:
                 next_pass = self._clock.monotonic() + self._interval
                 self.run_pass()
+                self.prune()
             self.wake.wait(max(0.0, next_pass - self._clock.monotonic()))
             self.wake.clear()
 
@@ -111,6 +114,14 @@ class PolicyLoop:
             policy = self.runner.reload()  # logs policy_reloaded or policy_reload_failed itself
         if policy.version != before:
             self._on_reloaded()
+
+    def prune(self) -> None:
+        """Retention, on its own interval (collector.store.retention), after a pass."""
+        try:
+            with self.stage.working():
+                self.retention.tick()
+        except Exception:  # the database may be away: pruning waits for its next interval
+            log.exception("pruning_failed")
 
     def run_pass(self) -> None:
         started = time.perf_counter()

@@ -2,8 +2,10 @@
 
 A ``Backend`` opens DB-API connections and knows its engine's few differences: placeholder
 style, the statement that opens a write transaction, how to keep two collectors from running
-the same migration or storing the same agent's batch at once, and how to tell a connection the
-server has dropped.
+the same migration or storing the same agent's batch at once, how to tell a connection the
+server has dropped, and how to mark rows so a reader can ask for what changed since it last
+read (SQLite: a counter, writes being serialised; PostgreSQL: transaction ids against the
+reader's snapshot, so concurrent collectors never wait on one counter).
 """
 
 from __future__ import annotations
@@ -42,3 +44,12 @@ class Backend(Protocol):
     def lock_agents(self, conn: Any, agents: Sequence[tuple[str, str]]) -> None:
         """Inside a write transaction: wait until no other process is storing for these agents."""
         ...
+
+    def change_mark(self, conn: Any) -> int:
+        """Inside a write transaction: the mark its rows carry in their ``changed`` column. A
+        transaction that commits after a reader took its horizon has a mark at or above it."""
+        ...
+
+    # One statement giving the reader's horizon: every row written by a transaction the reader
+    # could not see yet will carry a mark at or above it. Read it before the rows.
+    horizon_sql: str

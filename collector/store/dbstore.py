@@ -15,12 +15,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from agent.wire.envelope import Envelope, Kind, encode
-from collector.store import schema
+from collector.store import projections, schema
 from collector.store.backend import Backend
 from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_row
 from collector.store.transaction import Database, Tx
 from collector.store.types import AgentRow, StoredBatch
-from collector.store.values import as_time_text, json_text, normal_time, stored_time
+from collector.store.values import as_json, as_time_text, json_text, normal_time, stored_time
 
 _STATUS_KEYS = ("site", "agent", "revoked_at", "state", "reason", "state_ts", "last_seen")
 _PENDING_KEYS = ("site", "agent", "public_key", "host", "requested_at")
@@ -155,28 +155,32 @@ class Store:
         with self._write(f"storing a batch of {len(envelopes)}") as db:
             self.backend.lock_agents(db.conn, agents)
             seen = self._stored_seqs(db, envelopes)
+            pruned = self._pruned_up_to(db, envelopes)
             for env in envelopes:
                 ident = (env.site, env.agent, env.boot, env.seq)
-                if ident in seen:
+                if ident in seen or env.seq <= pruned.get((env.site, env.agent, env.boot), 0):
                     duplicates.append(env)
                 else:
                     seen.add(ident)
                     new.append(env)
             self._insert_envelopes(db, new, received_at)
+            mark = self.backend.change_mark(db.conn)
             # Sorted, so two collectors upserting the same devices lock the rows in one order.
             rows = sorted(
                 (
-                    device_row(e, e.body["device"], normal_time(e.ts) or received_at)
+                    (*device_row(e, e.body["device"], normal_time(e.ts) or received_at), mark)
                     for e in new
                     if e.kind is Kind.INVENTORY and isinstance(e.body.get("device"), dict)
                 ),
                 key=lambda r: (r[0], r[1]),
             )
             db.executemany(UPSERT_DEVICE, rows)
+            projections.update_flows(db, new, mark)
+            projections.update_health(db, new, mark)
             for env in new:
                 if env.kind is Kind.STATUS:
-                    self._apply_status(db, env, received_at)
-            self._touch_agents(db, agents, received_at)
+                    self._apply_status(db, env, received_at, mark)
+            self._touch_agents(db, agents, received_at, mark)
         return StoredBatch(new=new, duplicates=duplicates)
 
     def _insert_envelopes(self, db: Tx, new: Sequence[Envelope], received_at: str) -> None:
@@ -215,23 +219,43 @@ class Store:
             found.update((site, agent, boot, int(seq)) for (seq,) in rows)
         return found
 
-    def _apply_status(self, db: Tx, env: Envelope, received_at: str) -> None:
+    def _pruned_up_to(self, db: Tx, envelopes: Sequence[Envelope]) -> dict[tuple[str, str, str], int]:
+        """Retention deleted each boot's envelopes up to here: a replay of one is still a duplicate."""
+        tops = {}
+        for site, agent, boot in sorted({(e.site, e.agent, e.boot) for e in envelopes}):
+            row = db.one(
+                "SELECT up_to FROM pruned WHERE site = ? AND agent = ? AND boot = ?", (site, agent, boot)
+            )
+            if row is not None:
+                tops[(site, agent, boot)] = int(row[0])
+        return tops
+
+    def _apply_status(self, db: Tx, env: Envelope, received_at: str, mark: int) -> None:
         state = env.body.get("state")
         if isinstance(state, str):
             db.execute(
-                "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
-                "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts "
+                "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen, changed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+                "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts, "
+                "changed = excluded.changed "
                 "WHERE agent_status.state_ts IS NULL OR agent_status.state_ts <= excluded.state_ts",
-                (env.site, env.agent, state, _text(env.body.get("reason")), normal_time(env.ts), received_at),
+                (
+                    env.site,
+                    env.agent,
+                    state,
+                    _text(env.body.get("reason")),
+                    normal_time(env.ts),
+                    received_at,
+                    mark,
+                ),
             )
 
-    def _touch_agents(self, db: Tx, agents: Iterable[tuple[str, str]], received_at: str) -> None:
+    def _touch_agents(self, db: Tx, agents: Iterable[tuple[str, str]], received_at: str, mark: int) -> None:
         db.executemany(
-            "INSERT INTO agent_status (site, agent, state, state_ts, last_seen) "
-            "VALUES (?, ?, 'unknown', NULL, ?) ON CONFLICT (site, agent) DO UPDATE SET "
-            "last_seen = excluded.last_seen",
-            [(site, agent, received_at) for site, agent in agents],
+            "INSERT INTO agent_status (site, agent, state, state_ts, last_seen, changed) "
+            "VALUES (?, ?, 'unknown', NULL, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+            "last_seen = excluded.last_seen, changed = excluded.changed",
+            [(site, agent, received_at, mark) for site, agent in agents],
         )
 
     def bump_counters(self, counts: dict[tuple[str, str, str], int]) -> None:
@@ -265,12 +289,19 @@ class Store:
                 s[key] = as_time_text(s[key])
         return sorted(status, key=_by_agent)
 
-    def devices(self) -> list[dict[str, Any]]:
+    def horizon(self) -> int:
+        """Where a reader stands now: pass it as ``since`` next time to get only what changed
+        after (some rows may come twice; none is missed). Read it before the rows."""
+        return int(self._query("reading the change horizon", self.backend.horizon_sql)[0][0])
+
+    def devices(self, since: int = 0) -> list[dict[str, Any]]:
+        """The newest record of each device (those changed at or after ``since``)."""
         rows = self._query(
             "reading devices",
             f"SELECT {', '.join('d.' + c for c in DEVICE_COLUMNS)}, e.payload FROM devices d "
             "JOIN envelopes e ON e.site = d.site AND e.agent = d.agent AND e.boot = d.evidence_boot "
-            "AND e.seq = d.evidence_seq",
+            "AND e.seq = d.evidence_seq WHERE d.changed >= ?",
+            (since,),
         )
         devices = []
         for row in rows:
@@ -280,6 +311,43 @@ class Store:
             device["record"] = json.loads(row[-1])["body"].get("device", {})
             devices.append(device)
         return sorted(devices, key=device_order)
+
+    def flows(self, since: int = 0) -> list[dict[str, Any]]:
+        """The ``flows`` projection (rows changed at or after ``since``): site, agent, the newest
+        finding as ``record``, first/last_seen, count, bytes, and ``evidence`` refs."""
+        rows = self._query(
+            "reading flows",
+            "SELECT site, agent, first_seen, last_seen, count, bytes, record, evidence FROM flows "
+            "WHERE changed >= ?",
+            (since,),
+        )
+        flows = [
+            {
+                "site": site,
+                "agent": agent,
+                "first_seen": as_time_text(first),
+                "last_seen": as_time_text(last),
+                "count": int(count),
+                "bytes": None if nbytes is None else int(nbytes),
+                "record": as_json(record),
+                "evidence": as_json(evidence),
+            }
+            for site, agent, first, last, count, nbytes, record, evidence in rows
+        ]
+        return sorted(flows, key=_flow_order)
+
+    def agent_health(self, since: int = 0) -> list[dict[str, Any]]:
+        """Each agent's newest health body (those changed at or after ``since``)."""
+        rows = self._query(
+            "reading agent health",
+            "SELECT site, agent, ts, boot, seq, body FROM agent_health WHERE changed >= ?",
+            (since,),
+        )
+        health = [
+            {"site": s, "agent": a, "ts": as_time_text(t), "boot": b, "seq": int(q), "body": as_json(body)}
+            for s, a, t, b, q, body in rows
+        ]
+        return sorted(health, key=_by_agent)
 
     def count_envelopes(self, kind: str | None = None) -> int:
         if kind is None:
@@ -310,3 +378,12 @@ class Store:
 
 def _by_agent(row: dict[str, Any]) -> tuple[str, str]:
     return (row["site"], row["agent"])
+
+
+def _flow_order(row: dict[str, Any]) -> tuple[str, ...]:
+    r = row["record"]
+    return (
+        row["site"],
+        row["agent"],
+        *(str(r.get(k)) for k in ("device", "destination", "port", "protocol")),
+    )

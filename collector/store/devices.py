@@ -15,16 +15,18 @@ DEVICE_COLUMNS = (
 _LATEST = ("agent", "address", "port", "mac", "manufacturer", "model", "firmware", "serial", "maker", "brand",
            "maker_confidence", "last_seen", "evidence_boot", "evidence_seq")  # fmt: skip
 # A backlog can deliver an older record after a newer one: the newer record's fields win,
-# and first_seen keeps the earliest time either ever reported.
+# and first_seen keeps the earliest time either ever reported. A row gets the batch's change
+# mark (collector.store.projections) as a last parameter.
 UPSERT_DEVICE = (
-    f"INSERT INTO devices ({', '.join(DEVICE_COLUMNS)}) VALUES ({', '.join('?' * len(DEVICE_COLUMNS))}) "
+    f"INSERT INTO devices ({', '.join(DEVICE_COLUMNS)}, changed) "
+    f"VALUES ({', '.join('?' * (len(DEVICE_COLUMNS) + 1))}) "
     "ON CONFLICT (site, device_key) DO UPDATE SET "
     + ", ".join(
         f"{c} = CASE WHEN devices.last_seen <= excluded.last_seen THEN excluded.{c} ELSE devices.{c} END"
         for c in _LATEST
     )
     + ", first_seen = CASE WHEN excluded.first_seen < devices.first_seen "
-    "THEN excluded.first_seen ELSE devices.first_seen END"
+    "THEN excluded.first_seen ELSE devices.first_seen END, changed = excluded.changed"
 )
 
 

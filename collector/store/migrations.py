@@ -15,7 +15,7 @@ Adding a table or a column (the only way to change the schema)::
        on PostgreSQL (``expand``). Read such values with ``collector.store.values``
        (``as_datetime``, ``as_json``): PostgreSQL hands back datetime and dict, SQLite str.
        Where the engines must differ, give ``sqlite=[...]`` and ``postgresql=[...]``
-       (run after the shared statements).
+       (run after the shared statements). Filling a new table from stored rows: ``backfill``.
     4. Add an index for every query a report runs per row; test the step on both engines
        (``tests/collector/test_migrations.py``: an old schema with rows, migrated, rows intact).
 
@@ -26,8 +26,11 @@ round 0.98 to 0.9800000190734863.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from collector.store import projections
+from collector.store.transaction import Tx
 
 # Column types that differ by engine, written as these tokens in the DDL.
 TYPE_TOKENS = {
@@ -43,6 +46,9 @@ class Migration:
     statements: Sequence[str] = ()
     sqlite: Sequence[str] = field(default=())
     postgresql: Sequence[str] = field(default=())
+    # Python run after the statements, in the same transaction (filling a new table from rows
+    # already stored); it gets the transaction and the step's change mark.
+    backfill: Callable[[Tx, int], object] | None = None
 
     def for_engine(self, engine: str) -> list[str]:
         """The statements to run on ``engine`` ("sqlite" or "postgresql"), types expanded."""
@@ -436,6 +442,68 @@ MIGRATIONS: list[Migration] = [
                 beat_at DOUBLE PRECISION NOT NULL
             )""",
         ],
+    ),
+    Migration(
+        12,
+        "projections kept at ingest (flows, agent health), change marks, retention",
+        [
+            # One row per flow an agent reported: the newest finding (counters are cumulative),
+            # the earliest first_seen, and the newest envelopes that carried it.
+            """CREATE TABLE flows (
+                site TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                device TEXT NOT NULL,
+                destination TEXT NOT NULL,
+                port INTEGER NOT NULL,
+                protocol TEXT NOT NULL,
+                first_seen {ts},
+                last_seen {ts},
+                count BIGINT NOT NULL,
+                bytes BIGINT,
+                record {json} NOT NULL,
+                evidence {json} NOT NULL,
+                changed BIGINT NOT NULL,
+                PRIMARY KEY (site, agent, device, destination, port, protocol)
+            )""",
+            "CREATE INDEX flows_changed ON flows (changed)",
+            """CREATE TABLE agent_health (
+                site TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                ts {ts},
+                boot TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                body {json} NOT NULL,
+                changed BIGINT NOT NULL,
+                PRIMARY KEY (site, agent)
+            )""",
+            # The change mark of the write that last touched a row (see collector.store.changes).
+            "ALTER TABLE devices ADD COLUMN changed BIGINT NOT NULL DEFAULT 0",
+            "CREATE INDEX devices_changed ON devices (changed)",
+            "ALTER TABLE agent_status ADD COLUMN changed BIGINT NOT NULL DEFAULT 0",
+            "CREATE TABLE change_counter (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)",
+            "INSERT INTO change_counter (id, value) VALUES (1, 0)",
+            # Envelopes something outside the store points at (a report, an export): never pruned.
+            """CREATE TABLE evidence_holds (
+                site TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                boot TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                held_by TEXT NOT NULL,
+                held_at {ts} NOT NULL,
+                PRIMARY KEY (site, agent, boot, seq, held_by)
+            )""",
+            "CREATE INDEX envelopes_received ON envelopes (received_at)",
+            # Per (site, agent, boot), the highest seq retention deleted: a replay of a pruned
+            # envelope is still a duplicate.
+            """CREATE TABLE pruned (
+                site TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                boot TEXT NOT NULL,
+                up_to BIGINT NOT NULL,
+                PRIMARY KEY (site, agent, boot)
+            )""",
+        ],
+        backfill=projections.rebuild,
     ),
 ]
 

@@ -63,6 +63,14 @@ class PostgresBackend:
     def lock_migrations(self, conn: Any) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (MIGRATION_LOCK,))
 
+    # Every transaction the reader's snapshot does not see has an id at or above its xmin. A
+    # transaction left open anywhere on the server holds xmin back: readers then get rows
+    # written since again (never fewer), bounded by what changed meanwhile.
+    horizon_sql = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+    def change_mark(self, conn: Any) -> int:
+        return int(conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0])
+
     def lock_agents(self, conn: Any, agents: Sequence[tuple[str, str]]) -> None:
         # In one order everywhere, so two collectors' batches cannot deadlock on each other.
         names = sorted({f"{site}/{agent}" for site, agent in agents})

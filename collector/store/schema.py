@@ -55,6 +55,8 @@ def _apply(db: Database, tx: Tx, step: Migration) -> None:
     try:
         for statement in step.for_engine(db.engine):
             tx.execute(statement)
+        if step.backfill is not None:
+            step.backfill(tx, db.backend.change_mark(tx.conn))
         tx.execute(
             "INSERT INTO schema_version (version, description) VALUES (?, ?)",
             (step.version, step.description),

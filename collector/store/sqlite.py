@@ -55,6 +55,13 @@ class SqliteBackend:
     def lock_agents(self, conn: Any, agents: Sequence[tuple[str, str]]) -> None:
         """``BEGIN IMMEDIATE`` already holds the only write lock."""
 
+    # Writers are serialised, so a counter bumped in each write transaction orders them.
+    horizon_sql = "SELECT value + 1 FROM change_counter WHERE id = 1"
+
+    def change_mark(self, conn: Any) -> int:
+        conn.execute("UPDATE change_counter SET value = value + 1 WHERE id = 1")
+        return int(conn.execute("SELECT value FROM change_counter WHERE id = 1").fetchone()[0])
+
 
 def _set_wal(conn: sqlite3.Connection) -> None:
     # Switching a new file to WAL needs it to itself, and SQLite reports "locked" at once instead

@@ -278,3 +278,33 @@ def test_store_table_in_the_config() -> None:
         {**base, "store": {"migrate_on_start": True, "retain_envelopes_days": 90}}, "c.toml"
     )
     assert (told.migrate_on_start, told.retain_envelopes_days) == (True, 90)
+
+
+def test_projections_are_filled_from_stored_history(database_url: str) -> None:
+    from collector.store.projections import rebuild
+
+    step = next(m.version for m in MIGRATIONS if m.backfill is rebuild)
+    old_database(database_url, step - 1)
+    finding = {"device": "10.0.0.9", "destination": "203.0.113.9", "port": 443, "protocol": "tcp",
+               "first_seen": format_utc(T0), "last_seen": format_utc(T0), "count": 3}  # fmt: skip
+    sealed = [
+        seal(KEY, agent="pi", site="hq", boot="b1", seq=1, ts=T0, kind=Kind.FLOW, body={"flow": finding}),
+        seal(KEY, agent="pi", site="hq", boot="b1", seq=2, ts=T0, kind=Kind.HEALTH, body={"outbox": 4}),
+    ]
+    db = _database(database_url)
+    try:
+        with db.transaction("old rows") as tx:
+            tx.executemany(
+                "INSERT INTO envelopes (site, agent, boot, seq, kind, ts, received_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.site, e.agent, e.boot, e.seq, e.kind.value, e.ts, e.ts, e.raw.decode()) for e in sealed],
+            )
+    finally:
+        db.close()
+    store = open_store(database_url, migrate=True)
+    try:
+        [row] = store.flows()
+        assert (row["count"], row["evidence"]) == (3, [{"agent": "pi", "boot": "b1", "seq": 1}])
+        assert [h["body"] for h in store.agent_health()] == [{"outbox": 4}]
+    finally:
+        store.close()
