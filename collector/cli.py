@@ -205,7 +205,16 @@ def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:
                 f"  {storage.get('withheld_messages')} messages not stored and not confirmed: "
                 "agents keep them in their outbox and send again"
             )
-        columns = ["site", "agent", "liveness", "last_seen", "accepted", "duplicate", "rejected"]
+        columns = [
+            "site",
+            "agent",
+            "liveness",
+            "last_seen",
+            "accepted",
+            "duplicate",
+            "rejected",
+            "enforcement",
+        ]
         sys.stdout.write(render(rows, columns))
     return 0
 

@@ -256,8 +256,9 @@ class Ack:
 
     @property
     def outcome_text(self) -> str:
-        """The outcome as stored and shown: the enum value, or ``unknown:<what the agent said>``."""
-        return self.outcome.value if self.outcome else f"unknown:{self.unknown.get('outcome', '')}"
+        """The outcome as stored and shown: the enum value, or ``unknown`` (what the agent said
+        is in ``unknown["outcome"]``)."""
+        return self.outcome.value if self.outcome else "unknown"
 
     @property
     def reason_text(self) -> str | None:

@@ -1,9 +1,11 @@
-"""``camsentry-collector`` subcommands for policy, violations, quarantine and compliance.
+"""``camsentry-collector`` subcommands for policy, violations, quarantine, commands and compliance.
 
 The collector's CLI registers them with ``add_policy_commands(subparsers, ctx)``; each parser
 gets ``func=handler`` where ``handler(args) -> int`` is the exit code (0 ok, 1 refused or
-invalid, 2 not found or ambiguous). Database, command sending and the device list come in
-through ``PolicyCliContext`` so this module never opens MQTT or chooses a database itself.
+invalid, 2 not found or ambiguous; ``quarantine``/``release``, which wait for the agent's ack
+as the database records it: 3 the agent refused or failed it, 4 no ack in time). Database,
+command sending and the device list come in through ``PolicyCliContext`` so this module never
+opens MQTT or chooses a database itself.
 ``ctx`` may be a context or a factory ``(args) -> PolicyCliContext`` called when a command
 runs (after the collector has read its ``--config``). A CLI that already has a ``report``
 command passes ``include_report=False`` and calls ``run_compliance_report(ctx, fmt)`` itself.
@@ -15,6 +17,7 @@ import argparse
 import getpass
 import json
 import sys
+import time as time_module
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,7 +30,14 @@ from agent.runtime.table import FORMATS, Column, render
 from agent.wire.addresses import is_plain_address
 from agent.wire.commands import CommandAction
 from agent.wire.timefmt import parse_utc
-from collector.policy.commanding import CommandSender, last_command, policy_params, quarantines_in_force
+from collector.policy.commanding import (
+    CommandSender,
+    last_command,
+    policy_params,
+    quarantines_in_force,
+    recent_commands,
+    wait_for_ack,
+)
 from collector.policy.engine import DeviceFact
 from collector.policy.model import Policy, PolicyError, check_policy_file, default_policy, load_policy
 from collector.policy.pushing import push_decision
@@ -35,7 +45,10 @@ from collector.reports.compliance import RENDERERS, build_compliance
 from collector.store.transaction import Database
 from collector.violations import TransitionError, ViolationRow, ViolationState, ViolationStore
 
-EXIT_OK, EXIT_INVALID, EXIT_NOT_FOUND = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_NOT_APPLIED, EXIT_NO_ACK = 0, 1, 2, 3, 4
+# How long ``quarantine``/``release`` wait for the agent's ack by default: an agent answers in
+# well under a second; a reconnecting one within its MQTT keepalive.
+DEFAULT_ACK_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,8 @@ class PolicyCliContext:
     # Enrolled, not revoked agents as (site, agent): who ``policy push`` can send to.
     list_agents: Callable[[], Sequence[tuple[str, str]]] | None = None
     clock: Clock = field(default_factory=SystemClock)
+    # How a CLI waiting for an ack passes the time between looks (tests move a fake clock).
+    pause: Callable[[float], object] = time_module.sleep
     out: TextIO | None = None
     err: TextIO | None = None
 
@@ -286,6 +301,44 @@ def _command(r: _Run, args: argparse.Namespace, action: CommandAction) -> int:
     params: dict[str, Any] = {"recorders": list(recorders)} if action is CommandAction.QUARANTINE else {}
     cid = r.ctx.send_command(place.site, place.agent, action, place.address, params, issued_by=args.by)
     print(f"{action.value} command {cid} sent to {place.site}/{place.agent} for {place.address}", file=r.out)
+    if args.wait <= 0:
+        return EXIT_OK
+    return _await_ack(r, place.site, place.agent, cid, args.wait)
+
+
+def _await_ack(r: _Run, site: str, agent: str, cid: int, wait_s: float) -> int:
+    """Print the agent's answer to command ``cid`` as the database has it; the exit code says it."""
+    status = wait_for_ack(
+        r.connection(), site, agent, cid, timeout_s=wait_s, clock=r.ctx.clock, pause=r.ctx.pause
+    )
+    if status is None:
+        print(
+            f"error: no ack from {site}/{agent} within {wait_s:g} s; the command stays valid until it "
+            f"expires: see `commands --site {site} --agent {agent}`",
+            file=r.err,
+        )
+        return EXIT_NO_ACK
+    print(f"command {cid}: {status.verdict()}", file=r.out if status.in_force else r.err)
+    return EXIT_OK if status.in_force else EXIT_NOT_APPLIED
+
+
+COMMAND_COLUMNS = [
+    Column("site"),
+    Column("agent"),
+    Column("id", align="right"),
+    Column("action"),
+    Column("device"),
+    Column("issued"),
+    Column("issued_by", "BY"),
+    Column("outcome"),
+    Column("reason"),
+    Column("detail", width=72),
+]
+
+
+def _commands(r: _Run, args: argparse.Namespace) -> int:
+    rows = recent_commands(r.connection(), site=args.site, agent=args.agent, limit=args.limit)
+    r.out.write(render([c.as_row() for c in rows], COMMAND_COLUMNS, args.format))
     return EXIT_OK
 
 
@@ -378,7 +431,23 @@ def add_policy_commands(subparsers: Any, ctx: ContextSource, *, include_report: 
         p.add_argument("--by", default=user)
         if action is CommandAction.QUARANTINE:
             p.add_argument("--dry-run", action="store_true", help="print the exact rules, send nothing")
+        p.add_argument(
+            "--wait",
+            type=float,
+            default=DEFAULT_ACK_WAIT_S,
+            metavar="SECONDS",
+            help=f"wait this long for the agent's ack and print it (default {DEFAULT_ACK_WAIT_S:g}); "
+            "exit 0 applied, 3 refused or failed, 4 no ack",
+        )
+        p.add_argument("--no-wait", dest="wait", action="store_const", const=0.0, help="send and exit")
         p.set_defaults(func=_wrap(ctx, _command_handler(action)))
+
+    cmds = subparsers.add_parser("commands", help="commands sent to agents and what each agent answered")
+    cmds.add_argument("--site")
+    cmds.add_argument("--agent")
+    cmds.add_argument("--limit", type=int, default=50, help="newest first (default 50)")
+    _add_format(cmds)
+    cmds.set_defaults(func=_wrap(ctx, _commands))
 
     if not include_report:
         return

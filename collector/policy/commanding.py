@@ -10,6 +10,7 @@ skipping devices already quarantined or with a quarantine in flight.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,15 +21,28 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.enforce.rules import Quarantine
 from agent.runtime.clock import Clock
-from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, seal_command
+from agent.wire.commands import (
+    CMD_KIND,
+    DEFAULT_TTL,
+    Ack,
+    AckError,
+    AckOutcome,
+    Command,
+    CommandAction,
+    seal_command,
+)
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
 from collector.policy.model import Policy
 from collector.store.transaction import Database
-from collector.store.values import as_datetime, as_json, json_text
+from collector.store.values import as_datetime, as_json, as_time_text, json_text, plain_text
 
 log = structlog.get_logger(__name__)
+
+# How often a CLI waiting for an ack looks at the command's row: the ack reaches the database
+# through the running collector service, another process, so there is no event to wait on.
+ACK_POLL_S = 0.2
 
 Publish = Callable[[str, bytes], None]
 
@@ -139,27 +153,44 @@ class CommandIssuer:
         return cid
 
     def record_ack(self, site: str, agent: str, body: dict[str, Any]) -> bool:
-        """Store an agent's ack body (from a verified ``ack`` envelope); False if unknown command."""
-        cid = body.get("command_id")
-        if type(cid) is not int:
-            log.warning("ack_without_command", site=site, agent=agent, reason=body.get("reason"))
+        """Store an agent's ack body (from a verified ``ack`` envelope) on its command row; False
+        when it names no command this collector sent. The envelope itself is stored either way."""
+        try:
+            ack = Ack.decode(body)
+        except AckError as exc:
+            log.warning("ack_unreadable", site=site, agent=agent, error=str(exc))
             return False
+        if ack.command_id is None:
+            log.warning("ack_without_command", site=site, agent=agent, reason=ack.reason_text)
+            return False
+        detail = ack.detail
+        if ack.outcome is None:  # a newer agent's outcome: kept in words, counted as not applied
+            detail = f"outcome {ack.unknown.get('outcome')!r} is unknown to this collector; {detail}"
         with self.db.transaction("recording a command ack") as tx:
             cur = tx.execute(
                 "UPDATE commands SET outcome = ?, ack_reason = ?, ack_detail = ?, ruleset = ?, "
                 "acked_at = ? WHERE site = ? AND agent = ? AND id = ?",
                 (
-                    str(body.get("outcome")),
-                    body.get("reason"),
-                    str(body.get("detail") or "")[:4000],
-                    str(body.get("ruleset") or "")[:65536],
+                    ack.outcome_text,
+                    ack.reason_text,
+                    plain_text(detail[:4000]),
+                    plain_text(ack.ruleset[:65536]),
                     format_utc(self.clock.now()),
                     site,
                     agent,
-                    cid,
+                    ack.command_id,
                 ),
             )
-            return bool(cur.rowcount)
+            found = bool(cur.rowcount)
+        log.info(
+            "command_acked" if found else "ack_for_unknown_command",
+            site=site,
+            agent=agent,
+            command_id=ack.command_id,
+            outcome=ack.outcome_text,
+            reason=ack.reason_text,
+        )
+        return found
 
     def push_policy(self, policy: Policy, site: str, agent: str, *, issued_by: str = "collector") -> int:
         """Send the site's egress allowlist and core networks to one agent (action ``policy``);
@@ -253,3 +284,113 @@ def quarantines_in_force(db: Database) -> dict[tuple[str, str, str], Quarantine]
         except (ValueError, TypeError, AttributeError):
             log.warning("command_row_unreadable", site=site, agent=agent, command_id=cid)
     return state
+
+
+# The outcomes after which a command is in force at the agent.
+IN_FORCE = frozenset({AckOutcome.APPLIED.value, AckOutcome.STORED.value})
+
+
+@dataclass(frozen=True)
+class CommandStatus:
+    """One command as the operator sees it: what was sent and what the agent answered.
+    ``outcome`` None: no ack yet."""
+
+    site: str
+    agent: str
+    id: int
+    action: str
+    device: str
+    issued: str | None
+    expires: str | None
+    issued_by: str
+    outcome: str | None
+    reason: str | None
+    detail: str
+    acked_at: str | None
+
+    @property
+    def in_force(self) -> bool:
+        return self.outcome in IN_FORCE
+
+    def as_row(self) -> dict[str, Any]:
+        return {**self.__dict__, "outcome": self.outcome or "no ack yet"}
+
+    def summary(self) -> str:
+        """``quarantine 4: refused (enforcement_disabled)``: the command and its answer, short."""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{self.action} {self.id}: {self.outcome or 'no ack yet'}{why}"
+
+    def verdict(self) -> str:
+        """``applied``, ``refused (enforcement_disabled): <detail>``, ...: one line for a person."""
+        if self.outcome is None:
+            return "no ack yet"
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{self.outcome}{why}" + (f": {self.detail}" if self.detail else "")
+
+
+_STATUS_SQL = (
+    "SELECT site, agent, id, action, device, issued, expires, issued_by, outcome, ack_reason, "
+    "ack_detail, acked_at FROM commands"
+)
+
+
+def _status(row: Sequence[Any]) -> CommandStatus:
+    site, agent, cid, action, device, issued, expires, by, outcome, reason, detail, acked = row
+    return CommandStatus(
+        site, agent, int(cid), action, device, as_time_text(issued), as_time_text(expires), by,
+        outcome, reason, detail or "", as_time_text(acked),
+    )  # fmt: skip
+
+
+def command_status(db: Database, site: str, agent: str, cid: int) -> CommandStatus | None:
+    rows = db.read(
+        "reading a command", _STATUS_SQL + " WHERE site = ? AND agent = ? AND id = ?", (site, agent, cid)
+    )
+    return _status(rows[0]) if rows else None
+
+
+def recent_commands(
+    db: Database, *, site: str | None = None, agent: str | None = None, limit: int = 50
+) -> list[CommandStatus]:
+    """The newest ``limit`` commands (of ``site``/``agent`` if given), newest first."""
+    where, params = [], []
+    for column, value in (("site", site), ("agent", agent)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    sql = _STATUS_SQL + (" WHERE " + " AND ".join(where) if where else "")
+    sql += f" ORDER BY issued DESC, site, agent, id DESC LIMIT {int(limit)}"
+    return [_status(r) for r in db.read("listing commands", sql, params)]
+
+
+def last_enforcement(db: Database) -> dict[tuple[str, str], CommandStatus]:
+    """Each agent's newest quarantine or release, with its ack: whether it can enforce at all."""
+    rows = db.read(
+        "reading enforcement acks",
+        _STATUS_SQL + " WHERE action IN ('quarantine', 'release') ORDER BY site, agent, id",
+    )
+    return {(s.site, s.agent): s for s in map(_status, rows)}
+
+
+def wait_for_ack(
+    db: Database,
+    site: str,
+    agent: str,
+    cid: int,
+    *,
+    timeout_s: float,
+    clock: Clock,
+    pause: Callable[[float], object] = time.sleep,
+    poll_s: float = ACK_POLL_S,
+) -> CommandStatus | None:
+    """The command once its ack is in the database (whoever stored it: the collector service
+    records every ack it receives); None when none came within ``timeout_s``."""
+    deadline = clock.monotonic() + timeout_s
+    while True:
+        status = command_status(db, site, agent, cid)
+        if status is not None and status.outcome is not None:
+            return status
+        left = deadline - clock.monotonic()
+        if left <= 0:
+            return None
+        pause(min(poll_s, left))

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.wire.timefmt import parse_utc
+from collector.policy.commanding import last_enforcement
 from collector.store import Store
 
 
@@ -25,9 +26,11 @@ def liveness(row: dict[str, Any], now: datetime, silent_after_s: float) -> str:
 
 def status_rows(store: Store, *, now: datetime, silent_after_s: float) -> list[dict[str, Any]]:
     counters = store.counters()
+    enforcement = last_enforcement(store.db)
     rows = []
     for row in store.agent_status():
         counts = counters.get((row["site"], row["agent"]), {})
+        last = enforcement.get((row["site"], row["agent"]))
         rejected = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("rejected:")}
         rows.append(
             {
@@ -41,6 +44,7 @@ def status_rows(store: Store, *, now: datetime, silent_after_s: float) -> list[d
                 "duplicate": counts.get("duplicate", 0),
                 "rejected": sum(rejected.values()),
                 "rejected_by_reason": rejected,
+                "enforcement": last.summary() if last else None,
             }
         )
     unattributed = counters.get(("?", "?"), {})

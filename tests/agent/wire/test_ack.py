@@ -32,7 +32,8 @@ def test_unknown_values_are_kept_not_dropped() -> None:
     body = {"command_id": 3, "outcome": "partially_applied", "reason": "ebpf_busy", "detail": "x"}
     ack = Ack.decode(body)
     assert (ack.outcome, ack.reason) == (None, None)
-    assert (ack.outcome_text, ack.reason_text) == ("unknown:partially_applied", "unknown:ebpf_busy")
+    assert (ack.outcome_text, ack.reason_text) == ("unknown", "unknown:ebpf_busy")
+    assert ack.unknown == {"outcome": "partially_applied", "reason": "ebpf_busy"}
     assert ack.to_json()["outcome"] == "partially_applied"
 
 

@@ -106,6 +106,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 policy_path=policy_path,
                 list_devices=lambda: DEVICES,
                 clock=clock,
+                pause=clock.advance,
                 out=out,
                 err=err,
             )
@@ -195,7 +196,7 @@ def test_quarantine_dry_run_then_real_then_release(world: World, tmp_path: Path)
     assert "ip saddr 10.77.1.2 ip daddr { 10.77.2.2 } accept" in out
     assert world.published == []
 
-    code, out, _ = world.run("quarantine", "10.77.1.2", "--by", "alice")
+    code, out, _ = world.run("quarantine", "10.77.1.2", "--by", "alice", "--no-wait")
     assert code == 0
     assert out.strip() == "quarantine command 1 sent to hq/a1 for 10.77.1.2"
     (sent_topic, payload) = world.published[-1]
@@ -224,7 +225,7 @@ def test_quarantine_dry_run_then_real_then_release(world: World, tmp_path: Path)
     assert [a.address for a in actions] == ["10.77.1.2"]
     assert world.issuer.enforce(actions) == []
 
-    assert world.run("release", "hq-10.77.1.2")[0] == 0
+    assert world.run("release", "hq-10.77.1.2", "--no-wait")[0] == 0
     ack = handler.handle(world.published[-1][1])
     assert (ack["outcome"], ack["quarantined"]) == ("applied", [])
     world.issuer.record_ack("hq", "a1", ack)
@@ -305,3 +306,41 @@ def test_violations_since_is_what_a_digest_points_at(world: World) -> None:
     assert [r["opened_at"] for r in json.loads(out)] == [t for t in opened if t >= opened[-1]]
     code, out, _ = world.run("violations", "--json", "--since", "2999-01-01T00:00:00Z")
     assert json.loads(out) == []
+
+
+def test_quarantine_waits_for_the_ack_and_says_what_happened(world: World, tmp_path: Path) -> None:
+    """The ack as the collector service records it (here: as soon as the command is published)."""
+    agents = {
+        "disabled": CommandHandler(
+            world.agent_key.public_key(), tmp_path / "a", None, lambda _d: [], site="hq", agent="a1",
+            clock=FakeClock(NOW),
+        ),
+    }  # fmt: skip
+    answering: list[str] = []
+
+    def publish(topic_: str, payload: bytes) -> None:
+        world.published.append((topic_, payload))
+        if answering:
+            world.issuer.record_ack("hq", "a1", agents[answering[0]].handle(payload))
+
+    world.issuer.publish = publish
+    answering.append("disabled")
+    code, out, err = world.run("quarantine", "10.77.1.2")
+    assert code == 3
+    assert out.strip() == "quarantine command 1 sent to hq/a1 for 10.77.1.2"
+    assert err.startswith("command 1: refused (enforcement_disabled): [enforce] enabled = false")
+    assert world.issuer.quarantined() == set()
+
+    answering.clear()  # the agent is away: the wait ends, bounded
+    code, _, err = world.run("release", "10.77.1.2", "--wait", "5")
+    assert code == 4
+    assert "no ack from hq/a1 within 5 s" in err
+
+    code, out, _ = world.run("commands", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["id"], r["action"], r["outcome"], r["reason"]) for r in rows] == [
+        ("2", "release", "no ack yet", ""),
+        ("1", "quarantine", "refused", "enforcement_disabled"),
+    ]
+    code, out, _ = world.run("commands", "--agent", "a1")
+    assert "enforcement_disabled" in out and out.rstrip().endswith("(2 rows)")
