@@ -101,3 +101,16 @@ def test_plain_http_to_an_https_camera_fails_cleanly(running: Any) -> None:
     (spec,) = running.fleet.cameras
     (record,) = Sweeper(per_camera_timeout_s=3.0).sweep([CameraTarget(spec.address, spec.port)])
     assert not record["authenticated"] and record["findings"]
+
+
+def test_tls_to_a_plain_http_camera_is_tls_failed() -> None:
+    data = {
+        "fleet": {"seed": "https-test", "base_address": "127.22.9.20", "port": _free_port()},
+        "cameras": [{"profile": "axis-m5525-e-v8.40.1.1", "id": "plain"}],
+    }
+    with runner_mod.FleetRunner(fleet_mod.load_fleet(data), discovery=False, phone_home=False) as runner:
+        (spec,) = runner.fleet.cameras
+        target = CameraTarget(spec.address, spec.port, spec.username, spec.password, scheme="https")
+        (record,) = Sweeper(per_camera_timeout_s=3.0).sweep([target])
+        assert runner.call(lambda: dict(runner.cameras["plain"].counts)) == {}  # no SOAP request got through
+    assert _kinds(record).get("tls_failed") == "medium" and record["authenticated"] is None
