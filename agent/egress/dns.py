@@ -40,6 +40,16 @@ class DnsFormatError(ValueError):
     pass
 
 
+# What decoding a packet from the wire may raise; parse_dns_message turns each into None.
+DNS_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    DnsFormatError,
+    struct.error,
+    ValueError,
+    IndexError,
+    UnicodeError,
+)
+
+
 def _read_name(msg: bytes, offset: int) -> tuple[str, int]:
     """(name, offset after the name in the original position)."""
     labels: list[str] = []
@@ -78,10 +88,15 @@ def _read_name(msg: bytes, offset: int) -> tuple[str, int]:
 
 def parse_dns_answers(msg: bytes) -> list[DnsAnswer]:
     """A/AAAA answers of one DNS response message; [] for queries, errors and malformed bytes."""
+    return parse_dns_message(msg) or []
+
+
+def parse_dns_message(msg: bytes) -> list[DnsAnswer] | None:
+    """Like parse_dns_answers, but None when the bytes are malformed, so the caller can count them."""
     try:
         return _parse(msg)
-    except (DnsFormatError, struct.error, ValueError):
-        return []
+    except DNS_DECODE_ERRORS:
+        return None
 
 
 def _parse(msg: bytes) -> list[DnsAnswer]:
@@ -146,7 +161,7 @@ def parse_ip_udp(packet: bytes) -> tuple[str, str, int, int, bytes] | None:
         else:
             return None
         sport, dport, length = struct.unpack_from("!HHH", packet, udp)
-    except (struct.error, ValueError):
+    except DNS_DECODE_ERRORS:
         return None
     end = udp + length if length >= 8 else len(packet)
     return src, dst, sport, dport, packet[udp + 8 : end]

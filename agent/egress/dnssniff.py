@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from agent.egress.dns import DNS_PORT, DnsAnswer, parse_dns_answers, parse_ip_udp
+from agent.egress.dns import DNS_PORT, DnsAnswer, parse_dns_message, parse_ip_udp
 
 log = structlog.get_logger("agent.egress.dnssniff")
 
@@ -66,6 +66,7 @@ class DnsSniffer:
         self._thread: threading.Thread | None = None
         self.packets = 0
         self.answers = 0
+        self.malformed = 0
 
     def start(self) -> None:
         """Open the sockets (raises OSError without CAP_NET_RAW) and start the reader thread."""
@@ -106,7 +107,13 @@ class DnsSniffer:
                 parsed = parse_ip_udp(packet)
                 if parsed is None or parsed[2] != DNS_PORT:
                     continue
-                for answer in parse_dns_answers(parsed[4]):
+                answers = parse_dns_message(parsed[4])
+                if answers is None:
+                    self.malformed += 1  # counted; a debug line only, a sniffer sees any junk
+                    if self.malformed == 1 or self.malformed % 1000 == 0:
+                        log.debug("dns_malformed", count=self.malformed)
+                    continue
+                for answer in answers:
                     self.answers += 1
                     self._on_answer(parsed[0], answer)
 

@@ -44,6 +44,13 @@ _HOSTILE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _local = threading.local()
 
 Element = etree._Element
+# What lxml may raise for bytes a camera sent: the one tuple parse_xml turns into MalformedResponse.
+XML_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    etree.XMLSyntaxError,
+    etree.ParserError,
+    ValueError,
+    RecursionError,
+)
 
 
 def _parser() -> etree.XMLParser:
@@ -72,7 +79,7 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> Element:
         raise HostileXml("XML carries a DTD or entity declaration")
     try:
         root = etree.fromstring(data, parser=_parser())
-    except (etree.XMLSyntaxError, ValueError) as exc:
+    except XML_DECODE_ERRORS as exc:
         raise MalformedResponse(f"not well-formed XML: {str(exc)[:200]}") from exc
     if root is None:
         raise MalformedResponse("empty XML document")

@@ -42,6 +42,8 @@ def parse_toml_bytes(data: bytes) -> dict[str, Any]:
         raise TomlTextError(f"not valid TOML: {exc}") from None
     except RecursionError:
         raise TomlTextError("arrays or tables nested too deep to read") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (CPython's int-string limit)
+        raise TomlTextError(f"not readable: {str(exc)[:120]}") from None
 
 
 def load_toml(path: Path) -> dict[str, Any]:

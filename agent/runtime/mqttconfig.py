@@ -7,15 +7,25 @@ from pathlib import Path
 from agent.runtime.configfile import Table
 from agent.runtime.mqtt import MqttSettings, TlsSettings
 
+# A password, or a token: a few hundred bytes at most.
+MAX_SECRET_BYTES = 64 * 1024
+
 
 def read_secret_file(table: Table, name: str) -> str | None:
     path = table.opt_str(name)
     if path is None:
         return None
     try:
-        return Path(path).read_text().strip()
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_SECRET_BYTES + 1)  # bounded: a path to /dev/zero must not hang start-up
     except OSError as exc:
         raise table.error(name, f"cannot read {path}: {exc.strerror}") from exc
+    if len(data) > MAX_SECRET_BYTES:
+        raise table.error(name, f"{path} is larger than {MAX_SECRET_BYTES} bytes: not a password file")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise table.error(name, f"{path} is not UTF-8 text") from None
 
 
 def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
