@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from agent.runtime.errors import CamsentryError
+from agent.wire.timefmt import format_utc
 
 # A risk is accepted for a bounded time so that someone looks at it again (at least yearly).
 MAX_RISK_ACCEPTANCE = timedelta(days=366)
@@ -117,7 +118,7 @@ def check_risk_window(now: datetime, until: datetime | None) -> None:
     if until is None:
         raise TransitionError("a risk acceptance needs an end (--until)")
     if until <= now:
-        raise TransitionError(f"--until {until.isoformat()} is not in the future")
+        raise TransitionError(f"--until {format_utc(until)} is not in the future")
     if until - now > MAX_RISK_ACCEPTANCE:
         raise TransitionError(f"a risk is accepted for at most {MAX_RISK_ACCEPTANCE.days} days")
 

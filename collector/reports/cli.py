@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.wire.timefmt import format_utc
 from collector.config import CollectorConfig
 from collector.policy.model import Policy, default_policy, load_policy
 from collector.register import RegisterError, RegisterStore, parse_mapping, parse_register
@@ -120,7 +121,7 @@ def cmd_register(config: CollectorConfig, args: argparse.Namespace) -> int:
                 print(f"{args.file}: {error}", file=sys.stderr)
             if parsed.ignored:
                 print(f"{args.file}: columns not imported: {', '.join(parsed.ignored)}", file=sys.stderr)
-            registry.replace(parsed.assets, source=Path(args.file).name, now=datetime.now(UTC).isoformat())
+            registry.replace(parsed.assets, source=Path(args.file).name, now=format_utc(datetime.now(UTC)))
         finally:
             conn.close()
     finally:
