@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.identify.tables import load_tables
+from agent.runtime.table import Column, render
 from collector.judge.dbio import import_file, import_history, load_vulndb
 from collector.judge.rules import apply_vulndb
 from collector.judge.vulndb import MAX_FILE_BYTES, VulnDbError, VulnFile, parse_vulndb_file
@@ -52,9 +53,19 @@ def _effect(store: Store) -> str:
 
 def cmd_vulndb(store: Store, args: argparse.Namespace) -> int:
     if args.vulndb_command == "status":
-        for item in import_history(store.db):
-            when, kind, version = item["imported_at"], item["kind"], item["version"]
-            print(f"{when}  {kind:3}  {version:12}  {item['entries']:>7}  {item['source']}")
+        history = import_history(store.db)
+        sys.stdout.write(
+            render(
+                history,
+                [
+                    "imported_at",
+                    "kind",
+                    "version",
+                    Column("entries", align="right"),
+                    Column("source", width=160),
+                ],
+            )
+        )
         print(_effect(store))
         return 0
     try:
