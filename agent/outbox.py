@@ -101,6 +101,9 @@ class Outbox:
         self._lock = threading.Lock()
         self.disk_full = False
         self._refused: Counter[str] = Counter()
+        # Dropping to stay within bounds: logged once when it starts, once (with counts) when it ends.
+        self.dropping = False
+        self._episode_drops: Counter[str] = Counter()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Envelopes map the site's cameras: created 0600 whatever the umask (WAL and SHM follow
         # the database file's mode).
@@ -196,6 +199,25 @@ class Outbox:
         self._count, self._bytes = int(count), int(size)
 
     def _trim(self) -> None:
+        dropped: Counter[str] = Counter()
+        self._drop_oldest(dropped)
+        if dropped:
+            self._episode_drops.update(dropped)
+            if not self.dropping:
+                self.dropping = True
+                log.warning(
+                    "outbox_full_dropping",
+                    dropped=dict(dropped),
+                    depth=self._count,
+                    bytes=self._bytes,
+                    what="oldest health first, then birth/ack, evidence last; counted by kind",
+                )
+        elif self.dropping:
+            self.dropping = False
+            log.info("outbox_dropping_ended", dropped=dict(self._episode_drops), depth=self._count)
+            self._episode_drops.clear()
+
+    def _drop_oldest(self, dropped: Counter[str]) -> None:
         for tier in DROP_TIERS:
             marks = ",".join("?" * len(tier))
             while self._count > self._max_messages or self._bytes > self._max_bytes:
@@ -215,6 +237,7 @@ class Outbox:
                 self._sent.pop(row[0], None)
                 self._count -= 1
                 self._bytes -= int(row[1])
+                dropped[row[2]] += 1
 
     def due(self, limit: int, resend_after_s: float, *, new_limit: int | None = None) -> list[OutboxItem]:
         """Oldest first: published longer ago than ``resend_after_s`` with no receipt, then new.

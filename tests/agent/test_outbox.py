@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from agent.outbox import Outbox
 from tests.support.clock import FakeClock
@@ -127,6 +128,8 @@ def test_a_repeated_envelope_is_stored_and_counted_once(tmp_path: Path) -> None:
 CRASH_SCRIPT = """
 import os, sys
 from pathlib import Path
+from structlog.testing import capture_logs
+
 from agent.outbox import Outbox
 from tests.support.clock import FakeClock
 
@@ -167,3 +170,20 @@ def test_crash_mid_transaction_loses_nothing_committed(tmp_path: Path, during: s
     # The committed batch is whole; the interrupted one left nothing (insert) or deleted nothing.
     assert [i.seq for i in box.due(100, 30)] == list(range(1, 11))
     assert box.stats().depth == 10
+
+
+def test_dropping_is_logged_once_when_it_starts_and_once_with_counts_when_it_ends(tmp_path: Path) -> None:
+    box = make(tmp_path, FakeClock(), max_messages=10)
+    with capture_logs() as logs:
+        box.put_many([("b", s, "inventory", "t", b"p") for s in range(1, 11)])
+        for seq in range(11, 41):  # thirty more, one at a time: each drops the oldest
+            box.put("b", seq, "flow", "t", b"p")
+        box.confirm("b", [(1, 40)])
+        box.put("b", 41, "flow", "t", b"p")
+        box.put("b", 42, "flow", "t", b"p")
+    events = [(e["event"], e.get("dropped")) for e in logs]
+    assert events == [
+        ("outbox_full_dropping", {"inventory": 1}),
+        ("outbox_dropping_ended", {"inventory": 10, "flow": 20}),
+    ]
+    assert box.stats().dropped == {"inventory": 10, "flow": 20}
