@@ -214,6 +214,7 @@ def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:
             "duplicate",
             "rejected",
             "enforcement",
+            "problems",
         ]
         sys.stdout.write(render(rows, columns))
     return 0

@@ -30,6 +30,8 @@ class Rule(StrEnum):
     WEAK_AUTHENTICATION = "weak_authentication"
     CLOCK_SKEW = "clock_skew"
     AGENT_SILENT = "agent_silent"
+    # The agent lost evidence it had gathered (outbox full, or disk full): the record has a gap.
+    EVIDENCE_DROPPED = "evidence_dropped"
     DEVICE_VANISHED = "device_vanished"
     UNIDENTIFIED_DEVICE = "unidentified_device"
     PAST_REMOVAL_DEADLINE = "past_removal_deadline"
@@ -97,6 +99,8 @@ class AgentFact:
     agent: str
     last_seen: datetime
     evidence: tuple[EvidenceRef, ...] = ()
+    # Inventory/flow envelopes the agent's newest health says it dropped or refused, by kind.
+    evidence_lost: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -393,6 +397,27 @@ def evaluate(facts: Facts, policy: Policy) -> Evaluation:
                     last_seen=a.last_seen,
                     evidence=_refs(a.evidence),
                     detail={"silent_s": round(quiet_s), "after_s": limit},
+                )
+            )
+
+    for a in facts.agents:
+        if a.evidence_lost:
+            lost = sum(a.evidence_lost.values())
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(a.evidence_lost.items()))
+            b.out.append(
+                Violation(
+                    rule=Rule.EVIDENCE_DROPPED,
+                    severity=Severity.HIGH,
+                    site=a.site,
+                    agent=a.agent,
+                    device_id="",
+                    address="",
+                    discriminator="",
+                    summary=f"agent {a.agent} at {a.site} lost {lost} evidence envelopes ({kinds})",
+                    first_seen=a.last_seen,
+                    last_seen=a.last_seen,
+                    evidence=_refs(a.evidence),
+                    detail={"evidence_lost": dict(a.evidence_lost)},
                 )
             )
 

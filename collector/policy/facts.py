@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.wire.timefmt import parse_utc
+from collector.agenthealth import summarise
 from collector.policy.engine import MAX_EVIDENCE_REFS, AgentFact, DeviceFact, EvidenceRef, FlowFact
 
 
@@ -39,14 +40,24 @@ def device_facts(rows: Iterable[Mapping[str, Any]]) -> list[DeviceFact]:
     return out
 
 
-def agent_facts(rows: Iterable[Mapping[str, Any]]) -> list[AgentFact]:
-    """From ``agent_status()`` rows; revoked agents and agents never heard from are left out."""
+def agent_facts(
+    rows: Iterable[Mapping[str, Any]], health: Iterable[Mapping[str, Any]] = ()
+) -> list[AgentFact]:
+    """From ``agent_status()`` rows, and ``agent_health()`` rows for the evidence each lost;
+    revoked agents and agents never heard from are left out."""
+    lost: dict[tuple[str, str], tuple[dict[str, int], tuple[EvidenceRef, ...]]] = {}
+    for h in health:
+        agent, boot, seq = str(h.get("agent")), h.get("boot"), h.get("seq")
+        ref = (EvidenceRef(agent, boot, seq),) if isinstance(boot, str) and isinstance(seq, int) else ()
+        lost[(str(h.get("site")), agent)] = (summarise(h.get("body")).evidence_lost, ref)
     out = []
     for row in rows:
         last = _time(row.get("last_seen"))
         if row.get("revoked_at") or last is None:
             continue
-        out.append(AgentFact(str(row.get("site")), str(row.get("agent")), last))
+        site, agent = str(row.get("site")), str(row.get("agent"))
+        evidence_lost, refs = lost.get((site, agent), ({}, ()))
+        out.append(AgentFact(site, agent, last, refs, evidence_lost))
     return out
 
 

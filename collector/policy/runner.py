@@ -30,6 +30,7 @@ class FactSource(Protocol):
 
     def devices(self) -> list[dict[str, Any]]: ...
     def agent_status(self) -> list[dict[str, Any]]: ...
+    def agent_health(self) -> list[dict[str, Any]]: ...
     def envelope_bodies(self, kind: str) -> list[dict[str, Any]]: ...
 
 
@@ -85,7 +86,7 @@ class PolicyRunner:
         return Facts(
             devices=device_facts(rows),
             flows=flow_facts(self.source.envelope_bodies("flow")),
-            agents=agent_facts(self.source.agent_status()),
+            agents=agent_facts(self.source.agent_status(), self.source.agent_health()),
             now=self.clock.now(),
         )
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.wire.timefmt import parse_utc
+from collector.agenthealth import summarise
 from collector.policy.commanding import last_enforcement
 from collector.store import Store
 
@@ -27,6 +28,7 @@ def liveness(row: dict[str, Any], now: datetime, silent_after_s: float) -> str:
 def status_rows(store: Store, *, now: datetime, silent_after_s: float) -> list[dict[str, Any]]:
     counters = store.counters()
     enforcement = last_enforcement(store.db)
+    health = {(h["site"], h["agent"]): h for h in store.agent_health()}
     rows = []
     for row in store.agent_status():
         counts = counters.get((row["site"], row["agent"]), {})
@@ -45,6 +47,7 @@ def status_rows(store: Store, *, now: datetime, silent_after_s: float) -> list[d
                 "rejected": sum(rejected.values()),
                 "rejected_by_reason": rejected,
                 "enforcement": last.summary() if last else None,
+                **_health_fields(health.get((row["site"], row["agent"]))),
             }
         )
     unattributed = counters.get(("?", "?"), {})
@@ -59,3 +62,12 @@ def status_rows(store: Store, *, now: datetime, silent_after_s: float) -> list[d
             }
         )
     return rows
+
+
+def _health_fields(row: dict[str, Any] | None) -> dict[str, Any]:
+    """What the agent's newest health says went wrong: drops by kind, disk full, degradations,
+    discovery and clock problems (``health`` in JSON; ``problems``, one line, for the table)."""
+    if row is None:
+        return {"health_ts": None, "health": None, "problems": ""}
+    summary = summarise(row.get("body"))
+    return {"health_ts": row.get("ts"), "health": summary.to_json(), "problems": "; ".join(summary.problems)}
