@@ -222,23 +222,15 @@ def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:
 
 def policy_context(config: CollectorConfig) -> PolicyCliContext:
     """What the policy commands need: the database, a way to send signed commands, the policy file."""
-    from collector.oneshot import publish_once
-    from collector.policy.commanding import CommandIssuer
+    from collector.cmdqueue import QueuedSender
     from collector.policy.facts import device_facts
 
     def connect() -> Database:
         return _open(config).db  # closed by the command when it is done
 
-    def send_command(*args: Any, **kwargs: Any) -> Any:
-        key = load_private_key(config.key_path)
-        conn = connect()
-        try:
-            issuer = CommandIssuer(
-                conn, key, lambda t, p: publish_once(config.mqtt, t, p), clock=SystemClock()
-            )
-            return issuer(*args, **kwargs)
-        finally:
-            conn.close()
+    # The running service signs and sends what a one-shot command queues: the CLI never connects
+    # to the broker as the collector (with use_username_as_clientid that would end its session).
+    send_command = QueuedSender(connect, clock=SystemClock(), err=sys.stderr)
 
     def list_agents() -> list[tuple[str, str]]:
         store = _open(config)

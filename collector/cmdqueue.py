@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -203,3 +204,68 @@ class CommandDispatcher:
             count += 1
         self.sent += count
         return count
+
+
+# How long a CLI waits for a running service to pick its command up before saying it is queued.
+HANDOFF_WAIT_S = 5.0
+HANDOFF_POLL_S = 0.1
+
+
+class QueuedSender:
+    """The CLI's ``send_command``: queue in the database, never touch the broker.
+
+    Returns the command id at once (so callers can wait for the ack by reading the database).
+    When no service is running, or it has not sent the command within ``wait_s``, a one-line
+    note on ``err`` says the command is queued and when it will go.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Database],
+        *,
+        clock: Clock,
+        err: TextIO,
+        wait_s: float = HANDOFF_WAIT_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.connect = connect
+        self.clock = clock
+        self.err = err
+        self.wait_s = wait_s
+        self.sleep = sleep
+
+    def __call__(
+        self,
+        site: str,
+        agent: str,
+        action: CommandAction,
+        device: str,
+        params: dict[str, Any],
+        *,
+        issued_by: str,
+    ) -> int:
+        db = self.connect()
+        try:
+            cid = queue_command(
+                db, site, agent, action, device, params, issued_by=issued_by, clock=self.clock
+            )
+            if not service_running(db, self.clock):
+                print(
+                    f"note: command {cid} is queued: no collector service is running to send it; "
+                    "it goes out when 'camsentry-collector run' starts",
+                    file=self.err,
+                )
+                return cid
+            waited = 0.0
+            while not is_sent(db, site, agent, cid):
+                if waited >= self.wait_s:
+                    print(
+                        f"note: command {cid} is queued; the running collector has not sent it yet",
+                        file=self.err,
+                    )
+                    break
+                self.sleep(HANDOFF_POLL_S)
+                waited += HANDOFF_POLL_S
+            return cid
+        finally:
+            db.close()

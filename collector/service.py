@@ -117,6 +117,9 @@ class CollectorService:
         self._thread: threading.Thread | None = None
         self.stored = 0
         self.duplicates = 0
+        # Broker link events seen by ingest: a one-shot command must never cause a disconnect.
+        self.connects = 0
+        self.disconnects = 0
         self.storage = StorageState(storage_state_path(config.state_dir), self._clock)
 
     def _publish(self, topic: str, payload: bytes) -> None:
@@ -171,10 +174,12 @@ class CollectorService:
                     elif kind not in ("receipt", "cmd"):
                         batch.append((event.topic, event.payload))
                 elif isinstance(event, Connected):
+                    self.connects += 1
                     log.info("broker connected", session_present=event.session_present)
                     # Policy changed while we were away from the broker: online agents get it now.
                     self.control.submit(ControlEvent("push_all", trigger="collector_connected"))
                 elif isinstance(event, Disconnected):
+                    self.disconnects += 1
                     log.warning("broker connection lost", reason=event.reason)
                 if len(batch) >= self.config.batch_max:
                     break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -33,7 +34,11 @@ class SqliteBackend:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # The estate's map: created 0600 whatever the umask (SQLite gives WAL and SHM its mode).
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            # Only when it is missing: closing any descriptor of the file drops every POSIX lock
+            # this process holds on it (fcntl semantics), so another process's last close would
+            # then delete the WAL under this process's open connections, which go stale.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
             conn = sqlite3.connect(
                 self.path,
                 check_same_thread=False,
