@@ -205,7 +205,11 @@ class Publisher:
             receipt = open_receipt(message.payload, self._collector_key)
             if receipt is None or (receipt.site, receipt.agent) != (self.site, self.agent):
                 self.counters.bad_receipts += 1
-                log.warning("receipt refused: not signed by the pinned collector key or not ours")
+                # Loud the first time, quiet after: a flood of junk must not flood the journal.
+                (log.warning if self.counters.bad_receipts == 1 else log.debug)(
+                    "receipt refused: not signed by the pinned collector key or not ours",
+                    count=self.counters.bad_receipts,
+                )
                 return
             self.counters.receipts += 1
             self.counters.confirmed += self._outbox.confirm(receipt.boot, receipt.ranges)

@@ -120,6 +120,7 @@ class CollectorService:
         # Broker link events seen by ingest: a one-shot command must never cause a disconnect.
         self.connects = 0
         self.disconnects = 0
+        self.refused_enrolments = 0
         self.storage = StorageState(storage_state_path(config.state_dir), self._clock)
 
     def _publish(self, topic: str, payload: bytes) -> None:
@@ -199,7 +200,13 @@ class CollectorService:
         parts = parse_topic(topic)
         request = open_enrol(payload)
         if parts is None or request is None or (request.site, request.agent) != (parts.site, parts.agent):
-            log.warning("enrolment request refused: unsigned, malformed or topic mismatch", topic=topic[:200])
+            self.refused_enrolments += 1
+            # Loud the first time, quiet after (counted): anyone on the broker can send these.
+            (log.warning if self.refused_enrolments == 1 else log.debug)(
+                "enrolment request refused: unsigned, malformed or topic mismatch",
+                topic=topic[:200],
+                count=self.refused_enrolments,
+            )
             return
         try:
             recorded = self.store.add_pending(
