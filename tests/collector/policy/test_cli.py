@@ -344,3 +344,10 @@ def test_quarantine_waits_for_the_ack_and_says_what_happened(world: World, tmp_p
     ]
     code, out, _ = world.run("commands", "--agent", "a1")
     assert "enforcement_disabled" in out and out.rstrip().endswith("(2 rows)")
+
+
+def test_quarantine_refuses_a_scoped_address(world: World) -> None:
+    for device in ("fe80::1%eth0", 'fe80::1%x" accept'):
+        code, _out, err = world.run("quarantine", device, "--site", "hq", "--agent", "a1", "--no-wait")
+        assert code != 0 and "scoped addresses" in err
+    assert world.published == []
