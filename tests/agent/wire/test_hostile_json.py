@@ -13,7 +13,7 @@ from agent.wire.commands import AckReason, open_command
 from agent.wire.enrol import open_enrol
 from agent.wire.envelope import Kind, decode, encode, seal, verify
 from agent.wire.errors import RejectReason, WireError
-from agent.wire.jsonload import MAX_DEPTH, JsonLimitError, load_untrusted, nesting_depth
+from agent.wire.jsonload import MAX_DEPTH, JsonLimitError, load_untrusted, nested_deeper_than
 from agent.wire.receipts import Receipt, open_receipt, seal_receipt
 from agent.wire.signing import sign_document
 
@@ -53,9 +53,13 @@ def test_loader_keeps_what_is_fine() -> None:
     assert load_untrusted(b'{"e":"\\ud83d\\ude00","f":1.5}') == {"e": "\U0001f600", "f": 1.5}
     assert load_untrusted(b'{"t":"\\\\ud800"}') == {"t": "\\ud800"}, "an escaped backslash, not a surrogate"
     deep = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
-    assert nesting_depth(deep) == MAX_DEPTH
+    assert not nested_deeper_than(deep, MAX_DEPTH) and nested_deeper_than(deep, MAX_DEPTH - 1)
+    wide = b"[" + b",".join([b'{"a":[1,{"b":"]]]]"}]}'] * 500) + b"]"
+    assert not nested_deeper_than(wide, 4) and nested_deeper_than(wide, 3)
+    escaped = b'["\\"[[[[", ' + b"[" * 3 + b"]" * 3 + b"]"
+    assert not nested_deeper_than(escaped, 4) and nested_deeper_than(escaped, 3)
     load_untrusted(deep)
-    with pytest.raises(JsonLimitError, match="nested"):
+    with pytest.raises(JsonLimitError, match="nested more than"):
         load_untrusted(b"[" + deep + b"]")
     # brackets inside strings do not count, however many
     assert load_untrusted(b'["' + b"[" * 5000 + b'"]') == ["[" * 5000]
