@@ -1,7 +1,10 @@
 """One policy pass for the collector service: facts from the store, evaluate, record, alert, enforce.
 
 The service builds one ``PolicyRunner`` and calls ``run_once()`` on its evaluation interval and
-``reload()`` on SIGHUP. Each pass records the policy version it used (``policy_evaluations``).
+``reload()`` on SIGHUP. Facts come from the store's projections through a ``FactCache``
+(``collector.policy.gather``): the first pass reads them whole, later passes only what changed,
+so a pass costs the estate's size, not its history. Each pass records the policy version it
+used (``policy_evaluations``).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -18,20 +21,12 @@ from collector.alerts import Alert, alerts_from_sync
 from collector.judge.centre import CentreJudge
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, Facts, enforcement_actions, evaluate
-from collector.policy.facts import agent_facts, device_facts, flow_facts
+from collector.policy.facts import agent_facts, device_facts
+from collector.policy.gather import FactCache, ProjectionSource
 from collector.policy.model import Policy, default_policy, load_policy, reload_policy
 from collector.violations import SyncResult, ViolationStore
 
 log = structlog.get_logger(__name__)
-
-
-class FactSource(Protocol):
-    """The collector store's read side, as ``collector.store.Store`` offers it."""
-
-    def devices(self) -> list[dict[str, Any]]: ...
-    def agent_status(self) -> list[dict[str, Any]]: ...
-    def agent_health(self) -> list[dict[str, Any]]: ...
-    def envelope_bodies(self, kind: str) -> list[dict[str, Any]]: ...
 
 
 class AlertOutlet(Protocol):
@@ -52,7 +47,7 @@ class PassResult:
 class PolicyRunner:
     def __init__(
         self,
-        source: FactSource,
+        source: ProjectionSource,
         violations: ViolationStore,
         *,
         clock: Clock,
@@ -64,6 +59,7 @@ class PolicyRunner:
         """``judge``: the centre's identification (``collector.judge``); its verdict replaces
         the agent's in every device fact, the agent's kept as evidence."""
         self.source = source
+        self.cache = FactCache(source)
         self.violations = violations
         self.clock = clock
         self.policy_path = policy_path
@@ -79,14 +75,16 @@ class PolicyRunner:
         return self.policy
 
     def facts(self) -> Facts:
-        rows = self.source.devices()
+        changes = self.cache.refresh()
+        log.debug("policy_facts_read", devices_changed=changes.devices, flows_changed=changes.flows)
+        rows = self.cache.device_rows()
         if self.judge is not None:
             self.judge.refresh()
             rows = self.judge.apply(rows)
         return Facts(
             devices=device_facts(rows),
-            flows=flow_facts(self.source.envelope_bodies("flow")),
-            agents=agent_facts(self.source.agent_status(), self.source.agent_health()),
+            flows=self.cache.flow_facts(),
+            agents=agent_facts(self.cache.agents, self.cache.health_rows()),
             now=self.clock.now(),
         )
 
