@@ -15,6 +15,7 @@ import structlog
 
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
 from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
+from agent.runtime.errors import ConfigError
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import load_or_create_private_key, print_keygen, public_key_to_text
 
@@ -92,8 +93,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    daemon.run()
+    metrics = start_metrics(config, daemon)
+    try:
+        daemon.run()
+    finally:
+        if metrics is not None:
+            metrics.stop()
     return 0
+
+
+def start_metrics(config: AgentConfig, daemon: Any) -> Any:
+    """``[metrics] listen``: /metrics for Prometheus; prometheus-client is the ``metrics`` extra."""
+    if config.metrics is None:
+        return None
+    try:
+        from agent.metrics import registry_for
+    except ImportError as exc:
+        raise ConfigError(
+            config.file,
+            "metrics.listen",
+            f"needs prometheus-client ({exc.name}): pip install 'camsentry[metrics]'",
+        ) from None
+    from agent.runtime.metricsserver import MetricsServer
+
+    server = MetricsServer(config.metrics, registry_for(daemon))
+    server.start()
+    return server
 
 
 def build_egress(config: AgentConfig, devices: DeviceLookup | None = None) -> EgressWatcher | None:

@@ -16,6 +16,7 @@ from agent.onvif.sources import (
     unicast_host_count,
 )
 from agent.runtime.configfile import Table, load_toml, parse_logging
+from agent.runtime.metricsconfig import MetricsSettings, parse_metrics
 from agent.runtime.mqtt import MqttSettings
 from agent.runtime.mqttconfig import parse_mqtt, read_secret_file
 from agent.wire.addresses import plain_address
@@ -79,6 +80,8 @@ class AgentConfig:
     # Problems the agent runs with but reports (log at start, status): e.g. a config holding
     # passwords that other users can read.
     warnings: tuple[str, ...] = ()
+    # [metrics] listen: /metrics for Prometheus (the optional ``metrics`` extra); None = off.
+    metrics: MetricsSettings | None = None
 
     @property
     def key_path(self) -> Path:
@@ -218,6 +221,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
     enforce = top.attempt(lambda: parse_enforce(top.table("enforce")), EnforceSettings())
     discovery = top.attempt(lambda: parse_discovery(top.table("discovery")), DiscoverySettings())
 
+    metrics = top.attempt(lambda: parse_metrics(top.table("metrics")), None)
     log_level, log_format = parse_logging(top)
     state_dir = Path(top.get_str("state_dir", str(DEFAULT_STATE_DIR)))
     health_interval_s = top.get_float("health_interval_s", 60.0, minimum=1.0, maximum=86_400.0)
@@ -239,6 +243,7 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
         discovery=discovery,
         log_level=log_level,
         log_format=log_format,
+        metrics=metrics,
     )
 
 

@@ -68,6 +68,8 @@ class EgressSource(Protocol):
     def stop(self) -> None: ...
     def drain_findings(self) -> list[dict[str, Any]]: ...
     def health(self) -> list[dict[str, Any]]: ...
+    def stats(self) -> dict[str, int]: ...
+    def kernel_drops(self) -> int: ...
 
 
 class PolicyStatus(Protocol):
@@ -134,6 +136,10 @@ class AgentDaemon:
         self._fingerprints: dict[str, str] = {}
         self._sweeping = False
         self._last_sweep: dict[str, Any] = {}
+        # For /metrics (agent.metrics): sweeps, their time, the last sweep's cameras by outcome.
+        self.sweeps = 0
+        self.sweep_seconds = 0.0
+        self.camera_outcomes: dict[str, int] = {}
         self._errors: list[str] = []
         self._stopped = threading.Event()
         self.receive_failures = 0
@@ -309,7 +315,11 @@ class AgentDaemon:
             "error": done.error,
             "discovery_problems": list(done.problems),
         }
-        log.info("sweep done", **self._last_sweep)
+        self.sweeps += 1
+        self.sweep_seconds += done.duration_s
+        self.camera_outcomes = camera_outcomes(done.records)
+        # The sweep itself logs sweep_done (cameras, reachable, time); this is what was recorded.
+        log.info("sweep_recorded", **self._last_sweep)
 
     def _birth_body(self) -> dict[str, Any]:
         return {
@@ -320,6 +330,12 @@ class AgentDaemon:
             # Which pushed policy this agent holds, so the collector pushes again if it differs.
             **({"policy_version": self._policy.status()["policy_version"]} if self._policy else {}),
         }
+
+    def egress_stats(self) -> dict[str, int] | None:
+        """The egress watcher's counters (events, drops), None without an egress watch."""
+        if self._egress is None:
+            return None
+        return {**self._egress.stats(), "kernel_drops": self._egress.kernel_drops()}
 
     def health_body(self) -> dict[str, Any]:
         stats = self.outbox.stats()
@@ -360,3 +376,20 @@ class AgentDaemon:
         if self._status_write_failed:
             log.info("status_write_ok", path=str(self.config.status_path))
         self._status_write_failed = False
+
+
+def camera_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
+    """The last sweep's cameras by outcome: unreachable, auth_failed, identified, polled."""
+    out: dict[str, int] = {}
+    for record in records:
+        kinds = {f.get("kind") for f in record.get("findings") or [] if isinstance(f, dict)}
+        if not record.get("reachable"):
+            outcome = "unreachable"
+        elif "auth_failed" in kinds:
+            outcome = "auth_failed"
+        elif record.get("maker"):
+            outcome = "identified"
+        else:
+            outcome = "polled"
+        out[outcome] = out.get(outcome, 0) + 1
+    return out

@@ -159,6 +159,7 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, lambda _s, _f: service.request_reload())
     service.start()
+    metrics = start_metrics(service)
     sdnotify.notify_ready("collecting")
 
     # systemd's watchdog (WatchdogSec) restarts a collector one of whose stages is stuck; a
@@ -171,9 +172,24 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
 
     watchdog.watch(service.stalled, status, stop, interval_s=watchdog.ping_interval_s())
     sdnotify.notify_stopping()
+    if metrics is not None:
+        metrics.stop()
     service.stop()
     store.close()
     return 0
+
+
+def start_metrics(service: Any) -> Any:
+    """``[metrics] listen``: serve /metrics (prometheus-client, in the collector extra)."""
+    if service.config.metrics is None:
+        return None
+    from agent.runtime.metricsserver import MetricsServer
+    from collector.metrics import registry_for
+
+    registry, _ = registry_for(service)
+    server = MetricsServer(service.config.metrics, registry)
+    server.start()
+    return server
 
 
 def cmd_status(config: CollectorConfig, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.runtime.configfile import Table, load_toml, parse_logging
+from agent.runtime.metricsconfig import MetricsSettings, parse_metrics
 from agent.runtime.mqtt import MqttSettings
 from agent.runtime.mqttconfig import parse_mqtt
 from agent.wire.envelope import DEFAULT_MAX_PAYLOAD_BYTES
@@ -44,6 +45,8 @@ class CollectorConfig:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     # The watchdog stops pinging systemd when a stage holds work this long without progress.
     stall_after_s: float = DEFAULT_STALL_AFTER_S
+    # [metrics] listen: /metrics for Prometheus; None (off) by default.
+    metrics: MetricsSettings | None = None
     log_level: str = "info"
     log_format: str = "auto"
     # PostgreSQL only: a file holding the password (or leave it to PGPASSFILE / ~/.pgpass).
@@ -102,7 +105,8 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
             policy.error("webhook_url", "moved: use [alerts.webhook] url and secret_file (signed alerts)")
         )
     policy.finish()
-    alerts = parse_alerts(top.table("alerts"))
+    alerts = top.attempt(lambda: parse_alerts(top.table("alerts")), AlertSettings())
+    metrics = top.attempt(lambda: parse_metrics(top.table("metrics")), None)
     watchdog = top.table("watchdog")
     stall_after_s = watchdog.get_float("stall_after_s", DEFAULT_STALL_AFTER_S, minimum=1.0)
     watchdog.finish()
@@ -128,6 +132,7 @@ def parse_collector_config(data: dict[str, Any], file: str) -> CollectorConfig:
         evaluate_interval_s=evaluate_interval_s,
         alerts=alerts,
         stall_after_s=stall_after_s,
+        metrics=metrics,
         log_level=log_level,
         log_format=log_format,
         database_password_file=Path(password_file) if password_file else None,

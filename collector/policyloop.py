@@ -75,6 +75,7 @@ class PolicyLoop:
         self.passes = 0
         self.failures = 0
         self.last_duration_s = 0.0
+        self.total_duration_s = 0.0
         self.on_pass: Callable[[PassResult, float], None] = lambda _r, _d: None
 
     def start(self) -> threading.Thread:
@@ -133,5 +134,6 @@ class PolicyLoop:
             log.exception("policy_pass_failed")
             return
         self.last_duration_s = time.perf_counter() - started
+        self.total_duration_s += self.last_duration_s
         self.passes += 1
         self.on_pass(result, self.last_duration_s)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -117,6 +119,11 @@ class CollectorService:
         self._thread: threading.Thread | None = None
         self.stored = 0
         self.duplicates = 0
+        # For /metrics (collector.metrics): rejections by reason, receipts, time storing batches.
+        self.rejected: Counter[str] = Counter()
+        self.receipts_sent = 0
+        self.batches = 0
+        self.batch_seconds = 0.0
         # Broker link events seen by ingest: a one-shot command must never cause a disconnect.
         self.connects = 0
         self.disconnects = 0
@@ -192,7 +199,7 @@ class CollectorService:
                 self._ingest(batch)
             self.ingest_stage.done()
             if self.receipts.due():
-                self.receipts.flush()
+                self.receipts_sent += self.receipts.flush()
                 self.receipt_stage.done()
         self.receipts.flush()
 
@@ -231,6 +238,7 @@ class CollectorService:
 
     def _ingest(self, batch: list[tuple[str, bytes]]) -> None:
         self._batch_hook(len(batch))
+        started = time.perf_counter()
         try:
             result = self.ingestor.ingest(batch)
         except Exception as exc:
@@ -239,6 +247,9 @@ class CollectorService:
             self.storage.failed(exc, len(batch))
             return
         self.storage.succeeded()
+        self.batches += 1
+        self.batch_seconds += time.perf_counter() - started
+        self.rejected.update({reason.value: n for reason, n in result.rejected.items()})
         self.stored += len(result.new)
         self.duplicates += len(result.duplicates)
         self.receipts.add(result.new)

@@ -314,8 +314,8 @@ class ViolationStore:
                 (format_utc(evaluation.evaluated_at), version, len(current), len(opened), len(resolved)),
             )
             fresh = self._by_ids(tx, [*opened, *reopened, *resolved])
-        log.info(
-            "policy_evaluated",
+        log.debug(  # the pass logs policy_pass once, with what it queued and sent
+            "violations_recorded",
             policy_version=version,
             violations=len(evaluation.violations),
             opened=len(opened),

@@ -196,6 +196,10 @@ class EgressWatcher:
         since = self._since.setdefault(key, format_utc(self._clock.now()))
         return {"component": key, "status": "degraded", "problem": problem, "since": since, "count": count}
 
+    def kernel_drops(self) -> int:
+        """Times the kernel dropped conntrack events (ENOBUFS): counts are low by an unknown amount."""
+        return self._conntrack.stats.lost_event_warnings if self._conntrack else 0
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {

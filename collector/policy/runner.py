@@ -101,6 +101,7 @@ class PolicyRunner:
             policy_version=policy.version,
             violations=len(evaluation.violations),
             opened=len(sync.opened),
+            reopened=len(sync.reopened),
             resolved=len(sync.resolved),
             commands=len(sent),
             alerts=queued,

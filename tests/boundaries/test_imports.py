@@ -59,3 +59,9 @@ def test_simulator_loads_nothing_of_the_agent() -> None:
 def test_wire_contract_needs_no_paho_psutil_or_zeep(module: str) -> None:
     loaded = _loaded_after(f"import {module}")
     assert _matching(loaded, ("paho", "psutil", "zeep", "onvif", "lxml")) == []
+
+
+def test_the_agent_loads_prometheus_client_only_when_metrics_are_on() -> None:
+    """prometheus-client is the agent's optional ``metrics`` extra, never one of its five."""
+    loaded = _loaded_after("import agent.cli, agent.daemon, agent.config, agent.runtime.metricsconfig")
+    assert _matching(loaded, ("prometheus_client", "agent.metrics", "agent.runtime.metricsserver")) == []

@@ -8,48 +8,20 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from agent.wire.envelope import Kind, encode, seal
-from agent.wire.inventory import inventory_body
-from agent.wire.signing import public_key_to_text
-from agent.wire.topics import topic
 from collector import watchdog
 from collector.alerts.config import AlertSettings, WebhookSettings
 from collector.service import CollectorService
+from tests.support.fakeagent import FakeAgent
 from tests.support.mosquitto import Broker
-from tests.support.pipeline import CollectorHandle, running_collector, wait_until
-from tests.support.rawmqtt import publish_and_wait, raw_client
+from tests.support.pipeline import running_collector, wait_until
+from tests.support.rawmqtt import raw_client
 
 POLICY = '[sites.hq]\nclass = "sensitive"\n'
 RECV_S = 5.0
 PING_S = 0.05
-
-
-def camera(i: int) -> dict[str, Any]:
-    return {"address": f"10.77.1.{i}", "port": 80, "mac": f"44:19:b6:00:01:{i:02x}", "maker": "Hikvision"}
-
-
-class FakeAgent:
-    def __init__(self, handle: CollectorHandle) -> None:
-        self.key = Ed25519PrivateKey.generate()
-        handle.store.add_agent(
-            "hq", "pi-01", public_key_to_text(self.key.public_key()), "2026-01-01T00:00:00Z"
-        )
-        self.seq = 0
-
-    def inventory(self, client: Any, first: int, count: int) -> None:
-        for i in range(first, first + count):
-            self.seq += 1
-            env = seal(
-                self.key, agent="pi-01", site="hq", boot="b1", seq=self.seq, ts=datetime.now(UTC),
-                kind=Kind.INVENTORY, body=inventory_body(camera(i), sweep=f"s{i}", snapshot=False),
-            )  # fmt: skip
-            publish_and_wait(client, topic("hq", "pi-01", "inventory"), encode(env))
 
 
 @contextmanager
@@ -129,7 +101,7 @@ def test_a_webhook_that_never_answers_holds_up_nothing(broker: Broker, tmp_path:
             raw_client(broker, "fake-agent") as (client, _),
             pinged(col.service, tmp_path) as pings,
         ):
-            agent = FakeAgent(col)
+            agent = FakeAgent(col.store)
             agent.inventory(client, 1, 5)
             assert accepted.wait(15), "the webhook was never called"
             # The worker is now inside a POST that will not be answered; ingest carries on.
@@ -179,7 +151,7 @@ def test_a_stuck_stage_stops_the_pings_and_a_recovered_one_resumes(broker: Broke
         pinged(col.service, tmp_path) as pings,
     ):
         assert next_ping(pings) == b"WATCHDOG=1"
-        FakeAgent(col).inventory(client, 1, 1)
+        FakeAgent(col.store).inventory(client, 1, 1)
         assert sink.entered.wait(15)
         while (data := next_ping(pings)) == b"WATCHDOG=1":
             pass
