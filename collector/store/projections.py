@@ -105,38 +105,45 @@ def update_flows(tx: Tx, envelopes: Iterable[Envelope], mark: int) -> int:
             if row is None:
                 updates[key] = FlowRow(key, first, last, dict(record), [ref])
                 continue
-            _merge(row, FlowRow(key, first, last, dict(record), [ref]))
+            _fold(row, FlowRow(key, first, last, dict(record), []))
+            row.evidence.append(ref)  # ordered and capped once per row, below
     if not updates:
         return 0
     for key, stored in _stored_flows(tx, list(updates)).items():
         fresh = updates[key]
-        _merge(stored, fresh)
+        _fold(stored, fresh)
+        stored.evidence.extend(fresh.evidence)
         updates[key] = stored
-    rows = [
-        (
-            *row.key,
-            row.first_seen,
-            row.last_seen,
-            _count(row.record.get("count")) or 0,
-            _count(row.record.get("bytes")),
-            json_text(row.record),
-            json_text(row.evidence),
-            mark,
+    rows = []
+    for row in sorted(updates.values(), key=lambda r: r.key):  # one lock order everywhere
+        rows.append(
+            (
+                *row.key,
+                row.first_seen,
+                row.last_seen,
+                _count(row.record.get("count")) or 0,
+                _count(row.record.get("bytes")),
+                json_text(row.record),
+                json_text(_newest_refs(row.evidence)),
+                mark,
+            )
         )
-        for row in sorted(updates.values(), key=lambda r: r.key)  # one lock order everywhere
-    ]
     tx.executemany(_UPSERT_FLOW, rows)
     return len(rows)
 
 
-def _merge(into: FlowRow, other: FlowRow) -> None:
+def _fold(into: FlowRow, other: FlowRow) -> None:
+    """Keep the newer finding and the earlier first_seen (evidence is the caller's)."""
     if _newer(other.last_seen, into.last_seen):
         into.record, into.last_seen = other.record, other.last_seen
     if other.first_seen is not None and (into.first_seen is None or other.first_seen < into.first_seen):
         into.first_seen = other.first_seen
-    seen = {(e["agent"], e["boot"], e["seq"]): e for e in [*into.evidence, *other.evidence]}
+
+
+def _newest_refs(refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen = {(e["agent"], e["boot"], e["seq"]): e for e in refs}
     ordered = sorted(seen.values(), key=lambda e: (str(e["boot"]), int(e["seq"]), str(e["agent"])))
-    into.evidence = ordered[-FLOW_EVIDENCE_REFS:]
+    return ordered[-FLOW_EVIDENCE_REFS:]
 
 
 def _stored_flows(tx: Tx, keys: Sequence[FlowKey]) -> dict[FlowKey, FlowRow]:

@@ -9,10 +9,14 @@ casts it on insert) and read back through ``parse_utc``.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.wire.timefmt import format_utc, parse_utc
+
+# format_utc's output: one width, "Z", milliseconds.
+_STORED_FORM = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
 
 
 def as_datetime(value: Any) -> datetime | None:
@@ -41,6 +45,12 @@ def as_json(value: Any) -> Any:
 
 def normal_time(text: str) -> str | None:
     """RFC 3339 text from a peer in the one stored form, or None when it does not parse."""
+    if _STORED_FORM.fullmatch(text):  # what agents send: checked as a date, kept as it is
+        try:
+            datetime.fromisoformat(text)
+            return text
+        except ValueError:
+            return None
     try:
         return format_utc(parse_utc(text))
     except ValueError:
@@ -59,7 +69,8 @@ def _no_nul(value: Any) -> Any:
 
 def json_text(value: Any) -> str:
     """A document for a ``{json}`` column: sorted keys; NUL (which JSONB refuses) as U+FFFD."""
-    return json.dumps(_no_nul(value), sort_keys=True, default=str)
+    text = json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(_no_nul(value), sort_keys=True, default=str) if "\\u0000" in text else text
 
 
 def plain_text(value: str) -> str:
