@@ -15,7 +15,7 @@ system-packages:
 	bash deploy/system-packages.sh
 
 demo: system-packages $(STAMP)
-	$(PY) -m simulator.demo
+	$(PY) -m simulator.demo $(if $(SERVE),--serve)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
