@@ -21,6 +21,7 @@ from collector.heartbeat import Stage
 from collector.judge.centre import CentreJudge
 from collector.policy.commanding import CommandIssuer
 from collector.policy.runner import PassResult, PolicyRunner
+from collector.reports.snapshots import DailySnapshots
 from collector.store import Store
 from collector.store.retention import Retention
 from collector.violations import ViolationStore
@@ -72,6 +73,8 @@ class PolicyLoop:
             judge=CentreJudge(self._db, clock=clock),  # the centre judges again (collector.judge)
         )
         self.retention = Retention(self._db, clock, days=config.retain_envelopes_days)
+        self._store = store
+        self.daily = DailySnapshots(self._db, clock)  # the removal plan's history
         self.passes = 0
         self.failures = 0
         self.last_duration_s = 0.0
@@ -137,3 +140,7 @@ class PolicyLoop:
         self.total_duration_s += self.last_duration_s
         self.passes += 1
         self.on_pass(result, self.last_duration_s)
+        try:
+            self.daily.after_pass(self._store, self.runner.policy)
+        except Exception:  # a missed snapshot is a gap in the history, retried next pass
+            log.exception("removal_snapshot_failed")

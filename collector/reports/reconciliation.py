@@ -32,8 +32,8 @@ def maker_mismatch(make: str, device: DeviceView, tables: Tables) -> str | None:
     if ident == device.maker:
         return None
     if ident is not None and tables.maker_of(ident) == device.maker:
-        return f"registered as {make}, a brand of {device.maker}-made hardware"
-    return f"registered as {make}; the hardware is made by {device.maker}"
+        return f"{make} is a {device.maker} brand"
+    return f"hardware made by {device.maker}"
 
 
 _DEVICE_COLUMNS = ("site", "address", "mac", "serial", "maker", "brand", "model", "first_seen", "evidence")

@@ -11,28 +11,14 @@ from typing import Any
 from collector.reports.burndown import BurnLine, burndown_svg
 from collector.reports.document import Report, Section
 from collector.reports.estate import Estate
-from collector.reports.snapshots import SiteSnapshot
+from collector.reports.snapshots import SiteSnapshot, site_counts
 
 SITE_CLASS_ORDER = {"sensitive": 0, "standard": 1}
 
 
 def current_snapshot(estate: Estate) -> list[SiteSnapshot]:
     """Today's figures per site: restricted devices present, and those the policy prohibits there."""
-    day = estate.now.date().isoformat()
-    sites = sorted(set(estate.policy.sites) | {d.site for d in estate.devices})
-    out = []
-    for site in sites:
-        present = [d for d in estate.devices if d.site == site and d.restricted]
-        out.append(
-            SiteSnapshot(
-                day=day,
-                site=site,
-                department=estate.policy.site(site).department,
-                restricted=len(present),
-                prohibited=sum(estate.policy.restricted_at(d.maker, site) for d in present),
-            )
-        )
-    return out
+    return site_counts(estate.policy, ((d.site, d.maker) for d in estate.devices), estate.now.date())
 
 
 def build_removal_plan(estate: Estate, history: Sequence[SiteSnapshot]) -> Report:

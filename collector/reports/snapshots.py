@@ -1,15 +1,22 @@
 """Daily snapshots of restricted devices per site, the history a removal plan's progress is drawn from.
 
-``take_snapshot`` writes today's figures (one row per site, replaced if taken again the same
-day); ``snapshots`` reads them back. The collector takes one on each policy pass; the reports
-take one too, so a collector stopped for a day leaves a gap, never a wrong figure.
+``site_counts`` (pure) counts restricted and prohibited devices per site; ``take_snapshot``
+writes a day's figures (one row per site, replaced if taken again the same day); ``snapshots``
+reads them back. The collector service takes one after its first policy pass of each UTC day
+(``DailySnapshots``); ``report removal-plan`` refreshes today's, so a collector stopped for a
+day leaves a gap in the history, never a wrong figure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
+from agent.runtime.clock import Clock
+from agent.wire.timefmt import format_utc
+from collector.policy.model import Policy
 from collector.store.transaction import Database
 
 
@@ -40,3 +47,42 @@ def snapshots(db: Database) -> list[SiteSnapshot]:
         "SELECT day, site, department, restricted, prohibited FROM removal_snapshots ORDER BY day, site",
     )
     return [SiteSnapshot(str(d), str(s), str(dept), int(r), int(p)) for d, s, dept, r, p in rows]
+
+
+def site_counts(policy: Policy, devices: Iterable[tuple[str, str]], day: date) -> list[SiteSnapshot]:
+    """One snapshot row per site the policy names or a device is at, from (site, maker) pairs."""
+    pairs = [(site, maker.lower()) for site, maker in devices]
+    out = []
+    for site in sorted(set(policy.sites) | {s for s, _ in pairs}):
+        restricted = [m for s, m in pairs if s == site and m and policy.restricted_maker(m)]
+        out.append(
+            SiteSnapshot(
+                day=day.isoformat(),
+                site=site,
+                department=policy.site(site).department,
+                restricted=len(restricted),
+                prohibited=sum(policy.restricted_at(m, site) for m in restricted),
+            )
+        )
+    return out
+
+
+class DailySnapshots:
+    """Takes the day's snapshot once per UTC day, after the collector's first policy pass of it."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.last_day: date | None = None
+
+    def after_pass(self, source: Any, policy: Policy) -> bool:
+        """True when it took one; ``source.devices()`` is read only then."""
+        now = self.clock.now()
+        if self.last_day == now.date():
+            return False
+        rows = site_counts(
+            policy, ((str(d["site"]), str(d.get("maker") or "")) for d in source.devices()), now.date()
+        )
+        take_snapshot(self.db, rows, taken_at=format_utc(now))
+        self.last_day = now.date()
+        return True

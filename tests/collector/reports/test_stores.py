@@ -1,0 +1,117 @@
+"""The register, snapshot, account and session tables through their stores, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from collector.policy.model import load_policy
+from collector.register import Asset, RegisterStore
+from collector.reports.snapshots import DailySnapshots, SiteSnapshot, snapshots, take_snapshot
+from collector.store import Store, open_store
+from collector.users import Role, UserError, UserStore
+from tests.support.clock import FakeClock
+from tests.support.demo_estate import DEMO_POLICY
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = open_store(database_url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_register_replace_is_whole(store: Store) -> None:
+    registry = RegisterStore(store.db)
+    registry.replace(
+        [Asset("A1", site="hq", mac="44:19:b6:13:6b:49", line=2)],
+        source="a.csv",
+        now="2026-11-23T12:00:00.000Z",
+    )
+    registry.replace(
+        [
+            Asset("B1", site="hq", serial="S1", purchase_date="2021-03-14", line=2),
+            Asset("B2", ip="10.0.0.1", line=3),
+        ],
+        source="b.csv",
+        now="2026-11-24T12:00:00.000Z",
+    )
+    assert [(a.asset_tag, a.line) for a in registry.assets()] == [("B1", 2), ("B2", 3)]
+    assert registry.assets()[0].purchase_date == "2021-03-14"
+
+
+def test_snapshots_replace_the_day(store: Store) -> None:
+    take_snapshot(
+        store.db, [SiteSnapshot("2026-11-22", "hq", "HO", 9, 9)], taken_at="2026-11-22T10:00:00.000Z"
+    )
+    take_snapshot(
+        store.db, [SiteSnapshot("2026-11-23", "hq", "HO", 8, 7)], taken_at="2026-11-23T10:00:00.000Z"
+    )
+    take_snapshot(
+        store.db, [SiteSnapshot("2026-11-23", "hq", "HO", 6, 6)], taken_at="2026-11-23T18:00:00.000Z"
+    )
+    assert [(s.day, s.restricted) for s in snapshots(store.db)] == [("2026-11-22", 9), ("2026-11-23", 6)]
+
+
+class _Devices:
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def devices(self) -> list[dict[str, object]]:
+        self.reads += 1
+        return [{"site": "demo-hq", "maker": "hikvision"}, {"site": "demo-hq", "maker": "axis"}]
+
+
+def test_the_service_takes_one_snapshot_a_day(store: Store) -> None:
+    clock = FakeClock(NOW)
+    daily = DailySnapshots(store.db, clock)
+    source, policy = _Devices(), load_policy(DEMO_POLICY)
+    assert daily.after_pass(source, policy) is True
+    clock.advance(3600)
+    assert daily.after_pass(source, policy) is False  # same day: nothing read, nothing written
+    clock.advance(24 * 3600)
+    assert daily.after_pass(source, policy) is True
+    assert source.reads == 2
+    assert [(s.day, s.site, s.restricted, s.prohibited) for s in snapshots(store.db)] == [
+        ("2026-11-23", "demo-hq", 1, 1),
+        ("2026-11-24", "demo-hq", 1, 1),
+    ]
+
+
+def test_accounts_sessions_and_audit(store: Store) -> None:
+    users = UserStore(store.db)
+    users.add("olive", Role.OPERATOR, "operator-password-1", now=NOW)
+    with pytest.raises(UserError, match="exists already"):
+        users.add("olive", Role.VIEWER, "another-password-2", now=NOW)
+    with pytest.raises(UserError, match="at least 12"):
+        users.add("victor", Role.VIEWER, "short", now=NOW)
+    with pytest.raises(UserError, match="user name"):
+        users.add("bad name", Role.VIEWER, "viewer-password-12", now=NOW)
+    assert users.authenticate("olive", "wrong-password-99") is None
+    assert users.authenticate("nobody", "operator-password-1") is None
+    user = users.authenticate("olive", "operator-password-1")
+    assert user is not None and user.role is Role.OPERATOR
+    token, session = users.open_session(user, now=NOW)
+    again = users.session(token, now=NOW + timedelta(hours=1))
+    assert again is not None and again.csrf == session.csrf and again.username == "olive"
+    assert users.session("forged", now=NOW) is None
+    assert users.session(token, now=NOW + timedelta(hours=9)) is None  # expired, and removed
+    assert users.session(token, now=NOW) is None
+    stored = store.db.read("hashes", "SELECT password_hash FROM web_users")[0][0]
+    assert stored.startswith("$argon2id$") and "operator-password-1" not in stored
+    users.record("olive", "acknowledge", "V-1", "removal booked", "127.0.0.1", now=NOW)
+    (event,) = users.audit()
+    assert (event.username, event.action, event.target, event.at) == (
+        "olive",
+        "acknowledge",
+        "V-1",
+        "2026-11-23T12:00:00.000Z",
+    )
+    users.remove("olive")
+    assert users.users() == []
