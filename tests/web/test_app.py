@@ -4,6 +4,7 @@ CSRF, roles, rate limiting, audit under the logged-in name, downloads in every f
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -172,3 +173,43 @@ def _audit(web: Web) -> list:  # type: ignore[type-arg]
         return UserStore(conn).audit()
     finally:
         conn.close()
+
+
+def test_quarantine_is_for_operators_and_carries_their_name(web: Web) -> None:
+    from collector.policy.model import load_policy
+    from collector.web.app import WebContext, create_app
+    from tests.support.demo_estate import DEMO_POLICY
+
+    sent: list[tuple[Any, ...]] = []
+
+    def send(*args: Any, issued_by: str) -> int:
+        sent.append((*args, issued_by))
+        return 41
+
+    policy = load_policy(DEMO_POLICY)
+    web.app = create_app(
+        WebContext(store=web.store, policy=lambda: policy, clock=web.clock, send_command=send)
+    )
+    page = "/devices/demo-hq/mac:44:19:b6:13:6b:49"
+    viewer = web.login("victor")
+    body = viewer.get(page, base_url=BASE).get_data(as_text=True)
+    assert 'id="quarantine"' not in body
+    refused = viewer.post(page + "/quarantine", data={"csrf_token": csrf_of(body)}, base_url=BASE)
+    assert refused.status_code == 403 and not sent
+    operator = web.login("olive")
+    body = operator.get(page, base_url=BASE).get_data(as_text=True)
+    assert 'id="quarantine"' in body
+    done = operator.post(page + "/quarantine", data={"csrf_token": csrf_of(body)}, base_url=BASE)
+    assert done.status_code == 302
+    ((site, agent, action, address, params, who),) = sent
+    assert (site, agent, str(action), address, who) == (
+        "demo-hq",
+        "demo-pi",
+        "quarantine",
+        "127.20.0.1",
+        "olive",
+    )
+    assert "recorders" in params
+    assert ("olive", "quarantine", "demo-hq/127.20.0.1", "command 41") in [
+        (e.username, e.action, e.target, e.detail) for e in _audit(web)
+    ]
