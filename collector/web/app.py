@@ -34,6 +34,7 @@ from collector.policy.cli import parse_until
 from collector.policy.model import Policy
 from collector.reports.catalog import FORMATS, REPORTS, TITLES, ReportOptions, build_report, render_named
 from collector.reports.estate import Estate, load_estate
+from collector.reports.health import latest_health
 from collector.reports.html import report_fragment
 from collector.reports.inventory import InventoryFilter
 from collector.reports.refs import parse_evidence_ref
@@ -261,14 +262,7 @@ def create_app(ctx: WebContext) -> Flask:
     @app.get("/inventory")
     def inventory() -> str:
         e = estate()
-        restricted = {"yes": True, "no": False}.get(request.args.get("restricted", ""))
-        filters = InventoryFilter(
-            sites=tuple(v for v in request.args.getlist("site") if v),
-            departments=tuple(v for v in request.args.getlist("department") if v),
-            makers=tuple(v for v in request.args.getlist("maker") if v),
-            restricted=restricted,
-        )
-        report = build_report("inventory", e, ReportOptions(filters=filters))
+        report = build_report("inventory", e, _options())
         rows = report.sections[0].rows
         return page(
             "inventory.html",
@@ -402,13 +396,20 @@ def create_app(ctx: WebContext) -> Flask:
         return page("reports.html", names=REPORTS, titles=TITLES, formats=FORMATS)
 
     def _options() -> ReportOptions:
+        """Report options from the query string, the same names as the CLI's options."""
         since = request.args.get("since", "")
         try:
             since_date = date.fromisoformat(since) if since else None
         except ValueError:
             abort(400, "since: give a date as YYYY-MM-DD")
         makers = tuple(m.lower() for m in request.args.getlist("maker") if m)
-        return ReportOptions(makers=makers or ("hikvision", "dahua"), since=since_date)
+        filters = InventoryFilter(
+            sites=tuple(v for v in request.args.getlist("site") if v),
+            departments=tuple(v for v in request.args.getlist("department") if v),
+            makers=makers,
+            restricted={"yes": True, "no": False}.get(request.args.get("restricted", "")),
+        )
+        return ReportOptions(filters=filters, makers=makers or ("hikvision", "dahua"), since=since_date)
 
     @app.get("/reports/<name>")
     def report(name: str) -> str:
@@ -435,7 +436,13 @@ def create_app(ctx: WebContext) -> Flask:
     def agents() -> str:
         rows = status_rows(ctx.store, now=ctx.clock.now(), silent_after_s=ctx.silent_after_s)
         keys = {(a.site, a.agent): a.public_key for a in ctx.store.agents()}
-        return page("agents.html", rows=rows, fingerprints={k: _fingerprint(v) for k, v in keys.items()})
+        health = {(r["site"], r["agent"]): latest_health(conn(), r["site"], r["agent"]) for r in rows}
+        return page(
+            "agents.html",
+            rows=rows,
+            fingerprints={k: _fingerprint(v) for k, v in keys.items()},
+            health=health,
+        )
 
     @app.get("/audit")
     def audit_page() -> str:

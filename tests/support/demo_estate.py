@@ -58,6 +58,14 @@ def demo_estate(tmp_path: Path, *, register: bool = True, now: datetime = NOW) -
             )
             for i, record in enumerate(records)
         ]  # fmt: skip
+        envelopes.append(
+            seal(
+                key, agent=AGENT, site=SITE, boot=BOOT, seq=len(records) + 1, ts=now, kind=Kind.HEALTH,
+                body={"outbox": {"depth": 3, "bytes": 4096, "dropped": 0, "disk_full": False, "refused": 0},
+                      "disk_full": False, "connected": True, "last_sweep": format_utc(now),
+                      "errors": ["127.20.0.9:8080: unreachable"]},
+            )
+        )  # fmt: skip
         store.store_batch(envelopes, format_utc(now))
         clock = FakeClock(now)
         conn = store.new_database()

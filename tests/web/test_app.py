@@ -213,3 +213,23 @@ def test_quarantine_is_for_operators_and_carries_their_name(web: Web) -> None:
     assert ("olive", "quarantine", "demo-hq/127.20.0.1", "command 41") in [
         (e.username, e.action, e.target, e.detail) for e in _audit(web)
     ]
+
+
+def test_agents_page_shows_health(web: Web) -> None:
+    page = web.login("victor").get("/agents", base_url=BASE).get_data(as_text=True)
+    assert (
+        '<td class="outbox">3</td>' in page and "connected" in page and "127.20.0.9:8080: unreachable" in page
+    )
+
+
+def test_inventory_downloads_keep_the_filters(web: Web) -> None:
+    client = web.login("victor")
+    page = client.get("/inventory?maker=dahua&restricted=yes", base_url=BASE).get_data(as_text=True)
+    assert (
+        'data-figure="devices">3<' in page
+        and "csrf_token" not in page.split('id="filters"')[1].split("</form>")[0]
+    )
+    rows = json.loads(
+        client.get("/reports/inventory.json?maker=dahua&restricted=yes", base_url=BASE).get_data()
+    )
+    assert rows["figures"]["devices"] == 3
