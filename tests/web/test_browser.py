@@ -32,7 +32,8 @@ from tests.web.conftest import PASSWORDS, add_users
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WINDOW = (1280, 900)
-SERVER_START_TIMEOUT_S = 30
+# Generous: the machine may be busy; a wait ends as soon as the page is there.
+WAIT_S = 30
 
 pytestmark = [
     pytest.mark.slow,
@@ -42,10 +43,10 @@ pytestmark = [
     ),
 ]
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
@@ -74,17 +75,25 @@ class Site:
         self.open("/login")
         self.browser.find_element(By.NAME, "username").send_keys(username)
         self.browser.find_element(By.NAME, "password").send_keys(PASSWORDS[username])
-        self.browser.find_element(By.ID, "login").click()
-        WebDriverWait(self.browser, 10).until(lambda b: b.current_url == self.base + "/")
+        self.follow(self.browser.find_element(By.ID, "login"))
+        assert self.browser.current_url == self.base + "/", self.browser.page_source[:300]
         assert (
             self.browser.find_element(By.CSS_SELECTOR, "[data-user]").get_attribute("data-user") == username
         )
 
     def submit(self, button_id: str) -> None:
         """Click a form's button and wait for the next page (the old one goes stale)."""
-        old = self.browser.find_element(By.TAG_NAME, "html")
-        self.browser.find_element(By.ID, button_id).click()
-        WebDriverWait(self.browser, 10).until(staleness_of(old))
+        self.follow(self.browser.find_element(By.ID, button_id))
+
+    def follow(self, element: Any) -> None:
+        """Click and wait until the next page has loaded completely: a new document has a fresh
+        ``window``, so the mark set here is gone (chromedriver's staleness check can itself fail
+        mid-navigation, which is why it is not used)."""
+        self.browser.execute_script("window.csOldPage = true")
+        element.click()
+        WebDriverWait(self.browser, WAIT_S, ignored_exceptions=(WebDriverException,)).until(
+            lambda b: b.execute_script("return !window.csOldPage && document.readyState === 'complete'")
+        )
 
     def shot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
@@ -195,10 +204,7 @@ def test_pages_show_the_figures_the_cli_reports(site: Site) -> None:
     assert len(liveness) == len(site.cli_json("status", "--json"))
 
     site.open("/inventory")
-    link = site.browser.find_element(By.LINK_TEXT, "127.20.0.5:8080")
-    old = site.browser.find_element(By.TAG_NAME, "html")
-    link.click()
-    WebDriverWait(site.browser, 10).until(staleness_of(old))
+    site.follow(site.browser.find_element(By.LINK_TEXT, "127.20.0.5:8080"))
     verdicts = [e.text for e in site.browser.find_elements(By.CSS_SELECTOR, "[data-verdict]")]
     assert verdicts == ["verified"]
     site.shot("device")

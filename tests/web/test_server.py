@@ -78,3 +78,11 @@ def test_serves_https_with_the_configured_certificate(tmp_path: Path) -> None:
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_the_shipped_example_config_has_the_web_table() -> None:
+    from collector.config import load_collector_config
+
+    root = Path(__file__).resolve().parents[2]
+    web = load_collector_config(root / "deploy" / "collector.example.toml").web
+    assert (web.host, web.port, web.tls) == ("127.0.0.1", 8765, False)
