@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,17 +17,8 @@ if TYPE_CHECKING:
 
 EVIDENCE_COLUMNS = frozenset({"evidence", "envelopes"})
 
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1b1f24;background:#fff}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.5rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #c8ccd1;padding:.2rem .45rem;text-align:left;vertical-align:top}
-th{background:#eef1f4}
-dl.figures{display:flex;flex-wrap:wrap;gap:.6rem}
-dl.figures div{border:1px solid #c8ccd1;border-radius:4px;padding:.4rem .8rem;min-width:7rem}
-dl.figures dt{font-size:.75rem;color:#555}dl.figures dd{margin:0;font-size:1.4rem;font-weight:600}
-p.summary{max-width:60rem}.muted{color:#666}
-"""
+# One style sheet for reports, inlined in standalone pages and served by the web view.
+STYLE = resources.files("collector.reports").joinpath("report.css").read_text(encoding="utf-8")
 
 
 def _cell(value: Any, column: str, link: Callable[[str], str] | None) -> str:

@@ -35,7 +35,7 @@ from collector.policy.model import Policy
 from collector.reports.catalog import FORMATS, REPORTS, TITLES, ReportOptions, build_report, render_named
 from collector.reports.estate import Estate, load_estate
 from collector.reports.health import latest_health
-from collector.reports.html import report_fragment
+from collector.reports.html import STYLE, report_fragment
 from collector.reports.inventory import InventoryFilter
 from collector.reports.refs import parse_evidence_ref
 from collector.reports.status import status_rows
@@ -79,7 +79,7 @@ def create_app(ctx: WebContext) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
     limiter = LoginLimiter()
     tables = ctx.tables or load_tables()
-    style = Path(__file__).with_name("static").joinpath("style.css").read_bytes()
+    style = (STYLE + Path(__file__).with_name("static").joinpath("style.css").read_text()).encode()
 
     def conn() -> Any:
         if "conn" not in g:
