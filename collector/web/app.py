@@ -10,7 +10,9 @@ logout and refused attempt, is written to the web audit trail under the logged-i
 
 from __future__ import annotations
 
+import argparse
 import hmac
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,15 +27,16 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from agent.identify.tables import Tables, load_tables
 from agent.runtime.clock import Clock, SystemClock
+from agent.wire.commands import CommandAction
 from agent.wire.enrol import key_fingerprint
 from agent.wire.envelope import decode, verify
 from agent.wire.errors import WireError
 from agent.wire.signing import KeyFormatError, public_key_from_text
-from collector.evidence import build_bundle, envelopes_for_device
+from collector.evidence import build_bundle, envelopes_for_device, envelopes_for_refs
 from collector.policy.cli import parse_until
 from collector.policy.model import Policy
 from collector.reports.catalog import FORMATS, REPORTS, TITLES, ReportOptions, build_report, render_named
-from collector.reports.estate import Estate, load_estate
+from collector.reports.estate import DeviceView, Estate, load_estate
 from collector.reports.health import latest_health
 from collector.reports.html import STYLE, report_fragment
 from collector.reports.inventory import InventoryFilter
@@ -275,7 +278,7 @@ def create_app(ctx: WebContext) -> Flask:
             query=request.query_string.decode(),
         )
 
-    def _device(site: str, device_id: str) -> Any:
+    def _device(site: str, device_id: str) -> DeviceView:
         for d in estate().devices:
             if d.site == site and d.device_id == device_id:
                 return d
@@ -303,8 +306,6 @@ def create_app(ctx: WebContext) -> Flask:
         _device(site, device_id)
         keys = {(a.site, a.agent): a.public_key for a in ctx.store.agents()}
         envelopes = envelopes_for_device(conn(), site, device_id)
-        import json
-
         bundle = build_bundle(
             envelopes, keys, subject={"device": device_id, "site": site}, now=ctx.clock.now()
         )
@@ -317,8 +318,6 @@ def create_app(ctx: WebContext) -> Flask:
         d = _device(site, device_id)
         if ctx.send_command is None:
             abort(503, "this web view cannot send commands (no collector key or broker configured)")
-        from agent.wire.commands import CommandAction
-
         recorders = list(ctx.policy().site(site).recorders)
         cid = ctx.send_command(
             site, d.agent, CommandAction.QUARANTINE, d.address, {"recorders": recorders},
@@ -329,8 +328,6 @@ def create_app(ctx: WebContext) -> Flask:
 
     @app.get("/envelopes/<path:ref>")
     def envelope(ref: str) -> str:
-        from collector.evidence import envelopes_for_refs
-
         try:
             parsed = parse_evidence_ref(ref)
         except ValueError:
@@ -382,7 +379,7 @@ def create_app(ctx: WebContext) -> Flask:
             else:
                 try:
                     until = parse_until(request.form.get("until", ""))
-                except Exception:  # argparse's type error: the message is what a person needs
+                except argparse.ArgumentTypeError:
                     abort(400, "give the expiry as YYYY-MM-DD")
                 store.accept_risk(vid, by=current().username, reason=reason, until=until)
         except TransitionError as exc:
