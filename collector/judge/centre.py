@@ -179,6 +179,8 @@ class CentreJudge:
         self.tables: Tables | None = None
         self.version = ""
         self._stored: dict[tuple[str, str], StoredVerdict] | None = None
+        # (site, device_key) -> ((evidence boot, seq, tables version), record with the verdict)
+        self._memo: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def refresh(self) -> bool:
         """Reload the tables if the data files or the imported data changed; True if so."""
@@ -205,7 +207,10 @@ class CentreJudge:
         return self.version != previous
 
     def apply(self, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """``devices()`` rows with each record replaced by its centre-judged form."""
+        """``devices()`` rows with each record replaced by its centre-judged form.
+
+        A row whose record (its evidence envelope) and tables are those of the last pass costs
+        a dictionary look-up: the policy pass reads only what changed, and so does the judge."""
         if self.tables is None:
             self.refresh()
         assert self.tables is not None
@@ -219,27 +224,43 @@ class CentreJudge:
                 out.append(dict(row))
                 continue
             key = (str(row.get("site")), str(row.get("device_key")))
-            fingerprint = record_digest(record)
-            stored = self._stored.get(key)
-            if (
-                stored is None
-                or stored.tables_version != self.version
-                or stored.record_fingerprint != fingerprint
-            ):
-                try:
-                    verdict = judge_record(record, self.tables, self.version)
-                except Exception:  # one odd record must not cost the estate its pass
-                    log.exception("judge_failed", site=key[0], device=key[1])
-                    out.append(dict(row))
-                    continue
-                stored = StoredVerdict(key[0], key[1], self.version, fingerprint, verdict)
-                self._stored[key] = stored
-                fresh.append(stored)
-            out.append({**row, "record": with_verdict(record, stored.verdict)})
+            ref = (row.get("evidence_boot"), row.get("evidence_seq"), self.version)
+            memo = self._memo.get(key)
+            if memo is not None and memo[0] == ref:
+                out.append({**row, "record": memo[1]})
+                continue
+            judged = self._judge(key, record, fresh)
+            if judged is None:
+                out.append(dict(row))
+                continue
+            self._memo[key] = (ref, judged)
+            out.append({**row, "record": judged})
         if fresh:
             save_verdicts(self.db, fresh, self.clock.now())
             log.info("devices_judged", devices=len(fresh), tables_version=self.version)
         return out
+
+    def _judge(
+        self, key: tuple[str, str], record: Mapping[str, Any], fresh: list[StoredVerdict]
+    ) -> dict[str, Any] | None:
+        """The record with the centre's verdict: the stored one if it is for this record and
+        these tables, else judged now (and appended to ``fresh``); None if judging failed."""
+        assert self._stored is not None and self.tables is not None
+        fingerprint = record_digest(record)
+        stored = self._stored.get(key)
+        if stored is None or (stored.tables_version, stored.record_fingerprint) != (
+            self.version,
+            fingerprint,
+        ):
+            try:
+                verdict = judge_record(record, self.tables, self.version)
+            except Exception:  # one odd record must not cost the estate its pass
+                log.exception("judge_failed", site=key[0], device=key[1])
+                return None
+            stored = StoredVerdict(key[0], key[1], self.version, fingerprint, verdict)
+            self._stored[key] = stored
+            fresh.append(stored)
+        return with_verdict(record, stored.verdict)
 
     def verdicts(self) -> Sequence[StoredVerdict]:
         return list((self._stored or {}).values())
