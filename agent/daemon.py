@@ -11,7 +11,7 @@ import queue
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import __version__
+from agent.clockwatch import ClockWatch
 from agent.config import AgentConfig
 from agent.outbox import Outbox
 from agent.publisher import Publisher
@@ -26,14 +27,17 @@ from agent.runtime.clock import Clock, SystemClock
 from agent.runtime.mqtt import LinkEvent, MqttLink
 from agent.runtime.statusfile import write_json_atomic
 from agent.wire.envelope import Kind
-from agent.wire.inventory import device_key, inventory_body, record_fingerprint
+from agent.wire.findings import FindingKind
+from agent.wire.flows import FlowFinding, flow_body
+from agent.wire.health import Degradation, DiscoveryProblem, HealthBody, OutboxHealth, SweepSummary
+from agent.wire.inventory import DeviceRecord, inventory_body, record_fingerprint
 from agent.wire.signing import public_key_from_text
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 
 log = structlog.get_logger("camsentry.agent")
 
-SweepFn = Callable[[], list[dict[str, Any]]]
+SweepFn = Callable[[], Sequence[DeviceRecord]]
 FAST_TICK_S = 0.005
 STATUS_WRITE_INTERVAL_S = 2.0
 MAX_EVENTS_PER_TICK = 1000
@@ -43,10 +47,10 @@ FLOW_DRAIN_INTERVAL_S = 2.0
 
 @dataclass(frozen=True)
 class SweepDone:
-    records: list[dict[str, Any]]
+    records: Sequence[DeviceRecord]
     duration_s: float
     error: str | None = None
-    problems: tuple[dict[str, Any], ...] = ()  # discovery problems the sweep worked around
+    problems: tuple[DiscoveryProblem, ...] = ()  # discovery problems the sweep worked around
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,8 @@ class CommandSink(Protocol):
 class EgressSource(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def drain_findings(self) -> list[dict[str, Any]]: ...
-    def health(self) -> list[dict[str, Any]]: ...
+    def drain_findings(self) -> list[FlowFinding]: ...
+    def health(self) -> list[Degradation]: ...
     def stats(self) -> dict[str, int]: ...
     def kernel_drops(self) -> int: ...
 
@@ -80,7 +84,7 @@ class PolicyStatus(Protocol):
 
 # Told each sweep's records (``agent.egress.devices.DeviceDirectory.update``), so flow findings
 # name the camera behind an address.
-InventoryListener = Callable[[list[dict[str, Any]]], None]
+InventoryListener = Callable[[Sequence[DeviceRecord]], None]
 
 
 class AgentDaemon:
@@ -90,7 +94,7 @@ class AgentDaemon:
         key: Ed25519PrivateKey,
         *,
         sweep: SweepFn,
-        sweep_health: Callable[[], list[dict[str, Any]]] | None = None,
+        sweep_health: Callable[[], Sequence[DiscoveryProblem]] | None = None,
         clock: Clock | None = None,
         link_factory: Callable[..., MqttLink] = MqttLink,
         notify: Callable[[str], object] = lambda _state: None,
@@ -135,7 +139,8 @@ class AgentDaemon:
         self.publisher.link = self.link
         self._fingerprints: dict[str, str] = {}
         self._sweeping = False
-        self._last_sweep: dict[str, Any] = {}
+        self._last_sweep: SweepSummary | None = None
+        self._clock_watch = ClockWatch(self._clock)
         # For /metrics (agent.metrics): sweeps, their time, the last sweep's cameras by outcome.
         self.sweeps = 0
         self.sweep_seconds = 0.0
@@ -200,7 +205,7 @@ class AgentDaemon:
                     next_flows = now() + FLOW_DRAIN_INTERVAL_S
                     findings = self._egress.drain_findings()
                     if findings:
-                        self.publisher.emit_many(Kind.FLOW, [{"flow": f} for f in findings])
+                        self.publisher.emit_many(Kind.FLOW, [flow_body(f) for f in findings])
                 if now() >= next_health:
                     next_health = now() + self.config.health_interval_s
                     self._emit_health()
@@ -296,7 +301,7 @@ class AgentDaemon:
         sweep_id = secrets.token_hex(6)
         bodies = []
         for record in done.records:
-            key = device_key(record)
+            key = record.key
             fingerprint = record_fingerprint(record)
             if snapshot or self._fingerprints.get(key) != fingerprint:
                 bodies.append(inventory_body(record, sweep=sweep_id, snapshot=snapshot))
@@ -307,19 +312,19 @@ class AgentDaemon:
             self._devices(done.records)
         if done.error:
             self._errors = [*self._errors[-9:], done.error]
-        self._last_sweep = {
-            "id": sweep_id,
-            "devices": len(done.records),
-            "sent": len(bodies),
-            "duration_s": round(done.duration_s, 3),
-            "error": done.error,
-            "discovery_problems": list(done.problems),
-        }
+        self._last_sweep = SweepSummary(
+            id=sweep_id,
+            devices=len(done.records),
+            sent=len(bodies),
+            duration_s=round(done.duration_s, 3),
+            error=done.error,
+            discovery_problems=done.problems,
+        )
         self.sweeps += 1
         self.sweep_seconds += done.duration_s
         self.camera_outcomes = camera_outcomes(done.records)
         # The sweep itself logs sweep_done (cameras, reachable, time); this is what was recorded.
-        log.info("sweep_recorded", **self._last_sweep)
+        log.info("sweep_recorded", **self._last_sweep.to_json())
 
     def _birth_body(self) -> dict[str, Any]:
         return {
@@ -339,22 +344,23 @@ class AgentDaemon:
 
     def health_body(self) -> dict[str, Any]:
         stats = self.outbox.stats()
-        return {
-            "outbox": {
-                "depth": stats.depth,
-                "bytes": stats.bytes,
-                "dropped": stats.dropped,
-                "disk_full": stats.disk_full,
-                "refused": stats.refused,
-            },
-            "disk_full": stats.disk_full,
-            "publisher": asdict(self.publisher.counters),
-            "connected": self.publisher.connected,
-            "last_sweep": self._last_sweep,
-            "errors": self._errors[-10:],
-            "egress": self._egress.health() if self._egress is not None else [],
-            "policy": self._policy.status() if self._policy is not None else None,
-        }
+        return HealthBody(
+            outbox=OutboxHealth(
+                stats.depth,
+                stats.bytes,
+                stats.unsent,
+                dict(stats.dropped),
+                disk_full=stats.disk_full,
+                refused=dict(stats.refused),
+            ),
+            connected=self.publisher.connected,
+            last_sweep=self._last_sweep,
+            errors=tuple(self._errors[-10:]),
+            degradations=tuple(self._egress.health()) if self._egress is not None else (),
+            clock=self._clock_watch.check(),
+            publisher=asdict(self.publisher.counters),
+            policy=self._policy.status() if self._policy is not None else None,
+        ).to_body()
 
     def _write_status(self) -> None:
         status = {
@@ -378,16 +384,16 @@ class AgentDaemon:
         self._status_write_failed = False
 
 
-def camera_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
+def camera_outcomes(records: Sequence[DeviceRecord]) -> dict[str, int]:
     """The last sweep's cameras by outcome: unreachable, auth_failed, identified, polled."""
     out: dict[str, int] = {}
     for record in records:
-        kinds = {f.get("kind") for f in record.get("findings") or [] if isinstance(f, dict)}
-        if not record.get("reachable"):
+        kinds = {f.kind for f in record.findings}
+        if not record.reachable:
             outcome = "unreachable"
-        elif "auth_failed" in kinds:
+        elif FindingKind.AUTH_FAILED in kinds:
             outcome = "auth_failed"
-        elif record.get("maker"):
+        elif record.maker:
             outcome = "identified"
         else:
             outcome = "polled"

@@ -29,7 +29,7 @@ from agent.config import AgentConfig, DeliverySettings, PollingSettings
 from agent.daemon import AgentDaemon
 from agent.runtime.mqtt import MqttLink, MqttSettings
 from agent.wire.envelope import Kind, encode, seal
-from agent.wire.inventory import inventory_body
+from agent.wire.inventory import DeviceRecord, inventory_body
 from agent.wire.signing import public_key_to_text
 from bench.bench_ingest import device
 from bench.common import Measured, measure, report
@@ -77,7 +77,7 @@ def paho_baseline(host: str, port: int, payloads: list[bytes]) -> Measured:
     return result
 
 
-def baseline_payloads(records: list[dict[str, object]]) -> list[bytes]:
+def baseline_payloads(records: list[DeviceRecord]) -> list[bytes]:
     """The agent's first-sweep inventory envelopes, byte for byte the same shape and length."""
     key = Ed25519PrivateKey.generate()
     boot, sweep = secrets.token_hex(8), secrets.token_hex(6)
@@ -102,7 +102,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--envelopes", type=int, default=20_000)
     n = parser.parse_args().envelopes
-    records: list[dict[str, object]] = [device(i) for i in range(n)]
+    records: list[DeviceRecord] = [device(i) for i in range(n)]
     collector_key = Ed25519PrivateKey.generate()
     agent_key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp) / "broker") as broker:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.runtime.clock import SystemClock
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import Kind, encode, seal
+from agent.wire.inventory import DeviceRecord, Evidence, Vulnerability, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
@@ -40,22 +41,22 @@ BATCH = 1000
 ROUNDS = 8
 
 
-def device(i: int) -> dict[str, object]:
-    return {
-        "address": f"198.51.100.{i % 250}",
-        "port": 80,
-        "manufacturer": "HIKVISION",
-        "model": "DS-2CD2143G0-I",
-        "firmware": "V5.5.61 build 180718",
-        "serial": f"DS-2CD2143G0-I20180829AAWRC{i:08d}",
-        "mac": f"58:03:fb:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
-        "maker": "Hikvision",
-        "brand": "Hikvision",
-        "maker_confidence": 0.98,
-        "evidence": [{"signal": "oui", "value": "58:03:FB", "points_to": "Hikvision"}],
-        "findings": [],
-        "vulnerabilities": [{"cve": "CVE-2021-36260", "kev": True}],
-    }
+def device(i: int) -> DeviceRecord:
+    return DeviceRecord(
+        address=f"198.51.100.{i % 250}",
+        port=80,
+        reachable=True,
+        manufacturer="HIKVISION",
+        model="DS-2CD2143G0-I",
+        firmware="V5.5.61 build 180718",
+        serial=f"DS-2CD2143G0-I20180829AAWRC{i:08d}",
+        mac=f"58:03:fb:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+        maker="Hikvision",
+        brand="Hikvision",
+        maker_confidence=0.98,
+        evidence=(Evidence("oui", "58:03:FB", "Hikvision", 0.9),),
+        vulnerabilities=(Vulnerability("CVE-2021-36260", kev=True),),
+    )
 
 
 @contextmanager
@@ -98,7 +99,7 @@ def main() -> int:
             seq=i + 1,
             ts=now,
             kind=Kind.INVENTORY,
-            body={"device": device(i), "key": f"k{i}", "sweep": "x", "snapshot": False},
+            body=inventory_body(device(i), sweep="x", snapshot=False),
         )
         messages.append((topic("s", f"a{a}", "inventory"), encode(env)))
     size = sum(len(p) for _, p in messages) / n

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from agent.runtime.clock import Clock
+from agent.wire.findings import Severity, worst_first
 from agent.wire.timefmt import format_utc
 from collector.lifecycle import (
     MAX_RISK_ACCEPTANCE,
@@ -32,7 +33,6 @@ from collector.lifecycle import (
     risk_expired,
 )
 from collector.policy.engine import MAX_EVIDENCE_REFS, Evaluation, Violation
-from collector.policy.model import Severity
 from collector.store.transaction import Database, Tx
 from collector.store.values import as_datetime, as_json, json_text, plain_text
 
@@ -247,8 +247,8 @@ class ViolationStore:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         with self.db.transaction("listing violations") as tx:
             rows = self._select(tx, where + " ORDER BY site, agent, device_id, rule, id", params)
-        rank = {s.value: s.rank for s in Severity}
-        return sorted(rows, key=lambda r: rank.get(r.severity, len(rank)))
+        rank = {s.value: worst_first(s) for s in Severity}
+        return sorted(rows, key=lambda r: rank.get(r.severity, 1))  # an unknown severity last
 
     def audit(self, vid: str) -> list[AuditEntry]:
         with self.db.transaction("reading the audit trail") as tx:

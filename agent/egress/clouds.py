@@ -9,10 +9,11 @@ from importlib import resources
 
 import structlog
 
+from agent.wire.flows import CORE_NETWORK_TAG, VENDOR_CLOUD_TAG
+
 log = structlog.get_logger("agent.egress.clouds")
 
-VENDOR_CLOUD_TAG = "vendor_cloud:"
-CORE_NETWORK_TAG = "core_network"
+__all__ = ["CORE_NETWORK_TAG", "VENDOR_CLOUD_TAG", "CloudDomain", "CloudTable", "load_cloud_domains"]
 REQUIRED_COLUMNS = ("domain", "role", "source")  # plus "vendor" or "maker"
 
 

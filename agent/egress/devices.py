@@ -13,9 +13,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-from agent.wire.inventory import device_key
+from agent.wire.inventory import DeviceRecord
 
 # One sweep of a large site is a few hundred cameras; a directory this size is a bug or a flood.
 MAX_DEVICES = 65_536
@@ -28,25 +27,19 @@ class DeviceIdentity:
     brand: str | None = None
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def identities_from_records(records: Iterable[Mapping[str, Any]]) -> dict[str, DeviceIdentity]:
+def identities_from_records(records: Iterable[DeviceRecord]) -> dict[str, DeviceIdentity]:
     """Address → identity for every record with a usable IP address (the first record wins)."""
     out: dict[str, DeviceIdentity] = {}
     for record in records:
         try:
-            address = str(ipaddress.ip_address(str(record.get("address", ""))))
+            address = str(ipaddress.ip_address(record.address))
         except ValueError:
             continue
         if address in out:
             continue
         if len(out) >= MAX_DEVICES:
             break
-        out[address] = DeviceIdentity(
-            key=device_key(dict(record)), maker=_text(record.get("maker")), brand=_text(record.get("brand"))
-        )
+        out[address] = DeviceIdentity(key=record.key, maker=record.maker or None, brand=record.brand or None)
     return out
 
 
@@ -56,7 +49,7 @@ class DeviceDirectory:
     def __init__(self) -> None:
         self._by_address: Mapping[str, DeviceIdentity] = MappingProxyType({})
 
-    def update(self, records: Iterable[Mapping[str, Any]]) -> None:
+    def update(self, records: Iterable[DeviceRecord]) -> None:
         """Replace the map with this sweep's devices; a sweep that found none keeps the last map
         (a failed sweep is not evidence that every camera left)."""
         found = identities_from_records(records)

@@ -23,7 +23,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psutil
 import structlog
@@ -40,6 +39,8 @@ from agent.egress.procnet import ProcNet
 from agent.egress.sockets import SocketPoller, psutil_owner, psutil_sockets
 from agent.runtime.clock import Clock, SystemClock
 from agent.wire.allowlist import Allowlist
+from agent.wire.flows import FlowFinding, FlowProcess
+from agent.wire.health import Degradation
 from agent.wire.timefmt import format_utc
 
 log = structlog.get_logger("agent.egress.watcher")
@@ -99,7 +100,7 @@ class EgressWatcher:
         )
         self._live: OrderedDict[int, FlowKey] = OrderedDict()
         self._local: frozenset[str] = frozenset()
-        self._health: dict[str, dict[str, Any]] = {}
+        self._health: dict[str, Degradation] = {}
         self._since: dict[str, str] = {}
         self._stop = threading.Event()
         self._poll_thread: threading.Thread | None = None
@@ -156,7 +157,7 @@ class EgressWatcher:
 
     # -- outputs ---------------------------------------------------------------------------
 
-    def drain_findings(self) -> list[dict[str, Any]]:
+    def drain_findings(self) -> list[FlowFinding]:
         """Flow findings changed since the last drain (cumulative counters), at most
         ``max_findings_per_drain``; the rest stay pending for the next call."""
         now = self._clock.monotonic()
@@ -165,11 +166,11 @@ class EgressWatcher:
             self._agg.forget_idle(now)
         return out
 
-    def health(self) -> list[dict[str, Any]]:
-        """Current degradations, one per component: ``{"component", "status", "problem", "since"}``
-        (plus ``count`` for counted losses); [] when everything runs."""
+    def health(self) -> list[Degradation]:
+        """Current degradations, one per component (``count`` set for counted losses); [] when
+        everything runs."""
         with self._lock:
-            out = [dict(v) for v in self._health.values()]
+            out = list(self._health.values())
             folded, dropped = self._agg.overflowed, self._agg.dropped
         if folded or dropped:
             out.append(
@@ -189,12 +190,12 @@ class EgressWatcher:
                     f"the kernel dropped conntrack events (ENOBUFS) {lost} times: counts are low",
                 )
             )
-        return sorted(out, key=lambda h: str(h["component"]))
+        return sorted(out, key=lambda h: h.component)
 
-    def _counted(self, component: str, count: int, problem: str) -> dict[str, Any]:
+    def _counted(self, component: str, count: int, problem: str) -> Degradation:
         key = f"egress.{component}"
         since = self._since.setdefault(key, format_utc(self._clock.now()))
-        return {"component": key, "status": "degraded", "problem": problem, "since": since, "count": count}
+        return Degradation(key, "degraded", problem, since, count)
 
     def kernel_drops(self) -> int:
         """Times the kernel dropped conntrack events (ENOBUFS): counts are low by an unknown amount."""
@@ -248,7 +249,7 @@ class EgressWatcher:
 
     # -- classification --------------------------------------------------------------------
 
-    def _finding(self, rec: FlowRecord, mono: float) -> dict[str, Any] | None:
+    def _finding(self, rec: FlowRecord, mono: float) -> FlowFinding | None:
         found = self._names.lookup(rec.destination, mono)
         if found is not None:
             rec.hostname, rec.names = found
@@ -261,26 +262,27 @@ class EgressWatcher:
         if allowed and not self.config.report_allowed:
             return None
         identity = self._lookup(rec.device) if rec.source is Source.CONNTRACK else None
-        return {
-            "device": rec.device,
-            "device_id": identity.key if identity else None,
-            "device_maker": identity.maker if identity else None,
-            "device_brand": identity.brand if identity else None,
-            "destination": rec.destination,
-            "port": rec.port,
-            "protocol": rec.protocol,
-            "hostname": rec.hostname,
-            "hostnames": list(rec.names),
-            "tags": sorted(tags),
-            "first_seen": format_utc(rec.first_seen),
-            "last_seen": format_utc(rec.last_seen),
-            "count": rec.count,
-            "bytes": rec.bytes,
-            "allowed": allowed,
-            "source": rec.source.value,
-            "process": rec.process.as_dict() if rec.process else None,
-            "overflow": rec.overflow,
-        }
+        process = rec.process
+        return FlowFinding(
+            device=rec.device,
+            device_id=identity.key if identity else None,
+            device_maker=identity.maker if identity else None,
+            device_brand=identity.brand if identity else None,
+            destination=rec.destination,
+            port=rec.port,
+            protocol=rec.protocol,
+            hostname=rec.hostname,
+            hostnames=tuple(rec.names),
+            tags=tuple(sorted(tags)),
+            first_seen=format_utc(rec.first_seen),
+            last_seen=format_utc(rec.last_seen),
+            count=rec.count,
+            bytes=rec.bytes,
+            allowed=allowed,
+            source=rec.source.value,
+            process=FlowProcess(process.pid, process.name, process.exe) if process else None,
+            overflow=rec.overflow,
+        )
 
     def _in_scope(self, src: str) -> bool:
         if self.config.sockets and src in self._local:
@@ -452,14 +454,9 @@ class EgressWatcher:
     def _degrade(self, component: str, status: str, problem: str) -> None:
         key = f"egress.{component}"
         with self._lock:
-            if key in self._health and self._health[key]["problem"] == problem:
+            if key in self._health and self._health[key].problem == problem:
                 return
-            self._health[key] = {
-                "component": key,
-                "status": status,
-                "problem": problem,
-                "since": format_utc(self._clock.now()),
-            }
+            self._health[key] = Degradation(key, status, problem, format_utc(self._clock.now()))
         log.warning("egress_degraded", component=key, status=status, problem=problem)
 
     def _clear(self, component: str) -> None:

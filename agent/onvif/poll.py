@@ -2,7 +2,9 @@
 
 1. GetSystemDateAndTime without credentials: the camera's clock offset (applied to every
    WS-Security ``Created`` afterwards; skew is the commonest authentication failure).
-2. GetDeviceInformation and GetUsers without credentials: a camera that answers is open.
+2. GetDeviceInformation and GetUsers without credentials: a camera that answers is open; an
+   open camera is then asked GetNetworkInterfaces with a made-up user and password, and one that
+   answers does not check credentials at all (authentication bypass).
 3. With credentials (configured, or factory defaults when the site opts in): the inventory
    operations. A failure of one operation is recorded and the next one tried; a camera that
    times out, overflows or sends hostile XML is abandoned at once.
@@ -16,6 +18,7 @@ changed certificate abandons the camera at once, so no credential reaches the ne
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,6 +109,7 @@ class Observation:
     open_operations: list[str] = field(default_factory=list)  # answered without credentials
     authenticated: bool | None = None  # None: no credentials to try
     replay_accepted: bool | None = None
+    bypass_accepted: bool | None = None  # a made-up user and password were accepted
     default_usernames_tried: list[str] = field(default_factory=list)
     default_username_accepted: str | None = None
     channels: list[Channel] = field(default_factory=list)  # a recorder's cameras
@@ -175,6 +179,12 @@ RECORDER_SERVICES: dict[str, tuple[str, Callable[[Element], list[Channel]]]] = {
 MAX_CHANNELS = 256  # a large NVR has 128 channels
 # Protected operations (ONVIF Core 5.9.4 access classes READ_SYSTEM, READ_SYSTEM_SECRET).
 PROTECTED_PROBES = ("GetDeviceInformation", "GetUsers")
+# Asked with made-up credentials, only of a camera that already answered a protected probe
+# without any: a wrong password sent to a healthy camera counts towards its lockout (Hikvision
+# locks the client address after a few failures), so a camera that checks nothing is the only
+# one that gets it.
+BYPASS_PROBE = "GetNetworkInterfaces"
+BYPASS_USERNAME = "camsentry-bypass-check"
 
 
 class _Abandon(Exception):
@@ -289,6 +299,8 @@ class CameraPoller:
                 _store_device(self.obs, payload)
             else:
                 _store_users(self.obs, payload)
+        if self.obs.open_operations:
+            self._bypass(session)
         creds = self._credentials(session)
         for operation, store in INVENTORY_OPERATIONS:
             if operation in self.obs.open_operations and creds is None:
@@ -375,6 +387,18 @@ class CameraPoller:
             self._fail("replay-check", exc)
             return
         self.obs.replay_accepted = True
+
+    def _bypass(self, session: DeviceSession) -> None:
+        made_up = Credentials(BYPASS_USERNAME, secrets.token_urlsafe(18))
+        try:
+            session.call(BYPASS_PROBE, made_up)
+        except SoapFault:  # AuthFailed included: the camera checks credentials
+            self.obs.bypass_accepted = False
+            return
+        except CameraError as exc:
+            self._fail("bypass-check", exc)
+            return
+        self.obs.bypass_accepted = True
 
     def _banner(self, deadline: float) -> None:
         timeout = min(BANNER_TIMEOUT_S, deadline - self._monotonic())

@@ -1,17 +1,25 @@
-"""One device record (JSON-ready dict) from an Observation: identity, vulnerabilities, findings."""
+"""One ``DeviceRecord`` (the wire contract's) from an Observation: identity, vulnerabilities, findings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from agent.identify.classify import Identification, Signals, classify
 from agent.identify.tables import Tables
 from agent.identify.vulns import match_vulnerabilities
 from agent.onvif.poll import Observation
-from agent.onvif.security import Finding, FindingKind, Severity, security_findings
-
-RECORD_VERSION = 1
+from agent.onvif.security import security_findings
+from agent.wire.findings import Finding, FindingKind, Severity, sort_findings
+from agent.wire.inventory import (
+    ChannelEntry,
+    DeviceRecord,
+    Evidence,
+    Protocol,
+    ServiceEntry,
+    User,
+    Vulnerability,
+)
+from agent.wire.inventory import Signals as WireSignals
 
 
 def signals_of(obs: Observation, *, mac: str = "", hostnames: Sequence[str] = ()) -> Signals:
@@ -50,7 +58,7 @@ def build_record(
     duration_s: float,
     neighbour_mac: str = "",
     hostnames: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> DeviceRecord:
     """The device record the agent publishes and ``scan --json`` prints."""
     signals = signals_of(obs, mac=neighbour_mac, hostnames=hostnames)
     ident: Identification = classify(signals, tables)
@@ -71,44 +79,52 @@ def build_record(
                 f"{vuln.cve}{' (CISA KEV)' if vuln.kev else ''}: {vuln.summary}",
             )
         )
-    order = list(Severity)
-    findings.sort(key=lambda f: -order.index(f.severity))
     maker_row = tables.vendors.get(ident.maker or "")
-    return {
-        "record_version": RECORD_VERSION,
-        "address": obs.target.address,
-        "port": obs.target.port,
-        "source": obs.target.source,  # config | ws-discovery | recorder:<address>
-        "reachable": obs.reachable,
-        "manufacturer": device.manufacturer if device else None,
-        "model": device.model if device else None,
-        "firmware": device.firmware if device else None,
-        "serial": device.serial if device else None,
-        "hardware_id": device.hardware_id if device else None,
-        "mac": signals.mac or None,
-        "maker": ident.maker,
-        "maker_restricted": bool(maker_row and maker_row.restricted),
-        "brand": ident.brand,
-        "maker_confidence": ident.confidence,
-        "evidence": [e.as_json() for e in ident.evidence],
-        "vulnerabilities": [v.as_json() for v in vulns],
-        "findings": [f.as_json() for f in findings],
-        "clock_offset_s": obs.clock_offset_s,
-        "hostname": obs.hostname.name if obs.hostname and obs.hostname.name else None,
-        "ipv4": sorted({a for nic in obs.interfaces for a in nic.ipv4}),
-        "scopes": list(obs.scopes),
-        "ntp_servers": list(obs.ntp.servers) if obs.ntp else None,
-        "dns_servers": list(obs.dns.servers) if obs.dns else None,
-        "protocols": [
-            {"name": p.name, "enabled": p.enabled, "ports": list(p.ports)} for p in (obs.protocols or [])
-        ],
-        "users": [{"username": u.username, "level": u.level} for u in (obs.users or [])],
-        "services": [{"namespace": s.namespace, "version": s.version} for s in obs.services],
-        "channels": [
-            {"host": c.host, "uri": c.uri, "name": c.name, "source": c.source} for c in obs.channels
-        ],
-        "http_server": obs.http_server or None,
-        "authenticated": obs.authenticated,
-        "polled_at": polled_at,
-        "poll_duration_s": round(duration_s, 3),
-    }
+    return DeviceRecord(
+        address=obs.target.address,
+        port=obs.target.port,
+        source=obs.target.source,  # config | ws-discovery | recorder:<address>
+        reachable=obs.reachable,
+        manufacturer=device.manufacturer if device else None,
+        model=device.model if device else None,
+        firmware=device.firmware if device else None,
+        serial=device.serial if device else None,
+        hardware_id=device.hardware_id if device else None,
+        mac=signals.mac or None,
+        maker=ident.maker,
+        maker_restricted=bool(maker_row and maker_row.restricted),
+        brand=ident.brand,
+        maker_confidence=ident.confidence,
+        restricted=str(ident.restricted),
+        evidence=tuple(Evidence(str(e.signal), e.value, e.points_to, e.weight) for e in ident.evidence),
+        signals=WireSignals(
+            manufacturer=signals.manufacturer,
+            model=signals.model,
+            firmware=signals.firmware,
+            serial=signals.serial,
+            mac=signals.mac,
+            scopes=tuple(signals.scopes),
+            http_server=signals.http_server,
+            login_title=signals.login_title,
+            hostnames=tuple(signals.hostnames),
+            probe_scopes=tuple(signals.probe_scopes),
+            xaddr_hints=tuple(signals.xaddr_hints),
+            macs=tuple(signals.macs),
+        ),
+        vulnerabilities=tuple(Vulnerability(v.cve, v.kev, v.summary) for v in vulns),
+        findings=tuple(sort_findings(findings)),
+        clock_offset_s=obs.clock_offset_s,
+        hostname=obs.hostname.name if obs.hostname and obs.hostname.name else None,
+        ipv4=tuple(sorted({a for nic in obs.interfaces for a in nic.ipv4})),
+        scopes=tuple(obs.scopes),
+        ntp_servers=tuple(obs.ntp.servers) if obs.ntp else None,
+        dns_servers=tuple(obs.dns.servers) if obs.dns else None,
+        protocols=tuple(Protocol(p.name, p.enabled, tuple(p.ports)) for p in (obs.protocols or [])),
+        users=tuple(User(u.username, u.level) for u in (obs.users or [])),
+        services=tuple(ServiceEntry(s.namespace, s.version) for s in obs.services),
+        channels=tuple(ChannelEntry(c.host, c.uri, c.name, c.source) for c in obs.channels),
+        http_server=obs.http_server or None,
+        authenticated=obs.authenticated,
+        polled_at=polled_at,
+        poll_duration_s=round(duration_s, 3),
+    )

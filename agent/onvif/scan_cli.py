@@ -222,9 +222,9 @@ def run_scan(argv: list[str], *, configure_logs: bool = True) -> int:
     from agent.onvif.sitesweep import SiteSweep
 
     sweep = SiteSweep(sweeper, targets, discovery)
-    records = sweep()
+    records = [r.to_json() for r in sweep()]
     for item in sweep.health():
-        print(f"discovery: {item['problem']}: {item['detail']}", file=sys.stderr)
+        print(f"discovery: {item.problem}: {item.detail}", file=sys.stderr)
     if not records:
         print("camsentry-agent scan: no camera answered the probe", file=sys.stderr)
         return 1

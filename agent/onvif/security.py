@@ -1,48 +1,20 @@
-"""Security findings from one camera's Observation (pure): what an operator must act on."""
+"""Security findings from one camera's Observation (pure): what an operator must act on.
+
+The vocabulary (``FindingKind``, ``Severity``, ``Finding``) is the wire contract's, ``agent.wire.findings``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 from urllib.parse import urlsplit
 
 from agent.onvif.errors import FailureKind
 from agent.onvif.poll import Observation
+from agent.wire.findings import Finding, FindingKind, Severity, sort_findings
 
 # WS-Security receivers commonly refuse tokens more than 5 minutes off (WSS UsernameToken
 # Profile leaves it to the receiver; gSOAP and Hikvision firmware use 300 s).
 CLOCK_SKEW_WARN_S = 300.0
 CLOCK_SKEW_HIGH_S = 3600.0
-
-
-class Severity(StrEnum):
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class FindingKind(StrEnum):
-    UNREACHABLE = "unreachable"
-    TIMEOUT = "timeout"
-    RESPONSE_TOO_LARGE = "response_too_large"
-    HOSTILE_XML = "hostile_xml"
-    MALFORMED_RESPONSE = "malformed_response"
-    AUTH_FAILED = "auth_failed"
-    NO_CREDENTIALS = "no_credentials"
-    UNAUTHENTICATED_ACCESS = "unauthenticated_access"
-    REPLAYED_DIGEST_ACCEPTED = "replayed_digest_accepted"
-    DEFAULT_CREDENTIALS = "default_credentials"
-    DEFAULT_CREDENTIALS_TRIED = "default_credentials_tried"
-    PLAIN_HTTP_ONLY = "plain_http_only"
-    CLOCK_SKEW = "clock_skew"
-    NTP_ABSENT = "ntp_absent"
-    XADDR_FOREIGN_HOST = "xaddr_foreign_host"
-    OPERATION_FAILED = "operation_failed"
-    VULNERABLE_FIRMWARE = "vulnerable_firmware"
-    TLS_FAILED = "tls_failed"
-    CERTIFICATE_CHANGED = "certificate_changed"
 
 
 def describe_offset(offset_s: float) -> str:
@@ -51,16 +23,6 @@ def describe_offset(offset_s: float) -> str:
     size = abs(offset_s)
     amount = f"{size / 3600:.1f} h" if size >= 3600 else f"{round(size / 60)} min"
     return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: FindingKind
-    severity: Severity
-    detail: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"kind": str(self.kind), "severity": str(self.severity), "detail": self.detail}
 
 
 _FAILURE_FINDINGS = {
@@ -144,6 +106,15 @@ def security_findings(obs: Observation) -> list[Finding]:
                 "protected operations answered without credentials: " + ", ".join(obs.open_operations),
             )
         )
+    if obs.bypass_accepted:
+        findings.append(
+            Finding(
+                FindingKind.AUTH_BYPASS,
+                Severity.CRITICAL,
+                "a made-up user name and password were accepted: the camera does not check "
+                "credentials (CVE-2017-7921 class)",
+            )
+        )
     if obs.replay_accepted:
         findings.append(
             Finding(
@@ -200,5 +171,4 @@ def security_findings(obs: Observation) -> list[Finding]:
         )
         findings.append(Finding(FindingKind.NTP_ABSENT, Severity.LOW, detail))
     findings += _xaddr_findings(obs)
-    order = list(Severity)
-    return sorted(findings, key=lambda f: -order.index(f.severity))
+    return sort_findings(findings)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -36,6 +36,8 @@ from agent.onvif.sources import (
     system_interface_addresses,
 )
 from agent.onvif.targets import CameraTarget
+from agent.wire.health import DiscoveryProblem
+from agent.wire.inventory import DeviceRecord
 
 log = structlog.get_logger("agent.onvif.sitesweep")
 
@@ -48,7 +50,7 @@ _HINTS = {
 
 
 class TargetSweeper(Protocol):
-    def sweep(self, targets: Sequence[CameraTarget]) -> list[dict[str, Any]]: ...
+    def sweep(self, targets: Sequence[CameraTarget]) -> list[DeviceRecord]: ...
 
 
 class Prober(Protocol):
@@ -74,22 +76,22 @@ class SiteSweep:
         self._discovery: Prober = discovery or WsDiscovery(wait_s=settings.wait_s)
         self._interface_addresses = interface_addresses
         self._max_channels = max_channel_targets
-        self._health: list[dict[str, Any]] = []  # swapped whole, so health() never sees a partial sweep
-        self._pending: list[dict[str, Any]] = []
+        self._health: list[DiscoveryProblem] = []  # swapped whole, so health() never sees a partial sweep
+        self._pending: list[DiscoveryProblem] = []
         self._seen_problems: set[str] = set()
 
-    def health(self) -> list[dict[str, Any]]:
+    def health(self) -> list[DiscoveryProblem]:
         """The last sweep's discovery problems: ``{source, problem, detail}`` each."""
         return list(self._health)
 
-    def __call__(self) -> list[dict[str, Any]]:
+    def __call__(self) -> list[DeviceRecord]:
         self._pending = []
         try:
             return self._sweep()
         finally:
             self._health = self._pending
 
-    def _sweep(self) -> list[dict[str, Any]]:
+    def _sweep(self) -> list[DeviceRecord]:
         scope, found = self._discover()
         targets = merge_targets(
             self.configured,
@@ -161,4 +163,4 @@ class SiteSweep:
             self._seen_problems.add(key)
         emit("discovery_problem", problem=problem, detail=detail)
         if len(self._pending) < MAX_HEALTH_ITEMS:
-            self._pending.append({"source": "discovery", "problem": problem, "detail": detail})
+            self._pending.append(DiscoveryProblem("discovery", problem, detail))

@@ -15,11 +15,11 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from agent.onvif.discovery import DEFAULT_WAIT_S, Discovered
 from agent.onvif.targets import DEFAULT_PATH, SOURCE_RECORDER, CameraTarget
+from agent.wire.inventory import DeviceRecord
 
 MAX_WAIT_S = 30.0  # a probe round holds the sweep; ONVIF devices answer within about 1 s
 # Channels polled in one sweep's second pass: one large NVR (poll.MAX_CHANNELS is 256 per recorder).
@@ -190,7 +190,7 @@ class Skipped:
 
 
 def follow_channels(
-    records: Sequence[dict[str, Any]],
+    records: Sequence[DeviceRecord],
     *,
     known: Iterable[str],
     in_scope: Callable[[str], bool],
@@ -200,21 +200,21 @@ def follow_channels(
 ) -> tuple[list[CameraTarget], list[Skipped]]:
     """Targets for the recorders' channels not polled yet: IP literals in scope only, at most
     ``limit``; an ``http`` channel URI lends its port and path (never its host: that is the channel)."""
-    have = set(known) | {str(r.get("address")) for r in records}
+    have = set(known) | {r.address for r in records}
     targets: list[CameraTarget] = []
     skipped: list[Skipped] = []
     for record in records:
-        recorder = str(record.get("address"))
-        for channel in record.get("channels") or []:
-            host = channel.get("host") if isinstance(channel, dict) else None
-            if not isinstance(host, str) or not host or host in have:
+        recorder = record.address
+        for channel in record.channels:
+            host = channel.host
+            if not host or host in have:
                 continue
             have.add(host)
             reason = _refusal(host, in_scope) or ("over the limit" if len(targets) >= limit else "")
             if reason:
                 skipped.append(Skipped(recorder, host, reason))
                 continue
-            scheme, port, path = _scheme_port_path(str(channel.get("uri") or ""))
+            scheme, port, path = _scheme_port_path(channel.uri)
             targets.append(
                 CameraTarget(
                     host,

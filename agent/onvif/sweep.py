@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import structlog
 
@@ -21,6 +20,7 @@ from agent.onvif.record import build_record
 from agent.onvif.targets import CameraTarget
 from agent.onvif.tls import PinStore
 from agent.runtime.clock import Clock, SystemClock
+from agent.wire.inventory import DeviceRecord
 from agent.wire.timefmt import format_utc
 
 log = structlog.get_logger("agent.onvif.sweep")
@@ -76,7 +76,7 @@ class Sweeper:
         target: CameraTarget,
         macs: Mapping[str, str] | None = None,
         hostnames: Mapping[str, Sequence[str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> DeviceRecord:
         started = self.clock.monotonic()
         polled_at = format_utc(self.clock.now())
         try:
@@ -98,7 +98,7 @@ class Sweeper:
             hostnames=tuple((hostnames or {}).get(target.address, ())),
         )
 
-    def sweep(self, targets: Sequence[CameraTarget]) -> list[dict[str, Any]]:
+    def sweep(self, targets: Sequence[CameraTarget]) -> list[DeviceRecord]:
         """One record per target (same order); never raises for what a camera does."""
         if not targets:
             return []
@@ -122,7 +122,7 @@ class Sweeper:
         log.info(
             "sweep_done",
             cameras=len(targets),
-            reachable=sum(1 for r in records if r["reachable"]),
+            reachable=sum(1 for r in records if r.reachable),
             duration_s=round(self.clock.monotonic() - started, 3),
         )
         return records

@@ -18,6 +18,7 @@ class RejectReason(StrEnum):
     # Verified, but the database refused this one message (a NUL a PostgreSQL text column cannot
     # hold, say): refused alone so the rest of its batch is stored and confirmed.
     UNSTORABLE = "unstorable"
+    MALFORMED_BODY = "malformed_body"
 
 
 class WireError(ValueError):
@@ -27,3 +28,10 @@ class WireError(ValueError):
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class BodyError(WireError):
+    """An envelope body (or a record inside it) that does not decode; ``detail`` names the field."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(RejectReason.MALFORMED_BODY, detail)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from agent.runtime.configfile import Table
 from agent.runtime.mqttconfig import read_secret_file
-from collector.policy.model import Severity
+from agent.wire.findings import Severity
 
 # Enough for a bad morning at one site; above it the next message is a digest, not silence.
 DEFAULT_MAX_PER_MINUTE = 30

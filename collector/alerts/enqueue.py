@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from agent.runtime.clock import Clock
+from agent.wire.findings import Severity
 from collector.alerts.model import Alert
 from collector.alerts.queue import AlertQueue
-from collector.policy.model import Severity
 
 # The same violation re-alerting more than hourly is noise; a new event (reopened) is not.
 DEFAULT_DEDUPE_WINDOW_S = 3600.0
@@ -30,7 +30,7 @@ class AlertEnqueuer:
         self.queue = queue
         self.sinks = list(sinks)
         self.clock = clock
-        self.min_rank = min_severity.rank
+        self.min_weight = min_severity.weight
         self.dedupe_window_s = dedupe_window_s
         self.wake = wake
         self.deduplicated = 0
@@ -50,12 +50,12 @@ class AlertEnqueuer:
 
     def send(self, alerts: Iterable[Alert]) -> int:
         """Queue what passes severity and dedupe; returns the alerts queued."""
-        rank = {s.value: s.rank for s in Severity}
+        weight = {s.value: s.weight for s in Severity}
         now = self.clock.monotonic()
         docs = [
             a.document(self.clock.now())
             for a in alerts
-            if rank.get(a.severity, self.min_rank) <= self.min_rank
+            if weight.get(a.severity, self.min_weight) >= self.min_weight
             and not self._dedupe_hit((a.violation_id, a.event), now)
         ]
         if docs and self.sinks:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agent.wire.findings import Severity
 from agent.wire.timefmt import format_utc
-from collector.policy.model import Severity
 from collector.violations import SyncResult, ViolationRow
 
 ALERT_TOPIC_PREFIX = "camsentry/alerts/v1"
@@ -74,8 +74,8 @@ def _alert(event: str, row: ViolationRow) -> Alert:
 
 def alerts_from_sync(result: SyncResult, *, min_severity: Severity = Severity.LOW) -> list[Alert]:
     """Alerts for what changed: opened, reopened, risk expired, resolved; worst first."""
-    limit = min_severity.rank
-    rank = {s.value: s.rank for s in Severity}
+    limit = min_severity.weight
+    weight = {s.value: s.weight for s in Severity}
     groups: Iterable[tuple[str, Sequence[ViolationRow]]] = (
         ("opened", result.opened),
         ("reopened", result.reopened),
@@ -83,6 +83,9 @@ def alerts_from_sync(result: SyncResult, *, min_severity: Severity = Severity.LO
         ("resolved", result.resolved),
     )
     alerts = [
-        _alert(event, row) for event, rows in groups for row in rows if rank.get(row.severity, limit) <= limit
+        _alert(event, row)
+        for event, rows in groups
+        for row in rows
+        if weight.get(row.severity, limit) >= limit
     ]
-    return sorted(alerts, key=lambda a: rank.get(a.severity, limit))
+    return sorted(alerts, key=lambda a: -weight.get(a.severity, limit))

@@ -5,8 +5,10 @@ facts from the store and passes ``now``. Each ``Violation`` has a stable ``key``
 agent, device and what makes it distinct) and an ``id`` derived from it, so evaluating the same
 facts twice yields the same violations and the lifecycle store can follow them over time.
 
-Device records and flow records are the dicts the identification and egress code publish
-(see ``DeviceFact`` and ``FlowFact``); unknown or missing fields are tolerated, never fatal.
+Device records and flow findings are the wire contract's typed records (``agent.wire.inventory``,
+``agent.wire.flows``), decoded once by ``collector.policy.facts``. What a finding kind means for
+policy is ``FINDING_RULES``: total over ``FindingKind`` (a test fails for a kind without a
+decision), so a new kind the agent learns cannot pass the engine unnoticed.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from agent.wire.findings import Finding, FindingKind, Severity, worst_first
+from agent.wire.flows import CORE_NETWORK_TAG, VENDOR_CLOUD_TAG, FlowFinding
+from agent.wire.inventory import DeviceRecord
 from agent.wire.timefmt import parse_utc
-from collector.policy.model import Enforcement, Policy, Severity
+from collector.policy.model import Enforcement, Policy
 
 
 class Rule(StrEnum):
@@ -37,19 +42,69 @@ class Rule(StrEnum):
     PAST_REMOVAL_DEADLINE = "past_removal_deadline"
 
 
-# Finding kinds from identification that mean weak or absent authentication, and how bad.
-WEAK_AUTH_SEVERITY: Mapping[str, Severity] = {
-    "auth_bypass": Severity.CRITICAL,
-    "no_auth": Severity.CRITICAL,
-    "default_credentials": Severity.HIGH,
-    "replayable_digest": Severity.MEDIUM,
+@dataclass(frozen=True)
+class FindingRule:
+    """What one kind of agent finding means for policy: a rule and severity, or why it is none."""
+
+    rule: Rule | None
+    severity: Severity | None = None  # None: the rule sets it (policy firmware severities, ...)
+    why: str = ""
+
+    @property
+    def raises(self) -> bool:
+        """True when the finding itself raises a violation (not only through another field)."""
+        return self.rule is not None and self.severity is not None
+
+
+_NOT_POLICY = "the agent's poll could not finish"
+# Every FindingKind, decided (tests/collector/policy/test_finding_rules.py fails for one missing).
+FINDING_RULES: Mapping[FindingKind, FindingRule] = {
+    FindingKind.UNAUTHENTICATED_ACCESS: FindingRule(Rule.WEAK_AUTHENTICATION, Severity.CRITICAL),
+    FindingKind.AUTH_BYPASS: FindingRule(Rule.WEAK_AUTHENTICATION, Severity.CRITICAL),
+    FindingKind.DEFAULT_CREDENTIALS: FindingRule(Rule.WEAK_AUTHENTICATION, Severity.HIGH),
+    FindingKind.REPLAYED_DIGEST_ACCEPTED: FindingRule(Rule.WEAK_AUTHENTICATION, Severity.MEDIUM),
+    FindingKind.VULNERABLE_FIRMWARE: FindingRule(
+        Rule.VULNERABLE_FIRMWARE, why="raised from the record's vulnerabilities with the policy's severities"
+    ),
+    FindingKind.CLOCK_SKEW: FindingRule(
+        Rule.CLOCK_SKEW, why="raised from clock_offset_s against the policy's threshold"
+    ),
+    FindingKind.NTP_ABSENT: FindingRule(None, why="a cause, not a harm: the skew it leads to is clock_skew"),
+    FindingKind.PLAIN_HTTP_ONLY: FindingRule(
+        None, why="transport hygiene shown with the device; ONVIF digest does not send the password"
+    ),
+    FindingKind.DEFAULT_CREDENTIALS_TRIED: FindingRule(
+        None, why="the audit trail of passwords the agent tried, all refused: the camera is fine"
+    ),
+    FindingKind.NO_CREDENTIALS: FindingRule(
+        None, why="the site gave the agent no credentials; inventory partial"
+    ),
+    FindingKind.AUTH_FAILED: FindingRule(
+        None, why="the site's configured credentials are wrong: an agent configuration problem"
+    ),
+    FindingKind.XADDR_FOREIGN_HOST: FindingRule(None, why="not followed by the agent; evidence only"),
+    FindingKind.TLS_FAILED: FindingRule(None, why="the agent could not speak TLS to it: a poll problem"),
+    FindingKind.CERTIFICATE_CHANGED: FindingRule(
+        None, why="a swapped, reset or intercepted camera: shown with the device (high) for a person to check"
+    ),
+    FindingKind.UNREACHABLE: FindingRule(
+        Rule.DEVICE_VANISHED, why="an unanswered poll leaves last_seen; device_vanished past the threshold"
+    ),
+    FindingKind.TIMEOUT: FindingRule(
+        Rule.DEVICE_VANISHED, why="an unanswered poll leaves last_seen; device_vanished past the threshold"
+    ),
+    FindingKind.RESPONSE_TOO_LARGE: FindingRule(None, why=_NOT_POLICY),
+    FindingKind.HOSTILE_XML: FindingRule(None, why=_NOT_POLICY),
+    FindingKind.MALFORMED_RESPONSE: FindingRule(None, why=_NOT_POLICY),
+    FindingKind.OPERATION_FAILED: FindingRule(None, why=_NOT_POLICY),
+    FindingKind.UNKNOWN: FindingRule(
+        None, why="a newer agent's kind: stored and shown as unknown until this collector learns it"
+    ),
 }
 # Rules whose violations a site in ``quarantine`` mode enforces by cutting the device off.
 QUARANTINE_RULES = frozenset(
     {Rule.RESTRICTED_AT_SENSITIVE_SITE, Rule.RESTRICTED_ON_CORE_NETWORK, Rule.PAST_REMOVAL_DEADLINE}
 )
-VENDOR_CLOUD_TAG = "vendor_cloud:"
-CORE_NETWORK_TAG = "core_network"
 # One violation refers to at most this many envelopes: the newest, enough to open the evidence.
 MAX_EVIDENCE_REFS = 20
 
@@ -73,14 +128,14 @@ class DeviceFact:
     site: str
     agent: str
     device_id: str
-    record: Mapping[str, Any]
+    record: DeviceRecord
     first_seen: datetime
     last_seen: datetime
     evidence: tuple[EvidenceRef, ...] = ()
 
     @property
     def address(self) -> str:
-        return str(self.record.get("address") or "")
+        return self.record.address
 
 
 @dataclass(frozen=True)
@@ -89,18 +144,21 @@ class FlowFact:
 
     site: str
     agent: str
-    record: Mapping[str, Any]
+    record: FlowFinding
     evidence: tuple[EvidenceRef, ...] = ()
 
 
 @dataclass(frozen=True)
 class AgentFact:
+    """An enrolled agent; ``last_seen`` None when it never reported (silent since ``since``)."""
+
     site: str
     agent: str
-    last_seen: datetime
+    last_seen: datetime | None
     evidence: tuple[EvidenceRef, ...] = ()
     # Inventory/flow envelopes the agent's newest health says it dropped or refused, by kind.
     evidence_lost: Mapping[str, int] = field(default_factory=dict)
+    since: datetime | None = None  # when it was enrolled or approved
 
 
 @dataclass(frozen=True)
@@ -157,11 +215,6 @@ def _refs(*groups: Iterable[EvidenceRef]) -> tuple[EvidenceRef, ...]:
     return tuple(merged[-MAX_EVIDENCE_REFS:])
 
 
-def _list(value: Any) -> list[Any]:
-    """A field a record should carry as a list; anything else counts as empty."""
-    return value if isinstance(value, list) else []
-
-
 def _when(value: Any, fallback: datetime) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -173,12 +226,17 @@ def _when(value: Any, fallback: datetime) -> datetime:
     return fallback
 
 
-def _identity(record: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("maker", "brand", "model", "firmware", "maker_confidence")
-    detail = {k: record.get(k) for k in keys if record.get(k) is not None}
-    signals = record.get("evidence")
-    if isinstance(signals, list):
-        detail["maker_evidence"] = [s for s in signals[:10] if isinstance(s, dict)]
+def _identity(record: DeviceRecord) -> dict[str, Any]:
+    values = {
+        "maker": record.maker,
+        "brand": record.brand,
+        "model": record.model,
+        "firmware": record.firmware,
+        "maker_confidence": record.maker_confidence,
+    }
+    detail: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+    if record.evidence:
+        detail["maker_evidence"] = [e.to_json() for e in record.evidence[:10]]
     return detail
 
 
@@ -219,21 +277,18 @@ class _Builder:
         )
 
 
-def _confident(policy: Policy, record: Mapping[str, Any]) -> bool:
-    maker = record.get("maker")
-    if not isinstance(maker, str) or not maker.strip():
+def _confident(policy: Policy, record: DeviceRecord) -> bool:
+    if not record.maker or not record.maker.strip():
         return False
-    confidence = record.get("maker_confidence")
-    if isinstance(confidence, int | float) and not isinstance(confidence, bool):
-        return confidence >= policy.thresholds.min_maker_confidence
-    return True
+    confidence = record.maker_confidence
+    return confidence is None or confidence >= policy.thresholds.min_maker_confidence
 
 
 def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None:
     policy, rec = b.policy, d.record
     site = policy.site(d.site)
     confident = _confident(policy, rec)
-    maker = rec.get("maker") if confident else None
+    maker = rec.maker if confident else None
     ident = _identity(rec)
 
     if not confident:
@@ -270,10 +325,9 @@ def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
         if policy.in_core(d.address):
             reasons.append({"reachable_from_core": d.address})
         for f in flows:
-            dest = str(f.record.get("destination") or "")
-            tags = _list(f.record.get("tags"))
-            if policy.in_core(dest) or CORE_NETWORK_TAG in tags:
-                reasons.append({"reaches": dest, "port": f.record.get("port")})
+            dest = f.record.destination
+            if policy.in_core(dest) or CORE_NETWORK_TAG in f.record.tags:
+                reasons.append({"reaches": dest, "port": f.record.port})
                 refs.extend(f.evidence)
         if reasons:
             b.device(
@@ -285,45 +339,35 @@ def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
                 evidence=refs,
             )
 
-    vulns = [v for v in _list(rec.get("vulnerabilities")) if isinstance(v, dict) and v.get("cve")]
+    vulns = sorted(rec.vulnerabilities, key=lambda v: (not v.kev, v.cve))
     if vulns:
-        vulns.sort(key=lambda v: (not v.get("kev"), str(v.get("cve"))))
-        kev = [str(v["cve"]) for v in vulns if v.get("kev")]
+        kev = [v.cve for v in vulns if v.kev]
         b.device(
             d,
             Rule.VULNERABLE_FIRMWARE,
             policy.kev_severity if kev else policy.vulnerable_severity,
-            f"firmware {rec.get('firmware') or '?'} has "
+            f"firmware {rec.firmware or '?'} has "
             + (f"{len(kev)} KEV-listed and " if kev else "")
             + f"{len(vulns)} known vulnerabilities",
             discriminator="cve",
-            detail={**ident, "kev": kev, "cves": [str(v["cve"]) for v in vulns]},
+            detail={**ident, "kev": kev, "cves": [v.cve for v in vulns]},
         )
     for rule in policy.firmware_minimums:
-        if rule.below(maker, rec.get("model"), rec.get("firmware")):
+        if rule.below(maker, rec.model, rec.firmware):
             b.device(
                 d,
                 Rule.VULNERABLE_FIRMWARE,
                 rule.severity,
-                f"firmware {rec.get('firmware')} is older than the required {rule.version}",
+                f"firmware {rec.firmware} is older than the required {rule.version}",
                 discriminator=f"minimum:{rule.maker}:{rule.model_prefix}",
                 detail={**ident, "required": rule.version},
             )
 
-    for finding in _list(rec.get("findings")):
-        kind = finding.get("kind") if isinstance(finding, dict) else None
-        if isinstance(kind, str) and kind in WEAK_AUTH_SEVERITY:
-            b.device(
-                d,
-                Rule.WEAK_AUTHENTICATION,
-                WEAK_AUTH_SEVERITY[kind],
-                f"weak authentication: {kind}",
-                discriminator=kind,
-                detail={"kind": kind, "detail": finding.get("detail"), "severity": finding.get("severity")},
-            )
+    for finding in rec.findings:
+        _finding_rule(b, d, finding)
 
-    offset = rec.get("clock_offset_s")
-    if isinstance(offset, bool) or not isinstance(offset, int | float):
+    offset = rec.clock_offset_s
+    if offset is None:
         return
     if abs(offset) > policy.thresholds.clock_skew_max_s:
         b.device(
@@ -335,20 +379,31 @@ def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
         )
 
 
+def _finding_rule(b: _Builder, d: DeviceFact, finding: Finding) -> None:
+    """A violation for a finding whose kind raises one by itself (``FINDING_RULES``)."""
+    decision = FINDING_RULES[finding.kind]
+    if decision.rule is None or decision.severity is None:
+        return
+    b.device(
+        d,
+        decision.rule,
+        decision.severity,
+        f"{decision.rule.value.replace('_', ' ')}: {finding.name}",
+        discriminator=finding.name,
+        detail={"kind": finding.name, "detail": finding.detail, "severity": finding.severity.value},
+    )
+
+
 def _egress_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None:
     policy = b.policy
     allow = policy.allowlist(d.site)
     for f in flows:
         rec = f.record
-        dest = str(rec.get("destination") or "")
-        tags = frozenset(str(t) for t in _list(rec.get("tags")))
-        port = rec.get("port") if isinstance(rec.get("port"), int) else None
-        hostname = rec.get("hostname") if isinstance(rec.get("hostname"), str) else None
-        candidates: list[Any] = [hostname, *_list(rec.get("hostnames"))]
-        names = [n for n in candidates if isinstance(n, str) and n]
-        if rec.get("allowed") is True or policy.in_core(dest) or CORE_NETWORK_TAG in tags:
+        dest, port, protocol, hostname = rec.destination, rec.port, rec.protocol, rec.hostname
+        tags = frozenset(rec.tags)
+        names = [n for n in (hostname, *rec.hostnames) if n]
+        if rec.allowed or policy.in_core(dest) or CORE_NETWORK_TAG in tags:
             continue
-        protocol = str(rec.get("protocol") or "")
         if any(rule.matches(dest, port, protocol, names, tags) for rule in allow):
             continue
         clouds = sorted(t for t in tags if t.startswith(VENDOR_CLOUD_TAG))
@@ -365,12 +420,12 @@ def _egress_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
                 "protocol": protocol,
                 "hostname": hostname,
                 "tags": sorted(tags),
-                "count": rec.get("count"),
-                "bytes": rec.get("bytes"),
+                "count": rec.count,
+                "bytes": rec.bytes,
             },
             evidence=f.evidence,
-            first_seen=_when(rec.get("first_seen"), d.first_seen),
-            last_seen=_when(rec.get("last_seen"), d.last_seen),
+            first_seen=_when(rec.first_seen, d.first_seen),
+            last_seen=_when(rec.last_seen, d.last_seen),
         )
 
 
@@ -380,9 +435,17 @@ def evaluate(facts: Facts, policy: Policy) -> Evaluation:
     silent: set[tuple[str, str]] = set()
     limit = policy.thresholds.agent_silent_after_s
     for a in facts.agents:
-        quiet_s = (facts.now - a.last_seen).total_seconds()
+        heard = a.last_seen or a.since
+        if heard is None:
+            continue  # neither heard from nor enrolled at a known time: nothing to measure
+        quiet_s = (facts.now - heard).total_seconds()
         if quiet_s > limit:
             silent.add((a.site, a.agent))
+            summary = (
+                f"agent {a.agent} at {a.site} silent for {quiet_s:.0f} s"
+                if a.last_seen is not None
+                else f"agent {a.agent} at {a.site} enrolled {quiet_s:.0f} s ago and never reported"
+            )
             b.out.append(
                 Violation(
                     rule=Rule.AGENT_SILENT,
@@ -392,16 +455,20 @@ def evaluate(facts: Facts, policy: Policy) -> Evaluation:
                     device_id="",
                     address="",
                     discriminator="",
-                    summary=f"agent {a.agent} at {a.site} silent for {quiet_s:.0f} s",
-                    first_seen=a.last_seen,
-                    last_seen=a.last_seen,
+                    summary=summary,
+                    first_seen=heard,
+                    last_seen=heard,
                     evidence=_refs(a.evidence),
-                    detail={"silent_s": round(quiet_s), "after_s": limit},
+                    detail={
+                        "silent_s": round(quiet_s),
+                        "after_s": limit,
+                        "never_reported": a.last_seen is None,
+                    },
                 )
             )
 
     for a in facts.agents:
-        if a.evidence_lost:
+        if a.evidence_lost and a.last_seen is not None:  # lost evidence is told by a health envelope
             lost = sum(a.evidence_lost.values())
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(a.evidence_lost.items()))
             b.out.append(
@@ -424,7 +491,7 @@ def evaluate(facts: Facts, policy: Policy) -> Evaluation:
     # A flow names its device by address ("device") and, when the agent knew it, by id ("device_id").
     by_device: dict[tuple[str, str, str], list[FlowFact]] = {}
     for f in facts.flows:
-        for ref in {str(f.record.get("device") or ""), str(f.record.get("device_id") or "")} - {""}:
+        for ref in {f.record.device, f.record.device_id or ""} - {""}:
             by_device.setdefault((f.site, f.agent, ref), []).append(f)
 
     for d in facts.devices:
@@ -450,7 +517,7 @@ def evaluate(facts: Facts, policy: Policy) -> Evaluation:
             )
 
     ordered = sorted(
-        b.out, key=lambda v: (v.severity.rank, v.site, v.agent, v.device_id, v.rule, v.discriminator)
+        b.out, key=lambda v: (worst_first(v.severity), v.site, v.agent, v.device_id, v.rule, v.discriminator)
     )
     return Evaluation(policy_version=policy.version, evaluated_at=facts.now, violations=tuple(ordered))
 

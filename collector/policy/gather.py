@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agent.wire.errors import BodyError
+from agent.wire.flows import FlowFinding
 from collector.policy.engine import EvidenceRef, FlowFact
+from collector.policy.facts import Skipped
 
 DeviceKey = tuple[str, str]  # site, device_key
 FlowKey = tuple[str, str, str, str, str, str]  # site, agent, device, destination, port, protocol
@@ -73,8 +76,16 @@ class FactCache:
     def health_rows(self) -> list[dict[str, Any]]:
         return [self.health[k] for k in sorted(self.health)]
 
-    def flow_facts(self) -> list[FlowFact]:
-        return [flow_fact(self.flows[k]) for k in sorted(self.flows)]
+    def flow_facts(self, skipped: Skipped | None = None) -> list[FlowFact]:
+        """The held flows as facts; one whose finding does not decode is counted in ``skipped``."""
+        out = []
+        for k in sorted(self.flows):
+            try:
+                out.append(flow_fact(self.flows[k]))
+            except BodyError as exc:
+                if skipped is not None:
+                    skipped.add("flow_record", f"{'/'.join(k)}: {exc.detail}")
+        return out
 
 
 def flow_key(row: Mapping[str, Any]) -> FlowKey:
@@ -87,8 +98,8 @@ def flow_key(row: Mapping[str, Any]) -> FlowKey:
 
 def flow_fact(row: Mapping[str, Any]) -> FlowFact:
     """One ``flows`` projection row as the engine's fact: the newest finding, its evidence, and
-    the earliest first_seen of every finding folded in."""
-    record = dict(row["record"])
+    the earliest first_seen of every finding folded in; ``BodyError`` if the finding does not decode."""
+    record = dict(row["record"]) if isinstance(row.get("record"), Mapping) else {}
     if row.get("first_seen"):
         record["first_seen"] = row["first_seen"]
     refs = tuple(
@@ -96,4 +107,4 @@ def flow_fact(row: Mapping[str, Any]) -> FlowFact:
         for e in row.get("evidence") or []
         if isinstance(e, Mapping)
     )
-    return FlowFact(str(row["site"]), str(row["agent"]), record, refs)
+    return FlowFact(str(row["site"]), str(row["agent"]), FlowFinding.decode(record), refs)

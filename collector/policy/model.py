@@ -26,23 +26,11 @@ import structlog
 from agent.runtime.configfile import TomlTextError, parse_toml_bytes
 from agent.runtime.errors import CamsentryError
 from agent.wire.allowlist import AllowEntry, Network, check_entry
+from agent.wire.findings import Severity
 from agent.wire.topics import valid_name
 
 E = TypeVar("E", bound=StrEnum)
 log = structlog.get_logger(__name__)
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """0 for critical, larger for less severe: sort ascending to put the worst first."""
-        return list(Severity).index(self)
 
 
 class SiteClass(StrEnum):

@@ -21,7 +21,7 @@ from collector.alerts import Alert, alerts_from_sync
 from collector.judge.centre import CentreJudge
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, Facts, enforcement_actions, evaluate
-from collector.policy.facts import agent_facts, device_facts
+from collector.policy.facts import Skipped, agent_facts, device_facts
 from collector.policy.gather import FactCache, ProjectionSource
 from collector.policy.model import Policy, default_policy, load_policy, reload_policy
 from collector.violations import SyncResult, ViolationStore
@@ -81,12 +81,16 @@ class PolicyRunner:
         if self.judge is not None:
             self.judge.refresh()
             rows = self.judge.apply(rows)
-        return Facts(
-            devices=device_facts(rows),
-            flows=self.cache.flow_facts(),
+        skipped = Skipped()
+        facts = Facts(
+            devices=device_facts(rows, skipped),
+            flows=self.cache.flow_facts(skipped),
             agents=agent_facts(self.cache.agents, self.cache.health_rows()),
             now=self.clock.now(),
         )
+        if skipped.counts:
+            log.warning("policy_facts_skipped", counts=skipped.counts, first=skipped.first)
+        return facts
 
     def run_once(self) -> PassResult:
         policy = self.policy

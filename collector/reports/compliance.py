@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from agent.runtime.table import Column, render
+from agent.wire.findings import WORST_FIRST
 from agent.wire.timefmt import format_utc
 from collector.policy.engine import DeviceFact, Rule
-from collector.policy.model import Policy, Severity
+from collector.policy.model import Policy
 from collector.reports.document import Report, Section
 from collector.reports.refs import evidence_ref
 from collector.violations import ViolationRow, ViolationState
@@ -96,11 +97,11 @@ def _signal_text(signal: Any) -> str:
 
 
 def _add(total: dict[str, int], part: dict[str, int]) -> dict[str, int]:
-    return {s.value: total.get(s.value, 0) + part.get(s.value, 0) for s in Severity}
+    return {s.value: total.get(s.value, 0) + part.get(s.value, 0) for s in WORST_FIRST}
 
 
 def _sum(counts: Sequence[Counts]) -> Counts:
-    by_sev: dict[str, int] = {s.value: 0 for s in Severity}
+    by_sev: dict[str, int] = {s.value: 0 for s in WORST_FIRST}
     for c in counts:
         by_sev = _add(by_sev, c.open_by_severity)
     return Counts(
@@ -119,13 +120,12 @@ def _from_devices(
 ) -> list[RestrictedDevice]:
     out = []
     for d in devices:
-        maker = str(d.record.get("maker") or "")
+        maker = d.record.maker or ""
         if not policy.restricted_maker(maker):
             continue
         site = policy.site(d.site)
         prohibited = policy.restricted_at(maker, d.site)
         deadline = site.removal_deadline
-        signals = d.record.get("evidence") if isinstance(d.record.get("evidence"), list) else []
         out.append(
             RestrictedDevice(
                 site=d.site,
@@ -133,13 +133,13 @@ def _from_devices(
                 device_id=d.device_id,
                 address=d.address,
                 maker=maker.lower(),
-                brand=str(d.record.get("brand") or ""),
-                model=str(d.record.get("model") or ""),
-                firmware=str(d.record.get("firmware") or ""),
+                brand=d.record.brand or "",
+                model=d.record.model or "",
+                firmware=d.record.firmware or "",
                 prohibited=prohibited,
                 on_core_network=d.device_id in core,
                 past_deadline=prohibited and deadline is not None and deadline < today,
-                maker_evidence=tuple(_signal_text(s) for s in (signals or [])[:10]),
+                maker_evidence=tuple(_signal_text(e.to_json()) for e in d.record.evidence[:10]),
                 envelopes=tuple(evidence_ref(e.agent, e.boot, e.seq) for e in d.evidence),
             )
         )
@@ -203,7 +203,7 @@ def build_compliance(
         site = policy.site(name)
         mine = [r for r in restricted if r.site == name]
         rows = [r for r in violations if r.site == name]
-        by_sev = {s.value: 0 for s in Severity}
+        by_sev = {s.value: 0 for s in WORST_FIRST}
         for r in rows:
             if r.state in OPEN_STATES and r.severity in by_sev:
                 by_sev[r.severity] += 1
@@ -244,7 +244,7 @@ def render_json(report: ComplianceReport) -> str:
     return json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n"
 
 
-_SEVERITIES = [s.value for s in Severity]
+_SEVERITIES = [s.value for s in WORST_FIRST]
 _CSV_COLUMNS = [
     Column(name)
     for name in (

@@ -16,13 +16,13 @@ from typing import Any
 
 from agent.wire.envelope import Envelope, Kind, encode
 from collector.store import projections, schema
-from collector.store.backend import Backend
-from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_row
+from collector.store.backend import Backend, log
+from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_rows
 from collector.store.transaction import Database, Tx
 from collector.store.types import AgentRow, StoredBatch
 from collector.store.values import as_json, as_time_text, json_text, normal_time, stored_time
 
-_STATUS_KEYS = ("site", "agent", "revoked_at", "state", "reason", "state_ts", "last_seen")
+_STATUS_KEYS = ("site", "agent", "revoked_at", "state", "reason", "state_ts", "last_seen", "enrolled_at")
 _PENDING_KEYS = ("site", "agent", "public_key", "host", "requested_at")
 
 
@@ -165,15 +165,10 @@ class Store:
                     new.append(env)
             self._insert_envelopes(db, new, received_at)
             mark = self.backend.change_mark(db.conn)
-            # Sorted, so two collectors upserting the same devices lock the rows in one order.
-            rows = sorted(
-                (
-                    (*device_row(e, e.body["device"], normal_time(e.ts) or received_at), mark)
-                    for e in new
-                    if e.kind is Kind.INVENTORY and isinstance(e.body.get("device"), dict)
-                ),
-                key=lambda r: (r[0], r[1]),
-            )
+            rows, undecodable = device_rows(new, lambda e: normal_time(e.ts) or received_at, mark)
+            for env, exc in undecodable:  # stored as evidence above; no device row from it
+                log.warning("inventory_body_undecodable", site=env.site, agent=env.agent, seq=env.seq,
+                            detail=exc.detail)  # fmt: skip
             db.executemany(UPSERT_DEVICE, rows)
             projections.update_flows(db, new, mark)
             projections.update_health(db, new, mark)
@@ -280,12 +275,12 @@ class Store:
     def agent_status(self) -> list[dict[str, Any]]:
         rows = self._query(
             "reading agent status",
-            "SELECT a.site, a.agent, a.revoked_at, s.state, s.reason, s.state_ts, s.last_seen "
+            "SELECT a.site, a.agent, a.revoked_at, s.state, s.reason, s.state_ts, s.last_seen, a.enrolled_at "
             "FROM agents a LEFT JOIN agent_status s ON s.site = a.site AND s.agent = a.agent",
         )
         status = [dict(zip(_STATUS_KEYS, row, strict=True)) for row in rows]
         for s in status:
-            for key in ("revoked_at", "state_ts", "last_seen"):
+            for key in ("revoked_at", "state_ts", "last_seen", "enrolled_at"):
                 s[key] = as_time_text(s[key])
         return sorted(status, key=_by_agent)
 

@@ -1,11 +1,20 @@
-"""Device rows from inventory records, and the newest-wins upsert both engines accept."""
+"""Device rows from inventory records, and the newest-wins upsert both engines accept.
+
+Bodies are read through the wire decoder (``InventoryBody.decode``): an inventory envelope whose
+body does not decode is still stored (it is signed evidence) but gives no device row, and is
+counted. A record of a device that did not answer (``reachable`` false) does not move the row:
+``last_seen`` stays the last time the device answered, so a camera that stopped answering
+becomes ``device_vanished`` once the policy's threshold passes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from agent.wire.envelope import Envelope
-from agent.wire.inventory import device_key
+from agent.wire.envelope import Envelope, Kind
+from agent.wire.errors import BodyError
+from agent.wire.inventory import DeviceRecord, InventoryBody
 
 DEVICE_COLUMNS = (
     "site", "device_key", "agent", "address", "port", "mac", "manufacturer", "model", "firmware",
@@ -15,8 +24,8 @@ DEVICE_COLUMNS = (
 _LATEST = ("agent", "address", "port", "mac", "manufacturer", "model", "firmware", "serial", "maker", "brand",
            "maker_confidence", "last_seen", "evidence_boot", "evidence_seq")  # fmt: skip
 # A backlog can deliver an older record after a newer one: the newer record's fields win,
-# and first_seen keeps the earliest time either ever reported. A row gets the batch's change
-# mark (collector.store.projections) as a last parameter.
+# and first_seen keeps the earliest time either ever reported. A row's parameters end with the
+# batch's change mark (collector.store.projections) and whether the device answered.
 UPSERT_DEVICE = (
     f"INSERT INTO devices ({', '.join(DEVICE_COLUMNS)}, changed) "
     f"VALUES ({', '.join('?' * (len(DEVICE_COLUMNS) + 1))}) "
@@ -27,11 +36,11 @@ UPSERT_DEVICE = (
     )
     + ", first_seen = CASE WHEN excluded.first_seen < devices.first_seen "
     "THEN excluded.first_seen ELSE devices.first_seen END, changed = excluded.changed"
+    # The last parameter: whether the device answered; an unanswered poll only ever inserts.
+    " WHERE ?"
 )
 
-
-# TCP/UDP ports; anything else a record claims is not a port (and would not fit PostgreSQL's INTEGER).
-MAX_PORT = 65535
+Row = tuple[Any, ...]
 
 
 def _text(value: Any) -> str | None:
@@ -41,31 +50,47 @@ def _text(value: Any) -> str | None:
     return value.replace("\x00", "\ufffd")
 
 
-def device_row(env: Envelope, record: dict[str, Any], seen: str) -> tuple[Any, ...]:
-    """The devices row for one inventory record, dated ``seen`` (the envelope's time)."""
-    confidence = record.get("maker_confidence")
-    if not isinstance(confidence, int | float) or isinstance(confidence, bool) or not 0 <= confidence <= 1:
-        confidence = None
-    port = record.get("port")
+def device_row(env: Envelope, record: DeviceRecord, seen: str) -> Row:
+    """The ``DEVICE_COLUMNS`` values for one record dated ``seen`` (the envelope's time)."""
     return (
         env.site,
-        device_key(record).replace("\x00", "\ufffd"),
+        record.key.replace("\x00", "\ufffd"),
         env.agent,
-        _text(record.get("address")),
-        port if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= MAX_PORT else None,
-        _text(record.get("mac")),
-        _text(record.get("manufacturer")),
-        _text(record.get("model")),
-        _text(record.get("firmware")),
-        _text(record.get("serial")),
-        _text(record.get("maker")),
-        _text(record.get("brand")),
-        None if confidence is None else float(confidence),
+        _text(record.address),
+        record.port,
+        _text(record.mac),
+        _text(record.manufacturer),
+        _text(record.model),
+        _text(record.firmware),
+        _text(record.serial),
+        _text(record.maker),
+        _text(record.brand),
+        record.maker_confidence,
         seen,
         seen,
         env.boot,
         env.seq,
     )
+
+
+def device_rows(
+    envelopes: Iterable[Envelope], seen: Callable[[Envelope], str], mark: Any
+) -> tuple[list[Row], list[tuple[Envelope, BodyError]]]:
+    """``UPSERT_DEVICE`` parameters for the inventory envelopes (columns, change mark, answered),
+    sorted so two collectors lock rows in one order, and the envelopes whose body did not decode."""
+    rows: list[Row] = []
+    bad: list[tuple[Envelope, BodyError]] = []
+    for env in envelopes:
+        if env.kind is not Kind.INVENTORY:
+            continue
+        try:
+            record = InventoryBody.decode(env.body).device
+        except BodyError as exc:
+            bad.append((env, exc))
+            continue
+        rows.append((*device_row(env, record, seen(env)), mark, record.reachable is not False))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return rows, bad
 
 
 def device_order(device: dict[str, Any]) -> tuple[Any, ...]:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.wire.envelope import Envelope, Kind
+from agent.wire.errors import BodyError
+from agent.wire.flows import FlowBody
+from collector.store.backend import log
 from collector.store.transaction import Tx
 from collector.store.values import as_json, as_time_text, json_text, normal_time
 
@@ -41,12 +44,13 @@ class FlowRow:
 
 
 def flow_records(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """A flow body carries one finding (``flow``) or several (``flows``)."""
-    if isinstance(body.get("flows"), list):
-        return [f for f in body["flows"] if isinstance(f, Mapping)]
-    if isinstance(body.get("flow"), Mapping):
-        return [body["flow"]]
-    return []
+    """The findings of a flow body, read through the wire decoder (``FlowBody``); a body that does
+    not decode gives none (the envelope itself is stored as evidence) and is logged."""
+    try:
+        return [f.to_json() for f in FlowBody.decode(body).flows]
+    except BodyError as exc:
+        log.warning("flow_body_undecodable", detail=exc.detail)
+        return []
 
 
 def _key(site: str, agent: str, record: Mapping[str, Any]) -> FlowKey | None:

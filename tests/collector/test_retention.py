@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent.wire.envelope import Kind
+from agent.wire.findings import Severity
 from agent.wire.timefmt import format_utc
 from collector.policy.engine import Evaluation, EvidenceRef, Rule, Violation
-from collector.policy.model import Severity
 from collector.store import Store, open_store
 from collector.store.retention import hold_evidence, prune
 from collector.violations import ViolationStore

@@ -149,10 +149,10 @@ def test_device_upsert_newest_wins_and_first_seen_is_earliest(store: Store) -> N
 def test_devices_come_in_one_order_on_every_engine(store: Store) -> None:
     records = [
         {"serial": "S1", "address": "10.0.0.2", "port": 80},
-        {"serial": "S2"},  # no address: first
+        {"serial": "S2", "address": "", "port": 80},  # no address: first
         {"serial": "S3", "address": "10.0.0.10", "port": 80},
         {"serial": "S4", "address": "10.0.0.2", "port": 554},
-        {"serial": "S5", "address": "10.0.0.2"},
+        {"serial": "S5", "address": "10.0.0.2", "port": 0},
     ]
     store.store_batch(
         [env(i, kind=Kind.INVENTORY, body={"device": r}) for i, r in enumerate(records, 1)], NOW
@@ -246,10 +246,13 @@ def test_a_failed_batch_stores_nothing_and_the_store_carries_on(store: Store) ->
 
 
 def test_hostile_field_values_store_alike_on_every_engine(store: Store) -> None:
-    record = {"serial": "S\x001", "model": "M\x00", "port": 2**40, "maker_confidence": 7.5}
-    store.store_batch([env(1, kind=Kind.INVENTORY, body={"device": record})], NOW)
+    record = {"serial": "S\x001", "model": "M\x00", "address": "10.0.0.2", "port": 80}
+    # Out of range for the contract: the envelope is kept as evidence, no device row comes of it.
+    bad = [{**record, "serial": "S2", "port": 2**40}, {**record, "serial": "S3", "maker_confidence": 7.5}]
+    batch = [env(i, kind=Kind.INVENTORY, body={"device": r}) for i, r in enumerate([record, *bad], 1)]
+    assert len(store.store_batch(batch, NOW).new) == 3
     [device] = store.devices()
-    assert (device["model"], device["port"], device["maker_confidence"]) == ("M\ufffd", None, None)
+    assert (device["model"], device["port"], device["maker_confidence"]) == ("M\ufffd", 80, None)
     assert device["device_key"] == "serial:M\x00:S\ufffd1".replace("\x00", "\ufffd")
     assert store.add_pending("hq", "pi", "K", "box\x00", NOW, limit=5)
     assert store.pending()[0]["host"] == "box\ufffd"

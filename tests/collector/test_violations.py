@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.commands import CommandAction
+from agent.wire.findings import Severity
 from collector.policy.commanding import CommandIssuer
 from collector.policy.engine import Evaluation, EvidenceRef, Rule, Violation
-from collector.policy.model import Severity
 from collector.store import open_store
 from collector.violations import TransitionError, ViolationState, ViolationStore
 from tests.support.clock import FakeClock

@@ -38,7 +38,9 @@ def test_status_shows_the_running_agent(
             wait_until(lambda: len(col.store.devices()) == 4, 15, "devices stored")
             wait_until(lambda: daemon.outbox.stats().depth == 0, 15, "outbox drained")
             wait_until(
-                lambda: json.loads(config.status_path.read_text()).get("last_sweep", {}).get("devices") == 4,
+                lambda: (
+                    (json.loads(config.status_path.read_text()).get("last_sweep") or {}).get("devices") == 4
+                ),
                 15,
                 "status file written after the sweep",
             )

@@ -7,10 +7,11 @@ import dataclasses
 import json
 import threading
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.wire.health import DiscoveryProblem
+from agent.wire.inventory import DeviceRecord
 from tests.support.mosquitto import Broker
 from tests.support.pipeline import agent_config, enrol, running_collector, wait_until
 
@@ -22,7 +23,7 @@ def test_discovery_problems_travel_in_health(broker: Broker, tmp_path: Path) -> 
 
     sweeps = threading.Event()
 
-    def sweep() -> list[dict[str, Any]]:
+    def sweep() -> list[DeviceRecord]:
         sweeps.set()
         return []
 
@@ -30,7 +31,9 @@ def test_discovery_problems_travel_in_health(broker: Broker, tmp_path: Path) -> 
         key = Ed25519PrivateKey.generate()
         config = dataclasses.replace(agent_config(broker, tmp_path / "a", col.key), health_interval_s=1.0)
         enrol(col.store, config, key)
-        daemon = AgentDaemon(config, key, sweep=sweep, sweep_health=lambda: [PROBLEM])
+        daemon = AgentDaemon(
+            config, key, sweep=sweep, sweep_health=lambda: [DiscoveryProblem.decode(PROBLEM)]
+        )
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
 

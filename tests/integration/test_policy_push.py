@@ -26,6 +26,7 @@ from agent.egress.devices import DeviceDirectory
 from agent.egress.model import FlowEvent, FlowKind
 from agent.egress.watcher import EgressWatcher
 from agent.wire.commands import Command, CommandAction, seal_command
+from agent.wire.inventory import DeviceRecord
 from agent.wire.topics import topic
 from collector.policy.model import load_policy
 from tests.support.mosquitto import Broker
@@ -63,7 +64,7 @@ class Agent:
         self.daemon = AgentDaemon(
             config,
             key,
-            sweep=lambda: [dict(CAMERA)],
+            sweep=lambda: [DeviceRecord.decode(CAMERA)],
             commands=self.handler,
             egress=watcher,
             devices=devices.update,
@@ -114,7 +115,7 @@ def test_policy_push_end_to_end(broker: Broker, tmp_path: Path) -> None:
 
         # Before any push, the config's list flags the phone-home.
         agent.connect(PHONE_HOME)
-        [before] = agent.watcher.drain_findings()
+        [before] = [x.to_json() for x in agent.watcher.drain_findings()]
         assert (before["destination"], before["allowed"]) == (PHONE_HOME[0], False)
 
         with running(agent):
@@ -189,4 +190,6 @@ def test_policy_push_end_to_end(broker: Broker, tmp_path: Path) -> None:
             assert "colour" in refusals[51]["detail"]
             assert restarted.watcher.allowlist.origin == version
             restarted.connect(PHONE_HOME)
-            assert restarted.watcher.drain_findings() == []  # still allowed by the policy's list
+            assert [
+                x.to_json() for x in restarted.watcher.drain_findings()
+            ] == []  # still allowed by the policy's list

@@ -9,19 +9,19 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from agent.config import load_agent_config
 from agent.daemon import AgentDaemon
+from agent.wire.inventory import DeviceRecord
 from agent.wire.signing import load_private_key
 
 
 def main() -> None:
     config = load_agent_config(Path(sys.argv[1]))
     devices = int(sys.argv[2])
-    batches = [[{"address": "198.51.100.2", "port": i, "serial": f"S{i}"} for i in range(1, devices + 1)]]
+    batches = [[DeviceRecord("198.51.100.2", i, serial=f"S{i}") for i in range(1, devices + 1)]]
 
-    def sweep() -> list[dict[str, Any]]:
+    def sweep() -> list[DeviceRecord]:
         return batches.pop() if batches else []
 
     daemon = AgentDaemon(config, load_private_key(config.key_path), sweep=sweep)

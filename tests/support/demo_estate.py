@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Kind, seal
-from agent.wire.inventory import inventory_body
+from agent.wire.inventory import DeviceRecord, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
 from collector.policy.runner import PolicyRunner
@@ -54,7 +54,7 @@ def demo_estate(tmp_path: Path, *, register: bool = True, now: datetime = NOW) -
         envelopes = [
             seal(
                 key, agent=AGENT, site=SITE, boot=BOOT, seq=i + 1, ts=now, kind=Kind.INVENTORY,
-                body=inventory_body(record, sweep="sweep-1", snapshot=True),
+                body=inventory_body(DeviceRecord.decode(record), sweep="sweep-1", snapshot=True),
             )
             for i, record in enumerate(records)
         ]  # fmt: skip

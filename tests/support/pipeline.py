@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.config import AgentConfig, DeliverySettings, PollingSettings
 from agent.daemon import AgentDaemon, CommandSink, SweepFn
 from agent.runtime.mqtt import MqttSettings
+from agent.wire.inventory import DeviceRecord
 from agent.wire.signing import public_key_to_text
 from collector.config import CollectorConfig
 from collector.service import CollectorService
@@ -131,10 +132,10 @@ class CountingSweep:
         self._counter = itertools.count(1)
         self.lock = threading.Lock()
 
-    def __call__(self) -> list[dict[str, Any]]:
+    def __call__(self) -> list[DeviceRecord]:
         with self.lock:
             ids = [next(self._counter) for _ in range(self.per_sweep)]
-        return [{"address": "198.51.100.1", "port": i, "model": "TEST", "serial": f"S{i}"} for i in ids]
+        return [DeviceRecord("198.51.100.1", i, model="TEST", serial=f"S{i}") for i in ids]
 
 
 @contextmanager

@@ -54,10 +54,10 @@ def main() -> None:
     last_health: list[dict[str, object]] | None = None
     try:
         while not stop.wait(DRAIN_S):
-            findings = watcher.drain_findings()
+            findings = [x.to_json() for x in watcher.drain_findings()]
             if findings:
                 emit({"type": "findings", "items": findings})
-            health = watcher.health()
+            health = [x.to_json() for x in watcher.health()]
             if health != last_health:
                 emit({"type": "health", "items": health})
                 last_health = health

@@ -48,7 +48,7 @@ def test_aggregates_counts_bytes_and_names() -> None:
         w.observe_event(_new("203.0.113.10", 6500, cid))
         clock.advance(1)
     w.observe_event(replace(_new("203.0.113.10", 6500, 0), kind=FlowKind.DESTROY, bytes=385))
-    [f] = w.drain_findings()
+    [f] = [x.to_json() for x in w.drain_findings()]
     assert f["device"] == CAM and f["device_id"] == "cam-1"
     assert (f["destination"], f["port"], f["protocol"]) == ("203.0.113.10", 6500, "tcp")
     assert (f["count"], f["bytes"], f["hostname"]) == (3, 385, "cas.ys7.com")
@@ -56,7 +56,7 @@ def test_aggregates_counts_bytes_and_names() -> None:
     assert f["first_seen"] == "2026-11-23T12:00:00.000Z"
     assert f["last_seen"] == "2026-11-23T12:00:03.000Z"
     assert f["allowed"] is False and f["source"] == "conntrack"
-    assert w.drain_findings() == []  # nothing changed since
+    assert [x.to_json() for x in w.drain_findings()] == []  # nothing changed since
 
 
 def test_destroy_without_new_counts_once() -> None:
@@ -65,7 +65,7 @@ def test_destroy_without_new_counts_once() -> None:
     destroy = parse_conntrack_event(line[2])
     assert destroy is not None
     w.observe_event(destroy)
-    [f] = w.drain_findings()
+    [f] = [x.to_json() for x in w.drain_findings()]
     assert (f["count"], f["bytes"]) == (1, 385)
     assert f["first_seen"].startswith("2026-11-23T")  # the kernel's event time, not the fake clock
 
@@ -77,11 +77,11 @@ def test_allowed_flows_silent_unless_asked_and_core_tagged() -> None:
     w.observe_event(_new("203.0.113.11", 123, 2, proto="udp"))
     w.observe_event(_new("10.1.2.3", 445, 3))
     w.observe_event(_new("203.0.113.99", 80, 4, src="192.0.2.200"))  # not a device
-    [core] = w.drain_findings()
+    [core] = [x.to_json() for x in w.drain_findings()]
     assert core["tags"] == ["core_network"] and core["destination"] == "10.1.2.3"
     loud, _ = _watcher(replace(CONFIG, report_allowed=True))
     loud.observe_event(_new("203.0.113.53", 53, 1, proto="udp"))
-    [allowed] = loud.drain_findings()
+    [allowed] = [x.to_json() for x in loud.drain_findings()]
     assert allowed["allowed"] is True
 
 
@@ -89,9 +89,11 @@ def test_policy_push_replaces_allowlist() -> None:
     w, _ = _watcher()
     w.observe_event(_new("203.0.113.10", 443, 1))
     w.replace_allowlist(Allowlist.from_document({"allow": [{"cidr": "203.0.113.0/24"}]}))
-    assert w.drain_findings() == []
+    assert [x.to_json() for x in w.drain_findings()] == []
     w.replace_allowlist(Allowlist.from_document({"allow": []}))
-    [f] = w.drain_findings()  # no new connection needed: the push alone makes it unexpected
+    [f] = [
+        x.to_json() for x in w.drain_findings()
+    ]  # no new connection needed: the push alone makes it unexpected
     assert f["count"] == 1
 
 
@@ -103,7 +105,7 @@ def test_flood_is_bounded_with_exact_counts() -> None:
     for i in range(10_000):  # their ends, with counters: bytes land where the counts did
         w.observe_event(replace(_new(f"203.0.{i % 100}.1", 443, i), kind=FlowKind.DESTROY, bytes=10))
     drains = []
-    while batch := w.drain_findings():
+    while batch := [x.to_json() for x in w.drain_findings()]:
         drains.append(batch)
     assert [len(b) for b in drains] == [10, 7]  # 16 records + 1 overflow, 10 at a time
     bodies = [f for b in drains for f in b]
@@ -112,7 +114,7 @@ def test_flood_is_bounded_with_exact_counts() -> None:
     assert (overflow["destination"], overflow["count"]) == ("*", 10_000 - 16 * 100)
     assert overflow["bytes"] == 10 * overflow["count"]
     assert sum(f["bytes"] for f in bodies) == 10 * 10_000
-    assert [h["component"] for h in w.health()] == ["egress.aggregation"]
+    assert [h["component"] for h in [x.to_json() for x in w.health()]] == ["egress.aggregation"]
 
 
 def test_conntrack_unavailable_is_a_health_finding(tmp_path: Path) -> None:
@@ -131,7 +133,7 @@ def test_conntrack_unavailable_is_a_health_finding(tmp_path: Path) -> None:
     )
     w.start()
     try:
-        health = {h["component"]: h for h in w.health()}
+        health = {h["component"]: h for h in [x.to_json() for x in w.health()]}
         assert health["egress.conntrack"]["status"] == "unavailable"
         assert "CAP_NET_ADMIN" in health["egress.conntrack"]["problem"]
         assert "egress.conntrack_hook" in health
@@ -143,16 +145,18 @@ def test_conntrack_unavailable_is_a_health_finding(tmp_path: Path) -> None:
 def test_a_chatty_flow_is_one_message_per_interval() -> None:
     w, clock = _watcher(replace(CONFIG, min_report_interval_s=30))
     w.observe_event(_new("203.0.113.10", 443, 0))
-    assert [f["count"] for f in w.drain_findings()] == [1]  # the first sighting goes out at once
+    assert [f["count"] for f in [x.to_json() for x in w.drain_findings()]] == [
+        1
+    ]  # the first sighting goes out at once
     sent = []
     for cid in range(1, 600):  # ten minutes of a connection every second, drained every second
         w.observe_event(_new("203.0.113.10", 443, cid))
         clock.advance(1)
-        sent.extend(w.drain_findings())
+        sent.extend([x.to_json() for x in w.drain_findings()])
     assert 19 <= len(sent) <= 21
     assert sent[-1]["count"] >= 570
     clock.advance(30)
-    assert w.drain_findings()[-1]["count"] == 600
+    assert [x.to_json() for x in w.drain_findings()][-1]["count"] == 600
 
 
 RECOVERING_TOOL = """
@@ -183,14 +187,14 @@ def test_conntrack_restarts_and_recovers(tmp_path: Path) -> None:
     )
     w.start()
     try:
-        assert "egress.conntrack" in {h["component"] for h in w.health()}
+        assert "egress.conntrack" in {h["component"] for h in [x.to_json() for x in w.health()]}
         found: list[dict[str, object]] = []
         deadline = time.monotonic() + 10
         while not found and time.monotonic() < deadline:
-            found = w.drain_findings()
+            found = [x.to_json() for x in w.drain_findings()]
             time.sleep(0.05)  # polling the drain, as the daemon does
         assert [(f["destination"], f["port"]) for f in found] == [("203.0.113.10", 6500)]
-        assert "egress.conntrack" not in {h["component"] for h in w.health()}
+        assert "egress.conntrack" not in {h["component"] for h in [x.to_json() for x in w.health()]}
     finally:
         w.stop()
 
@@ -199,7 +203,7 @@ def test_dns_on_a_missing_interface_is_a_health_finding() -> None:
     w = EgressWatcher(replace(CONFIG, dns=True, interfaces=("cs-egr-nosuch",)), clock=FakeClock())
     w.start()
     try:
-        [dns] = [h for h in w.health() if h["component"] == "egress.dns"]
+        [dns] = [h for h in [x.to_json() for x in w.health()] if h["component"] == "egress.dns"]
         assert "cs-egr-nosuch" in dns["problem"]
     finally:
         w.stop()
@@ -210,7 +214,7 @@ def test_dns_answers_from_cameras_are_not_trusted() -> None:
     [forged] = parse_dns_answers(dns_response("ntp.example.org", ["203.0.113.66"]))
     w._on_dns_answer(CAM, forged)  # a camera answering for the allowlisted name
     w.observe_event(_new("203.0.113.66", 443, 1))
-    [f] = w.drain_findings()
+    [f] = [x.to_json() for x in w.drain_findings()]
     assert f["hostname"] is None and f["allowed"] is False
     assert w.stats()["dns_untrusted"] == 1
     strict, _ = _watcher(replace(CONFIG, resolvers=("203.0.113.53",)))
@@ -225,7 +229,7 @@ def test_device_lookup_brings_sources_outside_device_networks_in_scope() -> None
     w = EgressWatcher(CONFIG, known.get, FakeClock())
     w.observe_event(_new("203.0.113.99", 80, 1, src="192.0.2.200"))
     w.observe_event(_new("203.0.113.99", 80, 2, src="192.0.2.201"))
-    [f] = w.drain_findings()
+    [f] = [x.to_json() for x in w.drain_findings()]
     assert (f["device"], f["device_id"]) == ("192.0.2.200", "nvr-7")
     assert (f["device_maker"], f["device_brand"]) == ("hikvision", "Annke")
     assert w.stats()["out_of_scope"] == 1

@@ -18,6 +18,7 @@ from agent.egress.watcher import EgressWatcher
 from agent.enforce.state import load_state, state_path
 from agent.runtime.mqtt import MqttSettings
 from agent.wire.commands import CommandAction
+from agent.wire.inventory import DeviceRecord
 from agent.wire.signing import public_key_to_text
 from tests.agent.enforce.conftest import MakeCommand
 
@@ -52,7 +53,7 @@ def _flow(dst: str, dport: int, cid: int) -> FlowEvent:
 
 
 def _destinations(watcher: EgressWatcher) -> list[tuple[str, int]]:
-    return [(f["destination"], f["port"]) for f in watcher.drain_findings()]
+    return [(f["destination"], f["port"]) for f in [x.to_json() for x in watcher.drain_findings()]]
 
 
 def _push(make: MakeCommand, cid: int, params: dict[str, Any], **kw: Any) -> bytes:
@@ -211,12 +212,13 @@ def test_forged_push_changes_nothing(
 
 
 def test_device_directory_names_sweep_records() -> None:
-    records = [
+    raw = [
         {"address": "198.51.100.2", "mac": "44:19:B6:00:00:01", "maker": "hikvision", "brand": "Annke"},
         {"address": "198.51.100.3", "model": "M1", "serial": "S1"},
         {"address": "not-an-address"},
         {"address": "198.51.100.2", "mac": "00:00:00:00:00:02"},  # a second record: first wins
     ]
+    records = [DeviceRecord.decode({"port": 80, **r}) for r in raw]
     found = identities_from_records(records)
     assert found == {
         "198.51.100.2": DeviceIdentity("mac:44:19:b6:00:00:01", "hikvision", "Annke"),

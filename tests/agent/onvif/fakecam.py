@@ -88,7 +88,9 @@ class FakeCamera:
     password: str = "s3cret-pass"
     clock_offset_s: float = 0.0
     replay_flaw: bool = False
-    open_access: bool = False  # answers protected operations without credentials
+    open_access: bool = False  # answers protected operations whatever the credentials (a bypass)
+    # Answered when no token is sent (anonymous access); a token that is sent is still checked.
+    anonymous_ops: tuple[str, ...] = ()
     behaviour: str = "normal"  # normal | hang | drip | bomb | huge | malformed | close
     server_header: str = "App-webs/"
     http_digest: bool = False  # also demand HTTP Digest (401 + WWW-Authenticate) on protected calls
@@ -156,7 +158,8 @@ class FakeCamera:
             return 200, _time_answer(self.now()).encode()
         if self.http_digest and not self._digest_ok(request):
             return 401, b""
-        if not self.open_access and not self._authorised(root):
+        anonymous = op in self.anonymous_ops and root.find(".//{*}UsernameToken") is None
+        if not (self.open_access or anonymous) and not self._authorised(root):
             return 400, NOT_AUTHORIZED.encode()
         if self.recorder and op in RECORDER:
             return 200, ENV.format(RECORDER[op]).encode()

@@ -79,18 +79,18 @@ def test_https_camera_is_polled_pinned_and_a_new_certificate_is_a_finding(fleet:
     sweeper = Sweeper(per_camera_timeout_s=5.0, pins=pins)
     with runner_mod.FleetRunner(fleet, discovery=False, phone_home=False) as runner:
         first = runner.certificates["tls-cam"].sha256
-        (record,) = sweeper.sweep([target])
+        (record,) = [x.to_json() for x in sweeper.sweep([target])]
         assert record["reachable"] and record["authenticated"] is True
         assert (record["maker"], record["model"]) == ("hikvision", "DS-2CD2386G2-IU")
         assert record["http_server"] == "App-webs/"  # the banner came over TLS too
         assert pins.get(target.host_port) == first
         assert "plain_http_only" not in _kinds(record)
-        (again,) = sweeper.sweep([target])
+        (again,) = [x.to_json() for x in sweeper.sweep([target])]
         assert again["authenticated"] is True and "certificate_changed" not in _kinds(again)
     # The camera is reset (or replaced, or someone sits in the middle): a new certificate.
     with runner_mod.FleetRunner(fleet, discovery=False, phone_home=False) as runner:
         assert runner.certificates["tls-cam"].sha256 != first
-        (changed,) = sweeper.sweep([target])
+        (changed,) = [x.to_json() for x in sweeper.sweep([target])]
         assert _kinds(changed).get("certificate_changed") == "high"
         assert changed["authenticated"] is None and changed["model"] is None
         assert runner.call(lambda: dict(runner.cameras["tls-cam"].counts)) == {}  # not one request
@@ -99,7 +99,9 @@ def test_https_camera_is_polled_pinned_and_a_new_certificate_is_a_finding(fleet:
 
 def test_plain_http_to_an_https_camera_fails_cleanly(running: Any) -> None:
     (spec,) = running.fleet.cameras
-    (record,) = Sweeper(per_camera_timeout_s=3.0).sweep([CameraTarget(spec.address, spec.port)])
+    (record,) = [
+        x.to_json() for x in Sweeper(per_camera_timeout_s=3.0).sweep([CameraTarget(spec.address, spec.port)])
+    ]
     assert not record["authenticated"] and record["findings"]
 
 

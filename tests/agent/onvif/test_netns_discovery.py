@@ -26,7 +26,7 @@ from agent.onvif.sweep import Sweeper
 creds = json.loads(sys.argv[1])
 found = WsDiscovery(wait_s=2.0).probe(interfaces=[sys.argv[2]])
 targets = [d.target(*creds[d.address]) for d in found if d.address in creds]
-records = Sweeper(per_camera_timeout_s=5.0).sweep(targets)
+records = [x.to_json() for x in Sweeper(per_camera_timeout_s=5.0).sweep(targets)]
 print(json.dumps({"found": [[d.address, d.port, d.path] for d in found],
                   "identified": sorted([r["address"], r["maker"], r["brand"]] for r in records)}))
 """

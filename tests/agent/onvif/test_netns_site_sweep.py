@@ -32,13 +32,13 @@ config = parse_agent_config({
                   "username": "admin", "password_file": password_file},
 }, "agent.toml")
 sweep = build_sweep(config)
-records = sweep()
+records = [x.to_json() for x in sweep()]
 print(json.dumps({
     "records": sorted(
         [r["address"], r["source"], r["maker"], r["brand"], r["authenticated"], len(r["channels"])]
         for r in records
     ),
-    "health": sweep.health(),
+    "health": [x.to_json() for x in sweep.health()],
 }))
 """
 

@@ -9,6 +9,7 @@ import pytest
 
 from agent.onvif.sweep import Sweeper
 from agent.onvif.targets import CameraTarget
+from agent.wire.inventory import DeviceRecord
 from tests.agent.onvif.fakecam import FakeCamera, running
 
 
@@ -22,7 +23,9 @@ def _sweep(
     target = CameraTarget(
         "127.0.0.1", cam.port, user, password if password is not None else cam.password if user else None
     )
-    (record,) = Sweeper(per_camera_timeout_s=kw.pop("timeout", 5.0), **kw).sweep([target])
+    (record,) = [
+        x.to_json() for x in Sweeper(per_camera_timeout_s=kw.pop("timeout", 5.0), **kw).sweep([target])
+    ]
     return record
 
 
@@ -70,6 +73,12 @@ def test_replay_and_open_access_are_findings() -> None:
         record = _sweep(cam, user=None)
     open_finding = [f for f in record["findings"] if f["kind"] == "unauthenticated_access"]
     assert open_finding and open_finding[0]["severity"] == "critical" and record["model"] == "DS-2CD2143G0-I"
+    assert "auth_bypass" in _kinds(record)  # it answered a made-up password too
+    anonymous = FakeCamera(anonymous_ops=("GetDeviceInformation", "GetUsers"))
+    with running(anonymous) as cam:
+        record = _sweep(cam)
+    assert "unauthenticated_access" in _kinds(record) and "auth_bypass" not in _kinds(record)
+    assert anonymous.requests.count("GetNetworkInterfaces") == 2  # the made-up login, refused, then ours
 
 
 def test_default_credentials_only_when_opted_in_and_never_the_password() -> None:
@@ -87,12 +96,15 @@ def test_hostile_cameras_are_contained_and_reported(behaviour: str) -> None:
     with running(FakeCamera()) as good, running(FakeCamera(behaviour=behaviour)) as bad:
         sweeper = Sweeper(per_camera_timeout_s=1.5, concurrency=4)
         started = time.monotonic()
-        records = sweeper.sweep(
-            [
-                CameraTarget("127.0.0.1", bad.port, "admin", bad.password),
-                CameraTarget("127.0.0.1", good.port, "admin", good.password),
-            ]
-        )
+        records = [
+            x.to_json()
+            for x in sweeper.sweep(
+                [
+                    CameraTarget("127.0.0.1", bad.port, "admin", bad.password),
+                    CameraTarget("127.0.0.1", good.port, "admin", good.password),
+                ]
+            )
+        ]
         elapsed = time.monotonic() - started
     assert elapsed < 1.5 + 2.0  # the budget plus the banner fetch, never the hang
     hostile, healthy = records
@@ -110,7 +122,7 @@ def test_hostile_cameras_are_contained_and_reported(behaviour: str) -> None:
 
 
 def test_unreachable_camera_still_has_a_record() -> None:
-    (record,) = Sweeper(per_camera_timeout_s=1).sweep([CameraTarget("127.0.0.1", 1)])
+    (record,) = [x.to_json() for x in Sweeper(per_camera_timeout_s=1).sweep([CameraTarget("127.0.0.1", 1)])]
     assert record["reachable"] is False and "unreachable" in _kinds(record)
 
 
@@ -122,7 +134,9 @@ def test_neighbour_mac_and_contacted_hostnames_feed_identification() -> None:
             neighbour_macs=lambda: {"127.0.0.1": "e0:50:8b:00:00:01"},
             contacted_hostnames=lambda: {"127.0.0.1": ["eucas.ezvizlife.com"]},
         )
-        (record,) = sweeper.sweep([CameraTarget("127.0.0.1", cam.port)])  # no credentials: no MAC via ONVIF
+        (record,) = [
+            x.to_json() for x in sweeper.sweep([CameraTarget("127.0.0.1", cam.port)])
+        ]  # no credentials: no MAC via ONVIF
     assert record["mac"] == "e0:50:8b:00:00:01"
     signals = {(e["signal"], e["points_to"]) for e in record["evidence"]}
     assert ("mac_oui", "dahua") in signals and ("hostname", "hikvision") in signals
@@ -143,7 +157,9 @@ def test_a_recorder_lists_its_channels_on_its_own_address() -> None:
         ("10.9.0.13", "recording"),
     ]
     assert record["channels"][2]["name"] == "Gate"
-    targets, _ = follow_channels([record], known=(), in_scope=lambda host: host.startswith("10.9.0."))
+    targets, _ = follow_channels(
+        [DeviceRecord.decode(record)], known=(), in_scope=lambda host: host.startswith("10.9.0.")
+    )
     assert [(t.address, t.port, t.source) for t in targets] == [
         ("10.9.0.11", 80, "recorder:127.0.0.1"),
         ("10.9.0.12", 80, "recorder:127.0.0.1"),

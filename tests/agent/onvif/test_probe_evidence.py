@@ -105,10 +105,12 @@ def test_probe_scopes_alone_identify_a_camera_without_credentials() -> None:
     tables = load_tables()
     (found,) = discovered_from("10.0.0.154", read_capture("AMCREST-DAHUA-OEM_IP2M-841B_ProbeMatches.xml"))
     (target,) = merge_targets([], [found])
-    record = build_record(Observation(target=target), tables, polled_at="t", duration_s=0.0)
+    record = build_record(Observation(target=target), tables, polled_at="t", duration_s=0.0).to_json()
     assert record["maker"] == "dahua" and record["brand"] == "amcrest"
     assert any(e["value"] == "onvif://www.onvif.org/name/Amcrest" for e in record["evidence"])
-    bare = build_record(Observation(target=CameraTarget("10.0.0.154")), tables, polled_at="t", duration_s=0.0)
+    bare = build_record(
+        Observation(target=CameraTarget("10.0.0.154")), tables, polled_at="t", duration_s=0.0
+    ).to_json()
     assert bare["maker"] is None  # without the ProbeMatch nothing names it
 
 
@@ -117,7 +119,7 @@ def test_scopes_of_getscopes_and_the_probe_are_not_counted_twice() -> None:
     scope = "onvif://www.onvif.org/name/Amcrest"
     obs = Observation(target=CameraTarget("10.0.0.154", probe_scopes=(scope,)))
     obs.scopes = [scope]
-    record = build_record(obs, tables, polled_at="t", duration_s=0.0)
+    record = build_record(obs, tables, polled_at="t", duration_s=0.0).to_json()
     assert [e["value"] for e in record["evidence"]].count(scope) == 1
 
 

@@ -14,6 +14,7 @@ from agent.onvif.sitesweep import SiteSweep
 from agent.onvif.sources import DiscoverySettings
 from agent.onvif.sweep import Sweeper
 from agent.onvif.targets import CameraTarget
+from agent.wire.inventory import DeviceRecord
 
 fleet_mod = pytest.importorskip("simulator.fleet")
 runner_mod = pytest.importorskip("simulator.runner")
@@ -52,16 +53,16 @@ class _WithCredentials:
         self.inner = Sweeper(per_camera_timeout_s=5.0)
         self.creds = {m["address"]: (m["username"], m["password"]) for m in manifest}
 
-    def sweep(self, targets: list[CameraTarget]) -> list[dict[str, Any]]:
+    def sweep(self, targets: list[CameraTarget]) -> list[DeviceRecord]:
         filled = [
             replace(t, username=self.creds[t.address][0], password=self.creds[t.address][1]) for t in targets
         ]
         return self.inner.sweep(filled)
 
 
-def _by_profile(runner: Any, records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _by_profile(runner: Any, records: list[DeviceRecord]) -> dict[str, dict[str, Any]]:
     ids = {m["address"]: m["id"] for m in runner.manifest}
-    return {ids[r["address"]]: r for r in records}
+    return {ids[r.address]: r.to_json() for r in records}
 
 
 def _evidence(record: dict[str, Any]) -> set[tuple[str, str]]:

@@ -12,13 +12,12 @@ from agent.onvif.models import NetworkProtocol, NtpInfo, Service, SystemTime
 from agent.onvif.poll import Observation, OpFailure
 from agent.onvif.security import (
     CLOCK_SKEW_WARN_S,
-    FindingKind,
-    Severity,
     describe_offset,
     security_findings,
 )
 from agent.onvif.sweep import Sweeper
 from agent.onvif.targets import CameraTarget
+from agent.wire.findings import FindingKind, Severity
 from tests.agent.onvif.fakecam import FakeCamera, running
 
 TARGET = CameraTarget("10.0.0.5", 80, "admin", "pw")
@@ -75,15 +74,26 @@ def test_default_credentials_finding_names_usernames_only() -> None:
     assert order == sorted(order, key=list(Severity).index, reverse=True)
 
 
+def test_open_access_and_bypass_are_separate_findings() -> None:
+    obs = Observation(TARGET, reachable=True, open_operations=["GetDeviceInformation"])
+    kinds = _kinds(obs)
+    assert kinds[FindingKind.UNAUTHENTICATED_ACCESS] == Severity.HIGH and FindingKind.AUTH_BYPASS not in kinds
+    obs.bypass_accepted = True
+    assert _kinds(obs)[FindingKind.AUTH_BYPASS] == Severity.CRITICAL
+
+
 def test_passwords_never_reach_the_logs(capfd: pytest.CaptureFixture[str]) -> None:
     cam = FakeCamera(password="Log-Leak-Canary-1", behaviour="malformed")
     with running(cam), capture_logs() as logs:
-        Sweeper(per_camera_timeout_s=2).sweep(
-            [
-                CameraTarget("127.0.0.1", cam.port, "admin", cam.password),
-                CameraTarget("127.0.0.1", 1, "admin", cam.password),
-            ]
-        )
+        [
+            x.to_json()
+            for x in Sweeper(per_camera_timeout_s=2).sweep(
+                [
+                    CameraTarget("127.0.0.1", cam.port, "admin", cam.password),
+                    CameraTarget("127.0.0.1", 1, "admin", cam.password),
+                ]
+            )
+        ]
     # Wherever logging goes (captured here, or stderr if another test configured it first).
     out = capfd.readouterr()
     assert cam.password not in repr(logs) + out.out + out.err

@@ -88,7 +88,7 @@ def test_build_sweep_polls_what_a_unicast_probe_finds_and_the_configured_entry_w
             },
         )
         sweep = build_sweep(config)
-        records = _by_address(sweep())
+        records = _by_address([x.to_json() for x in sweep()])
     assert set(records) == {configured["address"], found["address"]}
     mine, theirs = records[configured["address"]], records[found["address"]]
     assert (mine["source"], mine["authenticated"]) == ("config", True)  # its own credentials, not discovery's
@@ -98,7 +98,7 @@ def test_build_sweep_polls_what_a_unicast_probe_finds_and_the_configured_entry_w
         True,
     )
     assert theirs["serial"] == found["serial"] and theirs["maker"] == "hikvision"
-    assert isinstance(sweep, SiteSweep) and sweep.health() == []
+    assert isinstance(sweep, SiteSweep) and [x.to_json() for x in sweep.health()] == []
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_a_recorders_channels_are_polled_in_the_same_sweep(
         [CameraTarget(nvr["address"], nvr["port"], "admin", "12345")],
         settings,
     )
-    records = _by_address(sweep())
+    records = _by_address([x.to_json() for x in sweep()])
     assert records[nvr["address"]]["source"] == "config"
     assert [c["host"] for c in records[nvr["address"]]["channels"]] == [
         ch1["address"],
@@ -142,7 +142,7 @@ def test_a_recorders_channels_are_polled_in_the_same_sweep(
             authenticated,
         )
     assert runner.call(lambda: dict(runner.cameras["far"].counts)) == {}  # outside the scope: never contacted
-    assert sweep.health() == [
+    assert [x.to_json() for x in sweep.health()] == [
         {
             "source": "discovery",
             "problem": "channel_not_followed",
@@ -160,7 +160,7 @@ def test_channel_following_can_be_turned_off(recorder_site: tuple[list[dict[str,
         [CameraTarget(nvr["address"], nvr["port"], "admin", "12345")],
         settings,
     )
-    assert [r["address"] for r in sweep()] == [nvr["address"]]
+    assert [r["address"] for r in [x.to_json() for x in sweep()]] == [nvr["address"]]
 
 
 class Responder:
@@ -236,13 +236,13 @@ def test_an_xaddr_naming_another_host_is_not_followed(victim_site: tuple[list[di
     with Responder("127.23.5.1", 0, lambda _probe: [_matches(evil_xaddr)]) as redirector:  # noqa: SIM117
         with Responder("127.23.5.2", redirector.port, lambda _probe: [b"\x00garbage", b"<x/>", DOCTYPE]):
             sweep = _hostile_sweep(manifest, redirector.port)
-            records = _by_address(sweep())
+            records = _by_address([x.to_json() for x in sweep()])
     assert runner.call(lambda: dict(runner.cameras["victim"].counts)) == {}
     assert records[configured["address"]]["authenticated"] is True
     evil = records["127.23.5.1"]  # the sender, with the port its XAddr lent: nothing listens there
     assert (evil["source"], evil["port"], evil["reachable"]) == ("ws-discovery", victim["port"], False)
     assert set(records) == {configured["address"], "127.23.5.1"}
-    assert {h["problem"] for h in sweep.health()} == {"bad_answers"}
+    assert {h["problem"] for h in [x.to_json() for x in sweep.health()]} == {"bad_answers"}
 
 
 DOCTYPE = b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"
@@ -255,9 +255,9 @@ def test_a_flood_of_answers_is_capped_and_the_sweep_goes_on(
     configured = manifest[1]
     with Responder("127.23.5.3", 0, lambda _probe: [b"flood"] * (MAX_MATCHES + 1000)) as flood:
         sweep = _hostile_sweep(manifest, flood.port)
-        records = sweep()
+        records = [x.to_json() for x in sweep()]
     assert [r["address"] for r in records] == [configured["address"]] and records[0]["authenticated"]
-    (health,) = sweep.health()
+    (health,) = [x.to_json() for x in sweep.health()]
     assert health["problem"] == "bad_answers"
     rejected = int(health["detail"].split()[0])
     assert 0 < rejected <= MAX_MATCHES  # reading stops at the cap (or the deadline), whatever is still sent

@@ -23,6 +23,7 @@ from agent.onvif.sources import (
     unicast_host_count,
 )
 from agent.onvif.targets import CameraTarget
+from agent.wire.inventory import ChannelEntry, DeviceRecord
 
 ADDRS = {"lo": [("127.0.0.1", "255.0.0.0")], "eth0": [("192.0.2.1", "255.255.255.0")], "wg0": []}
 
@@ -91,8 +92,8 @@ def test_configured_address_wins_over_discovery_with_its_port_and_credentials() 
     ]
 
 
-def _recorder(address: str, *channels: tuple[str, str]) -> dict[str, Any]:
-    return {"address": address, "channels": [{"host": h, "uri": u} for h, u in channels]}
+def _recorder(address: str, *channels: tuple[str, str]) -> DeviceRecord:
+    return DeviceRecord(address, 80, channels=tuple(ChannelEntry(h, u) for h, u in channels))
 
 
 def test_channels_followed_only_in_scope_once_and_bounded() -> None:
@@ -107,7 +108,7 @@ def test_channels_followed_only_in_scope_once_and_bounded() -> None:
             ("10.0.0.9", "rtsp://10.0.0.9/"),
         ),
         _recorder("10.0.0.51", ("10.0.0.7", "rtsp://10.0.0.7/")),  # the same camera twice
-        {"address": "10.0.0.5", "channels": None},
+        _recorder("10.0.0.5"),
     ]
     scope = SiteScope((parse_range("10.0.0.0/24"),))
     targets, skipped = follow_channels(
@@ -154,14 +155,15 @@ class _Sweeper:
         self.calls: list[list[CameraTarget]] = []
         self.channels = channels or {}
 
-    def sweep(self, targets: Sequence[CameraTarget]) -> list[dict[str, Any]]:
+    def sweep(self, targets: Sequence[CameraTarget]) -> list[DeviceRecord]:
         self.calls.append(list(targets))
         return [
-            {
-                "address": t.address,
-                "source": t.source,
-                "channels": [{"host": h, "uri": ""} for h in self.channels.get(t.address, [])],
-            }
+            DeviceRecord(
+                t.address,
+                t.port,
+                source=t.source,
+                channels=tuple(ChannelEntry(h) for h in self.channels.get(t.address, [])),
+            )
             for t in targets
         ]
 
@@ -191,13 +193,13 @@ def test_forged_answers_from_outside_the_scope_are_not_polled() -> None:
         discovery=prober,
         interface_addresses=lambda: ADDRS,
     )
-    records = sweep()
+    records = [x.to_json() for x in sweep()]
     assert prober.asked == [(["192.0.2.1"], [])]  # eth0's address; eth9 does not exist
     assert [(r["address"], r["source"]) for r in records] == [
         ("192.0.2.10", "config"),
         ("192.0.2.20", "ws-discovery"),
     ]
-    assert [(h["problem"], h["detail"]) for h in sweep.health()] == [
+    assert [(h["problem"], h["detail"]) for h in [x.to_json() for x in sweep.health()]] == [
         ("interface_unavailable", "eth9: no such interface"),
         ("answer_outside_scope", "1 WS-Discovery answers from outside the scope"),
     ]
@@ -211,20 +213,20 @@ def test_a_probe_that_raises_costs_only_discovery_and_health_is_per_sweep() -> N
         DiscoverySettings(unicast=("192.0.2.0/28",)),
         discovery=_Prober(RuntimeError("bug")),
     )
-    assert [r["address"] for r in sweep()] == ["192.0.2.10"]
-    assert [h["problem"] for h in sweep.health()] == ["discovery_failed"]
+    assert [r["address"] for r in [x.to_json() for x in sweep()]] == ["192.0.2.10"]
+    assert [h["problem"] for h in [x.to_json() for x in sweep.health()]] == ["discovery_failed"]
     sweep._discovery = _Prober(ProbeReport(()))
-    sweep()
-    assert sweep.health() == []
+    [x.to_json() for x in sweep()]
+    assert [x.to_json() for x in sweep.health()] == []
 
 
 def test_channels_of_channels_are_not_followed() -> None:
     """One level: a recorder found in the second pass lists a camera that stays unpolled."""
     sweeper = _Sweeper({"192.0.2.10": ["192.0.2.30"], "192.0.2.30": ["192.0.2.31"]})
     sweep = SiteSweep(sweeper, CONFIGURED, DiscoverySettings(channel_ranges=("192.0.2.0/24",)))
-    records = sweep()
+    records = [x.to_json() for x in sweep()]
     assert [(r["address"], r["source"]) for r in records] == [
         ("192.0.2.10", "config"),
         ("192.0.2.30", "recorder:192.0.2.10"),
     ]
-    assert len(sweeper.calls) == 2 and sweep.health() == []
+    assert len(sweeper.calls) == 2 and [x.to_json() for x in sweep.health()] == []

@@ -67,7 +67,7 @@ def every_profile() -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]
     )
     data = {"fleet": {"seed": "identify-test", "base_address": "127.22.1.1"}, "cameras": cameras}
     for manifest in _run(data):
-        records = Sweeper(per_camera_timeout_s=5.0).sweep(_targets(manifest))
+        records = [x.to_json() for x in Sweeper(per_camera_timeout_s=5.0).sweep(_targets(manifest))]
         yield manifest, records
 
 
@@ -178,7 +178,10 @@ def test_hostile_cameras_are_contained() -> None:
     budget = 2.0
     for manifest in _run(data):
         started = time.monotonic()
-        records = Sweeper(per_camera_timeout_s=budget, concurrency=16).sweep(_targets(manifest))
+        records = [
+            x.to_json()
+            for x in Sweeper(per_camera_timeout_s=budget, concurrency=16).sweep(_targets(manifest))
+        ]
         elapsed = time.monotonic() - started
     assert elapsed < budget + 3.0, elapsed  # every camera at once: one budget plus the banner fetch
     by_id = {m["id"]: r for m, r in zip(manifest, records, strict=True)}
@@ -207,7 +210,7 @@ def test_unicast_ws_discovery_finds_the_fleet_and_the_sweep_identifies_it() -> N
         )
         creds = {m["address"]: (m["username"], m["password"]) for m in manifest}
         targets = [d.target(*creds[d.address]) for d in found]
-        records = Sweeper(per_camera_timeout_s=5.0).sweep(targets)
+        records = [x.to_json() for x in Sweeper(per_camera_timeout_s=5.0).sweep(targets)]
     assert sorted((r["maker"], r["brand"]) for r in records) == [
         ("axis", "axis"),
         ("dahua", "lorex"),
@@ -218,10 +221,11 @@ def test_unicast_ws_discovery_finds_the_fleet_and_the_sweep_identifies_it() -> N
 def test_an_unchanged_fleet_gives_unchanged_fingerprints(
     every_profile: tuple[list[dict[str, Any]], list[dict[str, Any]]],
 ) -> None:
-    from agent.wire.inventory import device_key, record_fingerprint
+    from agent.wire.inventory import DeviceRecord, device_key, record_fingerprint
 
     manifest, first = every_profile
-    second = Sweeper(per_camera_timeout_s=5.0).sweep(_targets(manifest))
+    second = [x.to_json() for x in Sweeper(per_camera_timeout_s=5.0).sweep(_targets(manifest))]
     for a, b in zip(first, second, strict=True):
-        assert device_key(a) == device_key(b)
-        assert record_fingerprint(a) == record_fingerprint(b), (a["address"], a["findings"], b["findings"])
+        ra, rb = DeviceRecord.decode(a), DeviceRecord.decode(b)
+        assert device_key(ra) == device_key(rb)
+        assert record_fingerprint(ra) == record_fingerprint(rb), (a["address"], a["findings"], b["findings"])

@@ -12,14 +12,14 @@ from structlog.testing import capture_logs
 
 from agent.identify.tables import load_tables, read_data_files
 from agent.wire.envelope import Kind, seal
-from agent.wire.inventory import inventory_body
+from agent.wire.findings import Severity
+from agent.wire.inventory import DeviceRecord, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
 from collector.judge.centre import CentreJudge, judge_record, signals_of_record
 from collector.judge.dbio import import_file, load_verdicts
 from collector.judge.vulndb import parse_vulndb_file
 from collector.policy.engine import Rule
-from collector.policy.model import Severity
 from collector.policy.runner import PolicyRunner
 from collector.store import Store, open_store
 from collector.violations import ViolationStore
@@ -64,7 +64,7 @@ def store(database_url: str) -> Iterator[Store]:
         seq=1,
         ts=clock.now(),
         kind=Kind.INVENTORY,
-        body=inventory_body(DAHUA, sweep="s1", snapshot=True),
+        body=inventory_body(DeviceRecord.decode(DAHUA), sweep="s1", snapshot=True),
     )
     s.store_batch([env], format_utc(clock.now()))
     try:

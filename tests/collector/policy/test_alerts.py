@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from agent.wire.findings import Severity
 from collector.alerts import alerts_from_sync
-from collector.policy.model import Severity
 from collector.violations import SyncResult
 from tests.support.alerting import row
 

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.enforce.handler import CommandHandler
+from agent.wire.inventory import DeviceRecord
 from agent.wire.topics import topic
 from collector.policy.cli import PolicyCliContext, add_policy_commands
 from collector.policy.commanding import CommandIssuer
@@ -52,6 +53,7 @@ department = "DVLA"
 def dev(site: str, address: str, maker: str, **extra: Any) -> DeviceFact:
     record = {
         "address": address,
+        "port": 80,
         "maker": maker,
         "brand": extra.pop("brand", maker),
         "model": "DS-2CD2143G0-I" if maker == "Hikvision" else "X",
@@ -61,7 +63,13 @@ def dev(site: str, address: str, maker: str, **extra: Any) -> DeviceFact:
         **extra,
     }
     return DeviceFact(
-        site, "a1", f"{site}-{address}", record, NOW - timedelta(days=9), NOW, (EvidenceRef("a1", "b1", 5),)
+        site,
+        "a1",
+        f"{site}-{address}",
+        DeviceRecord.decode(record),
+        NOW - timedelta(days=9),
+        NOW,
+        (EvidenceRef("a1", "b1", 5),),
     )
 
 

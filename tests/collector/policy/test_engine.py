@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agent.wire.findings import Finding, FindingKind, Severity, worst_first
+from agent.wire.flows import FlowFinding
+from agent.wire.inventory import DeviceRecord
 from collector.policy.engine import (
     AgentFact,
     DeviceFact,
@@ -15,7 +18,7 @@ from collector.policy.engine import (
     enforcement_actions,
     evaluate,
 )
-from collector.policy.model import Policy, Severity, parse_policy
+from collector.policy.model import Policy, parse_policy
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 POLICY_TOML = b"""
@@ -68,7 +71,7 @@ def device(site: str = "hq", agent: str = "a1", **record: Any) -> DeviceFact:
         site=site,
         agent=agent,
         device_id=f"{site}:{base['address']}",
-        record=base,
+        record=DeviceRecord.decode({"port": 80, **base}),
         first_seen=NOW - timedelta(days=3),
         last_seen=NOW - timedelta(minutes=1),
         evidence=(EvidenceRef(agent, "boot1", 7),),
@@ -90,7 +93,7 @@ def flow(dev: DeviceFact, destination: str, port: int = 443, **extra: Any) -> Fl
         "allowed": False,
     }
     record.update(extra)
-    return FlowFact(dev.site, dev.agent, record, (EvidenceRef(dev.agent, "boot1", 9),))
+    return FlowFact(dev.site, dev.agent, FlowFinding.decode(record), (EvidenceRef(dev.agent, "boot1", 9),))
 
 
 def rules(
@@ -171,20 +174,28 @@ def test_vulnerable_firmware_kev_first() -> None:
     assert Rule.VULNERABLE_FIRMWARE not in rules([other])
 
 
-def test_weak_authentication() -> None:
+def test_weak_authentication_keys_on_the_kinds_the_agent_emits() -> None:
     findings = [
-        {"kind": "auth_bypass", "severity": "critical", "detail": "snapshot without auth"},
-        {"kind": "replayable_digest", "severity": "medium", "detail": "nonce reused"},
-        {"kind": "default_credentials", "severity": "high", "detail": "admin/12345"},
+        Finding(FindingKind.UNAUTHENTICATED_ACCESS, Severity.CRITICAL, "GetUsers answered"),
+        Finding(FindingKind.AUTH_BYPASS, Severity.CRITICAL, "made-up password accepted"),
+        Finding(FindingKind.REPLAYED_DIGEST_ACCEPTED, Severity.HIGH, "nonce reused"),
+        Finding(FindingKind.DEFAULT_CREDENTIALS, Severity.CRITICAL, "admin/12345"),
     ]
-    fired = rules([device(findings=findings)])[Rule.WEAK_AUTHENTICATION]
+    fired = rules([device(findings=[f.to_json() for f in findings])])[Rule.WEAK_AUTHENTICATION]
     assert {(v.discriminator, v.severity) for v in fired} == {
+        ("unauthenticated_access", Severity.CRITICAL),
         ("auth_bypass", Severity.CRITICAL),
         ("default_credentials", Severity.HIGH),
-        ("replayable_digest", Severity.MEDIUM),
+        ("replayed_digest_accepted", Severity.MEDIUM),
     }
-    # Close: findings that are not about authentication.
-    other = [{"kind": "plain_http", "severity": "low"}, {"kind": "ntp_absent", "severity": "low"}]
+    # Close: findings that are not about authentication, the agent's audit trail, and a newer
+    # agent's kind this collector does not know (kept as unknown, not a violation).
+    other = [
+        {"kind": "plain_http_only", "severity": "medium", "detail": ""},
+        {"kind": "ntp_absent", "severity": "low", "detail": ""},
+        {"kind": "default_credentials_tried", "severity": "info", "detail": ""},
+        {"kind": "auth_teleport", "severity": "critical", "detail": "from a newer agent"},
+    ]
     assert rules([device(findings=other)]) == {}
 
 
@@ -232,7 +243,7 @@ def test_deterministic_ids_worst_first_and_version_recorded() -> None:
     again = evaluate(facts, policy())
     assert [v.id for v in first.violations] == [v.id for v in again.violations]
     assert len({v.id for v in first.violations}) == len(first.violations)
-    ranks = [v.severity.rank for v in first.violations]
+    ranks = [worst_first(v.severity) for v in first.violations]
     assert ranks == sorted(ranks)
     assert first.policy_version == policy().version
 

@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Kind, seal
-from agent.wire.inventory import inventory_body
+from agent.wire.inventory import DeviceRecord, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
 from collector.alerts import Alert
@@ -56,7 +56,7 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
         }
         flow = {"device": "10.77.1.2", "destination": "203.0.113.9", "port": 7661, "protocol": "tcp"}
         bodies = [
-            (Kind.INVENTORY, inventory_body(hik, sweep="s1", snapshot=True)),
+            (Kind.INVENTORY, inventory_body(DeviceRecord.decode(hik), sweep="s1", snapshot=True)),
             (
                 Kind.FLOW,
                 {"flow": {**flow, "tags": ["vendor_cloud:hikvision"], "last_seen": "2026-11-23T11:00:00Z"}},
@@ -82,7 +82,7 @@ def test_store_rows_to_violations_with_evidence(tmp_path: Path) -> None:
         assert [d.device_id for d in devices] == ["mac:44:19:b6:00:00:01"]
         assert len(flows) == 1
         assert flows[0].evidence == (EvidenceRef("a1", "b1", 2), EvidenceRef("a1", "b1", 3))
-        assert flows[0].record["last_seen"] == "2026-11-23T11:30:00Z"
+        assert flows[0].record.last_seen == "2026-11-23T11:30:00Z"
         assert [a.agent for a in agents] == ["a1"]
 
         policy, errors = parse_policy(POLICY, "policy.toml")
@@ -138,7 +138,7 @@ def test_runner_pass_alerts_enforces_once_and_reloads(tmp_path: Path) -> None:
             seq=1,
             ts=NOW,
             kind=Kind.INVENTORY,
-            body=inventory_body(record, sweep="s", snapshot=True),
+            body=inventory_body(DeviceRecord.decode(record), sweep="s", snapshot=True),
         )
         store.store_batch([env], format_utc(NOW))
         violations = ViolationStore(conn, clock=Clock())

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Envelope, Kind, seal
-from agent.wire.inventory import inventory_body
+from agent.wire.inventory import DeviceRecord, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
 from collector.policy.engine import EvidenceRef, Rule
@@ -61,7 +61,7 @@ def test_later_passes_read_only_changes_and_judge_as_a_full_read(store: Store) -
     camera = {"address": "10.77.1.2", "port": 80, "mac": "44:19:b6:00:00:01", "maker": "Hikvision"}
     store.store_batch(
         [
-            sealed(1, Kind.INVENTORY, inventory_body(camera, sweep="s", snapshot=True)),
+            sealed(1, Kind.INVENTORY, inventory_body(DeviceRecord.decode(camera), sweep="s", snapshot=True)),
             egress(2, "203.0.113.9", 30),
         ],
         format_utc(NOW),

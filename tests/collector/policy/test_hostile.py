@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from agent.wire.canonical import canonical_json
 from agent.wire.commands import open_command
 from agent.wire.signing import sign_document
-from collector.policy.engine import AgentFact, DeviceFact, Facts, FlowFact, evaluate
+from collector.policy.engine import AgentFact, Facts, evaluate
+from collector.policy.facts import Skipped, device_facts, flow_facts
 from collector.policy.model import policy_from_document
 from collector.reports.compliance import RENDERERS, build_compliance
 from collector.violations import ViolationStore
@@ -121,12 +122,23 @@ def test_any_records_evaluate_without_raising(
         "p.toml",
     )
     assert policy is not None
+    when = "2026-11-23T12:00:00.000Z"
+    rows = [
+        {"site": "s", "agent": "a", "device_key": f"d{i}", "first_seen": when, "last_seen": when, "record": r}
+        for i, r in enumerate(devices)
+    ]
+    bodies = [
+        {"site": "s", "agent": "a", "boot": "b", "seq": i, "body": {"flow": r}} for i, r in enumerate(flows)
+    ]
+    skipped = Skipped()
+    # What does not decode is skipped and counted, never raised; what does is evaluated.
     facts = Facts(
-        devices=[DeviceFact("s", "a", f"d{i}", r, NOW, NOW) for i, r in enumerate(devices)],
-        flows=[FlowFact("s", "a", r) for r in flows],
+        devices=device_facts(rows, skipped),
+        flows=flow_facts(bodies, skipped),
         agents=[AgentFact("s", "a", NOW)],
         now=NOW,
     )
+    assert len(facts.devices) + len(facts.flows) + sum(skipped.counts.values()) == len(devices) + len(flows)
     evaluation = evaluate(facts, policy)
     assert all(v.id.startswith("V-") for v in evaluation.violations)
     conn = sqlite_database()

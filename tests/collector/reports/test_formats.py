@@ -104,7 +104,18 @@ def test_inventory_filters_and_columns(estate: DemoEstate, capsys: pytest.Captur
 
 def test_violations_and_audit_as_csv_and_json(estate: DemoEstate, capsys: pytest.CaptureFixture[str]) -> None:
     listed = json.loads(run(capsys, estate, "violations", "--format", "json"))
-    assert len(listed) == 18
+    # 17 of placement, firmware, clock and identity, and 5 of weak authentication (the two cameras
+    # that answer without credentials, the two replayable-digest Dahua-made ones and the factory
+    # password) now that the rule keys on the finding kinds the agent emits.
+    assert len(listed) == 22
+    weak = [v["detail"]["kind"] for v in listed if v["rule"] == "weak_authentication"]
+    assert sorted(weak) == [
+        "default_credentials",
+        "replayed_digest_accepted",
+        "replayed_digest_accepted",
+        "unauthenticated_access",
+        "unauthenticated_access",
+    ]
     rows = list(csv.DictReader(io.StringIO(run(capsys, estate, "violations", "--format", "csv"))))
     assert {r["id"] for r in rows} == {v["id"] for v in listed}
     vid = listed[0]["id"]
