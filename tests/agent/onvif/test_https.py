@@ -113,6 +113,6 @@ def test_tls_to_a_plain_http_camera_is_tls_failed() -> None:
     with runner_mod.FleetRunner(fleet_mod.load_fleet(data), discovery=False, phone_home=False) as runner:
         (spec,) = runner.fleet.cameras
         target = CameraTarget(spec.address, spec.port, spec.username, spec.password, scheme="https")
-        (record,) = Sweeper(per_camera_timeout_s=3.0).sweep([target])
+        (record,) = [r.to_json() for r in Sweeper(per_camera_timeout_s=3.0).sweep([target])]
         assert runner.call(lambda: dict(runner.cameras["plain"].counts)) == {}  # no SOAP request got through
     assert _kinds(record).get("tls_failed") == "medium" and record["authenticated"] is None
