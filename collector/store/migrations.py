@@ -505,6 +505,17 @@ MIGRATIONS: list[Migration] = [
         ],
         backfill=projections.rebuild,
     ),
+    Migration(
+        13,
+        "indexes: evidence looked up by (agent, boot, seq); retention pages in received order",
+        [
+            "CREATE INDEX envelopes_ref ON envelopes (agent, boot, seq)",
+            # Retention pages by (received_at, key): the whole key in the index lets each page
+            # start where the last ended instead of reading the pruned range again.
+            "DROP INDEX envelopes_received",
+            "CREATE INDEX envelopes_received ON envelopes (received_at, site, agent, boot, seq)",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -211,9 +211,8 @@ def rebuild(tx: Tx, mark: int) -> int:
     while True:
         rows = tx.all(
             "SELECT site, agent, boot, seq, payload FROM envelopes WHERE kind IN ('flow', 'health') "
-            "AND (site > ? OR site = ? AND (agent > ? OR agent = ? AND (boot > ? OR boot = ? AND seq > ?))) "
-            "ORDER BY site, agent, boot, seq LIMIT ?",
-            (after[0], after[0], after[1], after[1], after[2], after[2], after[3], REBUILD_CHUNK),
+            "AND (site, agent, boot, seq) > (?, ?, ?, ?) ORDER BY site, agent, boot, seq LIMIT ?",
+            (*after, REBUILD_CHUNK),
         )
         if not rows:
             return total
