@@ -39,6 +39,8 @@ class Rule(StrEnum):
     EVIDENCE_DROPPED = "evidence_dropped"
     DEVICE_VANISHED = "device_vanished"
     UNIDENTIFIED_DEVICE = "unidentified_device"
+    # Only probably made by a restricted maker (agent.identify's verdict), at a restricted site.
+    MAKER_UNCERTAIN = "maker_uncertain"
     PAST_REMOVAL_DEADLINE = "past_removal_deadline"
 
 
@@ -284,6 +286,31 @@ def _confident(policy: Policy, record: DeviceRecord) -> bool:
     return confidence is None or confidence >= policy.thresholds.min_maker_confidence
 
 
+def _maker_uncertain(b: _Builder, d: DeviceFact, ident: Mapping[str, Any]) -> None:
+    """A device only probably restricted-made at a site whose class restricts its makers.
+
+    "probable" is the identification verdict (judged at the default threshold); a "yes" below
+    this policy's own ``min_maker_confidence`` is just as uncertain. The makers are the ones the
+    evidence points to, so a policy restricting fewer makers than the tables is obeyed.
+    """
+    policy, rec = b.policy, d.record
+    site = policy.site(d.site)
+    uncertain = rec.restricted == "probable" or (rec.restricted == "yes" and not _confident(policy, rec))
+    makers = sorted(
+        {e.points_to for e in rec.evidence if e.weight > 0 and policy.restricted_maker(e.points_to)}
+    )
+    if not uncertain or not makers or site.site_class not in policy.restricted_classes:
+        return
+    b.device(
+        d,
+        Rule.MAKER_UNCERTAIN,
+        Severity.MEDIUM,
+        f"device {d.address or d.device_id} at {site.site_class.value} site {d.site} is probably "
+        f"made by {' or '.join(makers)} (confidence {rec.maker_confidence or 0:.2f})",
+        detail={**ident, "restricted": rec.restricted, "makers": makers, "site_class": site.site_class.value},
+    )
+
+
 def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None:
     policy, rec = b.policy, d.record
     site = policy.site(d.site)
@@ -301,6 +328,8 @@ def _device_rules(b: _Builder, d: DeviceFact, flows: Sequence[FlowFact]) -> None
         )
 
     restricted_here = policy.restricted_at(maker, d.site)
+    if not restricted_here:
+        _maker_uncertain(b, d, ident)
     if restricted_here:
         b.device(
             d,

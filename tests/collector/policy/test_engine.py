@@ -227,6 +227,27 @@ def test_unidentified_device() -> None:
     assert Rule.UNIDENTIFIED_DEVICE not in rules([device(maker="Hikvision", maker_confidence=0.5)])
 
 
+def test_maker_uncertain_at_a_sensitive_site() -> None:
+    swann = [
+        {"signal": "manufacturer", "value": "Swann", "points_to": "swann", "weight": 0.7},
+        {"signal": "oem", "value": "Swann hardware by hikvision", "points_to": "hikvision", "weight": 0.245},
+    ]
+    probable = {
+        "maker": None,
+        "brand": "swann",
+        "maker_confidence": 0.24,
+        "restricted": "probable",
+        "evidence": swann,
+    }
+    fired = rules([device(**probable)])[Rule.MAKER_UNCERTAIN]
+    assert fired[0].severity is Severity.MEDIUM and fired[0].detail["makers"] == ["hikvision"]
+    # Close: a standard site; a verdict of "no"; a confident restricted maker is the other rule.
+    assert Rule.MAKER_UNCERTAIN not in rules([device("depot", **probable)])
+    assert Rule.MAKER_UNCERTAIN not in rules([device(**{**probable, "restricted": "no"})])
+    sure = rules([device(maker="hikvision", restricted="yes", evidence=swann)])
+    assert Rule.MAKER_UNCERTAIN not in sure and Rule.RESTRICTED_AT_SENSITIVE_SITE in sure
+
+
 def test_past_removal_deadline() -> None:
     # hq's deadline was yesterday: critical; depot's is today: not yet past.
     fired = rules([device(maker="Hikvision")])[Rule.PAST_REMOVAL_DEADLINE]
