@@ -516,6 +516,15 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX envelopes_received ON envelopes (received_at, site, agent, boot, seq)",
         ],
     ),
+    Migration(
+        14,
+        "schema_version.applied_at as TIMESTAMPTZ on PostgreSQL",
+        postgresql=[
+            "ALTER TABLE schema_version ALTER COLUMN applied_at DROP DEFAULT, "
+            "ALTER COLUMN applied_at TYPE TIMESTAMPTZ USING applied_at::timestamptz, "
+            "ALTER COLUMN applied_at SET DEFAULT CURRENT_TIMESTAMP",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -217,6 +217,7 @@ def test_migrating_keeps_every_row_and_types_it(database_url: str) -> None:
 
 
 TIME_COLUMNS = (
+    "schema_version.applied_at",
     "envelopes.ts", "envelopes.received_at", "devices.last_seen", "violations.accepted_until",
     "violation_audit.at", "commands.expires", "agents.enrolled_at", "agent_status.state_ts",
 )  # fmt: skip
