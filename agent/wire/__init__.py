@@ -14,4 +14,5 @@ Records (one encoder, one strict decoder each; unknown fields kept in ``extra``)
     inventory.DeviceRecord, InventoryBody       what a sweep learnt of one device
     flows.FlowFinding, FlowBody                 one aggregated unexpected (or allowed) flow
     health.HealthBody                           outbox, delivery, degradations, discovery, clock
+    commands.Ack, AckOutcome, AckReason          a command's answer: outcome and its closed reasons
 """

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from agent.wire.addresses import is_plain_address
 from agent.wire.canonical import canonical_json
 from agent.wire.envelope import WIRE_VERSION
+from agent.wire.fields import Fields
 from agent.wire.jsonload import JSON_DECODE_ERRORS, load_untrusted
 from agent.wire.signing import SIG_FIELD, sign_document, verify_document
 from agent.wire.timefmt import format_utc, parse_utc
@@ -219,10 +220,6 @@ _OUTCOMES = {o.value: o for o in AckOutcome}
 _REASONS = {r.value: r for r in AckReason}
 
 
-class AckError(ValueError):
-    """An ack body that does not decode; the message names the field."""
-
-
 @dataclass(frozen=True)
 class Ack:
     """The body of the ``ack`` envelope the agent sends for every command it receives.
@@ -268,38 +265,25 @@ class Ack:
 
     @classmethod
     def decode(cls, body: Any) -> Ack:
-        """Strict on types (``AckError`` naming the field); lenient on values it does not know."""
-        if not isinstance(body, dict):
-            raise AckError("ack: expected an object")
-
-        def typed(name: str, kind: type, optional: bool = True) -> Any:
-            value = body.get(name)
-            if value is None and optional:
-                return None
-            if not isinstance(value, kind) or isinstance(value, bool):
-                raise AckError(f"ack.{name}: expected {kind.__name__}, got {type(value).__name__}")
-            return value
-
-        unknown: dict[str, str] = {}
-        outcome_text = typed("outcome", str, optional=False)
-        reason_text = typed("reason", str)
+        """Strict on types (``BodyError`` naming the field); lenient on values it does not know."""
+        f = Fields(body, "ack")
+        outcome_text = f.text("outcome", required=True)
+        reason_text = f.opt_text("reason")
         outcome = _OUTCOMES.get(outcome_text)
         reason = _REASONS.get(reason_text) if reason_text is not None else None
+        unknown: dict[str, str] = {}
         if outcome is None:
             unknown["outcome"] = outcome_text[:64]
         if reason_text is not None and reason is None:
             unknown["reason"] = reason_text[:64]
-        quarantined = typed("quarantined", list) or []
-        if not all(isinstance(q, str) for q in quarantined):
-            raise AckError("ack.quarantined: expected a list of addresses")
         return cls(
-            command_id=typed("command_id", int),
-            action=typed("action", str),
-            device=typed("device", str),
+            command_id=f.opt_integer("command_id"),
+            action=f.opt_text("action"),
+            device=f.opt_text("device"),
             outcome=outcome,
             reason=reason,
-            detail=typed("detail", str) or "",
-            ruleset=typed("ruleset", str) or "",
-            quarantined=tuple(quarantined),
+            detail=f.text("detail"),
+            ruleset=f.text("ruleset"),
+            quarantined=f.texts("quarantined"),
             unknown=unknown,
         )

@@ -25,12 +25,12 @@ from agent.wire.commands import (
     CMD_KIND,
     DEFAULT_TTL,
     Ack,
-    AckError,
     AckOutcome,
     Command,
     CommandAction,
     seal_command,
 )
+from agent.wire.errors import BodyError
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
@@ -157,7 +157,7 @@ class CommandIssuer:
         when it names no command this collector sent. The envelope itself is stored either way."""
         try:
             ack = Ack.decode(body)
-        except AckError as exc:
+        except BodyError as exc:
             log.warning("ack_unreadable", site=site, agent=agent, error=str(exc))
             return False
         if ack.command_id is None:

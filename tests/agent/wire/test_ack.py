@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from agent.wire.commands import UNENFORCEABLE, Ack, AckError, AckOutcome, AckReason
+from agent.wire.commands import UNENFORCEABLE, Ack, AckOutcome, AckReason
+from agent.wire.errors import BodyError
 
 
 def test_round_trip() -> None:
@@ -50,7 +51,7 @@ def test_unknown_values_are_kept_not_dropped() -> None:
     ],
 )
 def test_strict_on_types(body: Any, field: str) -> None:
-    with pytest.raises(AckError, match=field):
+    with pytest.raises(BodyError, match=field):
         Ack.decode(body)
 
 
