@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agent.identify.classify import Signals, classify
 from agent.identify.firmware import (
     RangeError,
     Scheme,
@@ -133,3 +134,16 @@ def test_hikvision_without_build_is_judged_on_its_numbers() -> None:
     # CVE-2021-36260 needs a build before 210628: without one it cannot be claimed.
     assert _cves("hikvision", "DS-2CD2346G2-IU", "V5.7.15") == []
     assert ("CVE-2021-36260", True) in _cves("hikvision", "DS-2CD2346G2-IU", "V5.5.61 build 190924")
+
+
+def test_done_when_a_dahua_ipc_hfw2xxx_with_a_written_build_date_matches_cve_2022_30563() -> None:
+    tables = load_tables()
+    signals = Signals(
+        "Dahua", "IPC-HFW2431T-ZS", "2.800.0000000.8.R, Build Date 2021-06-30", mac="e0:50:8b:00:00:01"
+    )
+    ident = classify(signals, tables)
+    assert ident.maker == "dahua" and str(ident.restricted) == "yes"
+    found = match_vulnerabilities(
+        tables, maker=ident.maker, brand=ident.brand, model=signals.model, firmware=signals.firmware
+    )
+    assert "CVE-2022-30563" in {v.cve for v in found}
