@@ -25,9 +25,13 @@ MAX_TEXT = 100  # a longer "version" is junk; read only its start
 MAX_PARTS = 6
 
 
-# A written-out date: 2021-06-30, 2021/06/30, 2021.06.30 or 20210630.
+# A written-out date: 2021-06-30, 2021/06/30, 2021.06.30, 20210630, or day first as some web
+# UIs write it (27-08-2021; a month-first 08-27-2021 is read when day first is impossible).
 def _date(n: str) -> str:
-    return rf"(?P<y{n}>20\d\d)[-/.]?(?P<m{n}>[01]\d)[-/.]?(?P<d{n}>[0-3]\d)"
+    return (
+        rf"(?:(?P<y{n}>20\d\d)[-/.]?(?P<m{n}>[01]\d)[-/.]?(?P<d{n}>[0-3]\d)"
+        rf"|(?P<a{n}>[0-3]\d)[-/.](?P<b{n}>[0-3]\d)[-/.](?P<c{n}>20\d\d))"
+    )
 
 
 # ", Build Date: ", ",build:", " build ", and the web UI's language: ", Fecha compilac.: ".
@@ -103,6 +107,9 @@ def _date_of(m: re.Match[str], short: str = "short") -> int | None:
     for n in ("1", "2", "3"):
         if groups.get(f"y{n}"):
             return _yymmdd(groups[f"y{n}"], groups[f"m{n}"], groups[f"d{n}"])
+        if groups.get(f"c{n}"):
+            first, second, year = groups[f"a{n}"], groups[f"b{n}"], groups[f"c{n}"]
+            return _yymmdd(year, second, first) or _yymmdd(year, first, second)
     return None
 
 
