@@ -2,9 +2,10 @@
 
 Bodies are read through the wire decoder (``InventoryBody.decode``): an inventory envelope whose
 body does not decode is still stored (it is signed evidence) but gives no device row, and is
-counted. A record of a device that did not answer (``reachable`` false) does not move the row:
-``last_seen`` stays the last time the device answered, so a camera that stopped answering
-becomes ``device_vanished`` once the policy's threshold passes.
+counted. A record of a device that did not answer (``reachable`` false) makes no row and moves
+none: ``last_seen`` stays the last time the device answered, so a camera that stopped answering
+becomes ``device_vanished`` once the policy's threshold passes (and an unanswered poll, which
+carries no MAC or serial, cannot be told apart from a new device keyed by its address alone).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ DEVICE_COLUMNS = (
 _LATEST = ("agent", "address", "port", "mac", "manufacturer", "model", "firmware", "serial", "maker", "brand",
            "maker_confidence", "last_seen", "evidence_boot", "evidence_seq")  # fmt: skip
 # A backlog can deliver an older record after a newer one: the newer record's fields win,
-# and first_seen keeps the earliest time either ever reported. A row's parameters end with the
-# batch's change mark (collector.store.projections) and whether the device answered.
+# and first_seen keeps the earliest time either ever reported. A row gets the batch's change
+# mark (collector.store.projections) as a last parameter.
 UPSERT_DEVICE = (
     f"INSERT INTO devices ({', '.join(DEVICE_COLUMNS)}, changed) "
     f"VALUES ({', '.join('?' * (len(DEVICE_COLUMNS) + 1))}) "
@@ -36,8 +37,6 @@ UPSERT_DEVICE = (
     )
     + ", first_seen = CASE WHEN excluded.first_seen < devices.first_seen "
     "THEN excluded.first_seen ELSE devices.first_seen END, changed = excluded.changed"
-    # The last parameter: whether the device answered; an unanswered poll only ever inserts.
-    " WHERE ?"
 )
 
 Row = tuple[Any, ...]
@@ -76,8 +75,8 @@ def device_row(env: Envelope, record: DeviceRecord, seen: str) -> Row:
 def device_rows(
     envelopes: Iterable[Envelope], seen: Callable[[Envelope], str], mark: Any
 ) -> tuple[list[Row], list[tuple[Envelope, BodyError]]]:
-    """``UPSERT_DEVICE`` parameters for the inventory envelopes (columns, change mark, answered),
-    sorted so two collectors lock rows in one order, and the envelopes whose body did not decode."""
+    """``UPSERT_DEVICE`` parameters for the inventory envelopes of devices that answered, sorted so
+    two collectors lock rows in one order, and the envelopes whose body did not decode."""
     rows: list[Row] = []
     bad: list[tuple[Envelope, BodyError]] = []
     for env in envelopes:
@@ -88,7 +87,8 @@ def device_rows(
         except BodyError as exc:
             bad.append((env, exc))
             continue
-        rows.append((*device_row(env, record, seen(env)), mark, record.reachable is not False))
+        if record.reachable is not False:
+            rows.append((*device_row(env, record, seen(env)), mark))
     rows.sort(key=lambda r: (r[0], r[1]))
     return rows, bad
 
