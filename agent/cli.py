@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from agent import __version__
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
 from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.runtime.errors import ConfigError
+from agent.runtime.mqttconfig import check_tls_files
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import load_or_create_private_key, print_keygen, public_key_to_text
 
@@ -70,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent.runtime.logs import configure_logging
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
+    check_tls_files(config.mqtt, config.file)  # a missing certificate names its key, not "None"
     key, _ = load_or_create_private_key(config.key_path)  # first start: a key to ask enrolment with
     from agent.egress.devices import DeviceDirectory
 
@@ -245,6 +248,7 @@ def cmd_scan(args: argparse.Namespace, rest: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camsentry-agent", description="camsentry site agent")
+    parser.add_argument("--version", action="version", version=f"camsentry-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     keygen = sub.add_parser("keygen", help="create the agent's signing key (0600) and print its public key")
     keygen.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
@@ -263,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "scan":
         return cmd_scan(argparse.Namespace(), argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command != "run":  # the daemon configures logging from its config; the rest to stderr
+        from agent.runtime.logs import configure_logging
+
+        configure_logging("info", cache=False)
     handlers = {"keygen": cmd_keygen, "run": cmd_run, "status": cmd_status}
     try:
         return handlers[args.command](args)

@@ -165,6 +165,10 @@ def parse_discovery(table: Table) -> DiscoverySettings:
 MAX_INTERVAL_S = 7 * 24 * 3600.0
 
 
+# deploy/agent.example.toml ships 32 zero bytes ("AAAA...A="): never a real key, refused by name.
+PLACEHOLDER_KEY = bytes(32)
+
+
 def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
     """Validate the whole file; every problem in it is reported at once (``ConfigErrors``)."""
     top = Table(data, file, collect=True)
@@ -177,9 +181,18 @@ def parse_agent_config(data: dict[str, Any], file: str) -> AgentConfig:
     collector_key = collector.get_str("public_key", required=True)
     if collector_key:
         try:
-            public_key_from_text(collector_key)
+            key = public_key_from_text(collector_key)
         except KeyFormatError as exc:
             collector.report(collector.error("public_key", str(exc)))
+        else:
+            if key.public_bytes_raw() == PLACEHOLDER_KEY:
+                collector.report(
+                    collector.error(
+                        "public_key",
+                        "is the sample config's placeholder: put the collector's public key here "
+                        "(camsentry-collector keygen prints it)",
+                    )
+                )
     collector.finish()
 
     mqtt = top.attempt(

@@ -13,8 +13,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from agent import __version__
 from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
 from agent.runtime.clock import SystemClock
+from agent.runtime.mqttconfig import check_tls_files
 from agent.runtime.table import render
 from agent.wire.enrol import key_fingerprint
 from agent.wire.signing import KeyFormatError, load_private_key, print_keygen, public_key_from_text
@@ -147,6 +149,7 @@ def cmd_run(config: CollectorConfig, _args: argparse.Namespace) -> int:
     from collector.service import CollectorService
 
     configure_logging(config.log_level, config.log_format)  # type: ignore[arg-type]
+    check_tls_files(config.mqtt, config.file)  # a missing certificate names its key, not "None"
     key = load_private_key(config.key_path)
     store = _open(config, migrate=config.migrate_on_start)
     service = CollectorService(config, store, key)
@@ -283,6 +286,7 @@ def cmd_vulndb(config: CollectorConfig, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camsentry-collector", description="camsentry central collector")
+    parser.add_argument("--version", action="version", version=f"camsentry-collector {__version__}")
     parser.add_argument(
         "--config",
         help="collector config (default $CAMSENTRY_COLLECTOR_CONFIG or /etc/camsentry/collector.toml)",
@@ -337,8 +341,18 @@ def load_config(args: argparse.Namespace) -> CollectorConfig:
     return load_collector_config(Path(args.config) if args.config else default_config_path())
 
 
+# Services configure logging from their config; every other command logs to stderr at this level
+# (stdout carries only what the command prints).
+ONE_SHOT_LOG_LEVEL = "info"
+SERVICES = ("run", "web", "migrate")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command not in SERVICES:
+        from agent.runtime.logs import configure_logging
+
+        configure_logging(ONE_SHOT_LOG_LEVEL, cache=False)
     handlers = {
         "keygen": cmd_keygen,
         "agents": cmd_agents,

@@ -151,6 +151,10 @@ install_venv() {
     [ -z "$wheels" ] || pip_args+=(--no-index --find-links "$wheels")
     # shellcheck disable=SC2206  # CAMSENTRY_PIP_ARGS is a word list on purpose
     [ -z "${CAMSENTRY_PIP_ARGS:-}" ] || pip_args+=(${CAMSENTRY_PIP_ARGS})
+    # The collector's extra brings psycopg (PostgreSQL), the web view and prometheus-client; the
+    # agent takes only its five dependencies (the simulator and its aiohttp never reach a host).
+    local extras=""
+    [ "$role" = collector ] && extras="[collector]"
     if [ -d "$source_path" ]; then
         # Build from a copy: the checkout may be read-only (a USB stick) and must stay clean.
         work="$(mktemp -d)"
@@ -159,10 +163,10 @@ install_venv() {
             --exclude=.pytest_cache --exclude=.ruff_cache --exclude=demo-state . \
             | tar -C "$work" -xf -
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "${pip_args[@]}" "$work"
+            "${pip_args[@]}" "$work$extras"
     else
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "${pip_args[@]}" "$source_path"
+            "${pip_args[@]}" "$source_path$extras"
     fi
     [ -x "$venv/bin/camsentry-$role" ] || die "the venv has no camsentry-$role after pip install"
     # The units' Documentation= points here.

@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 import structlog
@@ -27,6 +28,7 @@ log = structlog.get_logger("simulator.cli")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camsentry-sim", description="Simulated ONVIF camera fleet")
+    parser.add_argument("--version", action="version", version=f"camsentry-sim {version('camsentry')}")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--log-format", choices=("auto", "json", "console"), default="auto")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.runtime.configfile import Table
+from agent.runtime.errors import ConfigError
 from agent.runtime.mqtt import MqttSettings, TlsSettings
 
 # A password, or a token: a few hundred bytes at most.
@@ -57,3 +58,22 @@ def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
     )
     table.finish()
     return settings
+
+
+def check_tls_files(settings: MqttSettings, file: str) -> None:
+    """At start-up: each TLS file the [mqtt] table names is there and readable, or a ConfigError
+    names the config file, the key and the path (``...: mqtt.cert_file: /path: No such file ...``)."""
+    if settings.tls is None:
+        return
+    for key, path in (
+        ("ca_file", settings.tls.ca_file),
+        ("cert_file", settings.tls.cert_file),
+        ("key_file", settings.tls.key_file),
+    ):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(file, f"mqtt.{key}", f"{path}: {exc.strerror}") from None

@@ -22,8 +22,13 @@ def minimal() -> dict[str, object]:
     return {"site": "hq", "agent": "pi", "collector": {"public_key": KEY}, "mqtt": {"host": "127.0.0.1"}}
 
 
-def test_shipped_examples_load() -> None:
-    agent = load_agent_config(ROOT / "deploy" / "agent.example.toml")
+def test_shipped_examples_load(tmp_path: Path) -> None:
+    sample = ROOT / "deploy" / "agent.example.toml"
+    with pytest.raises(ConfigError, match=r"collector.public_key: is the sample config's placeholder"):
+        load_agent_config(sample)
+    real = tmp_path / "agent.toml"
+    real.write_text(sample.read_text().replace("A" * 43 + "=", KEY))
+    agent = load_agent_config(real)
     assert agent.site == "hq-london" and agent.mqtt.tls is not None and len(agent.cameras) == 1
     collector = load_collector_config(ROOT / "deploy" / "collector.example.toml")
     assert collector.max_payload_bytes == 262144

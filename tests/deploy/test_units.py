@@ -15,14 +15,16 @@ INSTALL_DOC = REPO / "docs" / "install.md"
 
 
 def install_unit(root: Path, unit_name: str, text: str) -> None:
-    """Put a unit where install.sh does, and a stand-in executable where ExecStart points."""
+    """Put a unit where install.sh does, and stand-in executables where ExecStart (and
+    ExecReload's /bin/kill, which every host has) point."""
     unit_dir = root / "etc/systemd/system"
     unit_dir.mkdir(parents=True, exist_ok=True)
     (unit_dir / unit_name).write_text(text)
-    binary = root / exec_path(text).lstrip("/")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    binary.write_text("#!/bin/sh\nexit 0\n")
-    binary.chmod(0o755)
+    for path in (exec_path(text), "/bin/kill"):
+        binary = root / path.lstrip("/")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.write_text("#!/bin/sh\nexit 0\n")
+        binary.chmod(0o755)
 
 
 @pytest.mark.parametrize("unit_name", UNIT_NAMES)
@@ -79,6 +81,11 @@ def test_unit_is_a_hardened_notify_service(unit_name: str) -> None:
         assert d[key] == ["yes"], key
     assert d["ProtectSystem"] == ["strict"]
     assert "@system-service" in d["SystemCallFilter"]
+
+
+def test_collector_reloads_its_policy_on_systemctl_reload() -> None:
+    d = directives((UNITS / "camsentry-collector.service").read_text())
+    assert d["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # cmd_run: SIGHUP -> request_reload
 
 
 def test_agent_has_exactly_the_capabilities_it_uses() -> None:

@@ -20,8 +20,10 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def build_wheel(checkout: Path, out_dir: Path) -> Path:
-    """Write camsentry-<version>-py3-none-any.whl into out_dir and return its path."""
+def build_wheel(checkout: Path, out_dir: Path, *, metadata: str = "") -> Path:
+    """Write camsentry-<version>-py3-none-any.whl into out_dir and return its path.
+
+    ``metadata``: extra METADATA lines (``Provides-Extra:``, ``Requires-Dist:``) for tests of extras."""
     project = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]
     name, version = project["name"], project["version"]
     dist_info = f"{name}-{version}.dist-info"
@@ -30,7 +32,9 @@ def build_wheel(checkout: Path, out_dir: Path) -> Path:
         for path in sorted((checkout / package).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 files[path.relative_to(checkout).as_posix()] = path.read_bytes()
-    files[f"{dist_info}/METADATA"] = (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").encode()
+    files[f"{dist_info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}"
+    ).encode()
     files[f"{dist_info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: camsentry-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
