@@ -159,7 +159,7 @@ class AgentDaemon:
 
     def run(self) -> None:
         log.info(
-            "agent starting",
+            "agent_starting",
             site=self.config.site,
             agent=self.config.agent,
             boot=self.publisher.boot,
@@ -186,7 +186,7 @@ class AgentDaemon:
                 events = self._take_events(min(timeout, 1.0))
                 stop = next((e for e in events if isinstance(e, Stop)), None)
                 if stop is not None:
-                    log.info("agent stopping", reason=stop.reason)
+                    log.info("agent_stopping", reason=stop.reason)
                     break
                 for event in events:
                     if isinstance(event, CommandReceived):
@@ -291,7 +291,7 @@ class AgentDaemon:
                 problems = tuple(self._sweep_health()) if self._sweep_health is not None else ()
                 self._events.put(SweepDone(records, self._clock.monotonic() - started, problems=problems))
             except Exception as exc:  # a sweep bug must not kill the agent; it is reported
-                log.exception("sweep failed")
+                log.exception("sweep_failed")
                 self._events.put(SweepDone([], self._clock.monotonic() - started, repr(exc)))
 
         threading.Thread(target=work, name="camsentry-sweep", daemon=True).start()

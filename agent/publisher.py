@@ -184,10 +184,10 @@ class Publisher:
                         now=self._clock.now(),
                     ),
                 )
-            log.info("broker connected", session_present=event.session_present)
+            log.info("broker_connected", session_present=event.session_present)
         elif isinstance(event, Disconnected):
             if self.connected:
-                log.warning("broker connection lost", reason=event.reason)
+                log.warning("broker_disconnected", reason=event.reason)
             self.connected = False
             self._unacked.clear()
         elif isinstance(event, PubAck):
@@ -196,7 +196,7 @@ class Publisher:
             if not event.ok:
                 # The broker refused it (ACL, quota): it stays in the outbox and goes again later.
                 self.counters.puback_failures += 1
-                log.warning("publish refused by broker", reason=event.reason)
+                log.warning("publish_refused", reason=event.reason)
         elif isinstance(event, Message):
             self._handle_message(event)
 

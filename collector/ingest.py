@@ -191,7 +191,7 @@ class Ingestor:
                 continue
             new.extend(stored.new)
             duplicates.extend(stored.duplicates)
-        log.debug("batch stored one by one", size=len(accepted), error=str(batch_error)[:200])
+        log.debug("batch_stored_one_by_one", size=len(accepted), error=str(batch_error)[:200])
         return StoredBatch(new=new, duplicates=duplicates)
 
     def _topic_owner(self, topic: str) -> tuple[str, str]:
@@ -204,11 +204,11 @@ class Ingestor:
     def _log_reject(self, site: str, agent: str, exc: WireError) -> None:
         marker = (site, agent, exc.reason)
         if marker in self._logged:
-            log.debug("message rejected", site=site, agent=agent, reason=exc.reason.value, detail=exc.detail)
+            log.debug("message_rejected", site=site, agent=agent, reason=exc.reason.value, detail=exc.detail)
             return
         if len(self._logged) < 10_000:
             self._logged.add(marker)
-        log.warning("message rejected", site=site, agent=agent, reason=exc.reason.value, detail=exc.detail)
+        log.warning("message_rejected", site=site, agent=agent, reason=exc.reason.value, detail=exc.detail)
 
 
 # DB-API exception classes a single row's data causes; the others (OperationalError: disk full,

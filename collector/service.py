@@ -183,12 +183,12 @@ class CollectorService:
                         batch.append((event.topic, event.payload))
                 elif isinstance(event, Connected):
                     self.connects += 1
-                    log.info("broker connected", session_present=event.session_present)
+                    log.info("broker_connected", session_present=event.session_present)
                     # Policy changed while we were away from the broker: online agents get it now.
                     self.control.submit(ControlEvent("push_all", trigger="collector_connected"))
                 elif isinstance(event, Disconnected):
                     self.disconnects += 1
-                    log.warning("broker connection lost", reason=event.reason)
+                    log.warning("broker_disconnected", reason=event.reason)
                 if len(batch) >= self.config.batch_max:
                     break
                 try:
@@ -225,11 +225,11 @@ class CollectorService:
                 limit=MAX_PENDING_ENROLMENTS,
             )
         except StoreError:  # the database is away: the agent asks again on its next connect
-            log.exception("recording an enrolment request failed", site=request.site, agent=request.agent)
+            log.exception("enrolment_record_failed", site=request.site, agent=request.agent)
             return
         if recorded:
             log.info(
-                "enrolment request awaiting approval",
+                "enrolment_pending",
                 site=request.site,
                 agent=request.agent,
                 host=request.host,
