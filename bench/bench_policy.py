@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.runtime.logs import configure_logging
 from agent.wire.envelope import Envelope, Kind, seal
-from agent.wire.inventory import inventory_body
+from agent.wire.flows import FlowBody, FlowFinding
+from agent.wire.inventory import DeviceRecord, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
 from collector.policy.facts import flow_facts
@@ -82,16 +83,25 @@ class Estate:
             agent = d % AGENTS
             address = f"10.{d // 250}.{d % 250}.10"
             mac = f"44:19:b6:00:{d // 256:02x}:{d % 256:02x}"
-            camera = {"address": address, "port": 80, "mac": mac,
-                      "maker": "Hikvision" if d % 4 == 0 else "Axis", "firmware": "V5.7.3"}  # fmt: skip
-            out.append(
-                self._seal(agent, at, Kind.INVENTORY, inventory_body(camera, sweep="s", snapshot=True))
+            maker = "Hikvision" if d % 4 == 0 else "Axis"
+            camera = DeviceRecord(
+                address=address, port=80, reachable=True, mac=mac, maker=maker, firmware="V5.7.3"
             )
-            for port, tags in ((7661, ["vendor_cloud:hikvision"]), (443, [])):
-                finding = {"device": address, "destination": "203.0.113.9", "port": port, "protocol": "tcp",
-                           "tags": tags, "first_seen": format_utc(at - timedelta(hours=1)),
-                           "last_seen": format_utc(at), "count": 10, "bytes": 4096}  # fmt: skip
-                out.append(self._seal(agent, at, Kind.FLOW, {"flow": finding}))
+            body = inventory_body(camera, sweep="s", snapshot=True)
+            out.append(self._seal(agent, at, Kind.INVENTORY, body))
+            for port, tags in ((7661, ("vendor_cloud:hikvision",)), (443, ())):
+                finding = FlowFinding(
+                    device=address,
+                    destination="203.0.113.9",
+                    port=port,
+                    protocol="tcp",
+                    first_seen=format_utc(at - timedelta(hours=1)),
+                    last_seen=format_utc(at),
+                    count=10,
+                    bytes=4096,
+                    tags=tags,
+                )
+                out.append(self._seal(agent, at, Kind.FLOW, FlowBody((finding,)).to_body()))
         out.extend(self._seal(a, at, Kind.HEALTH, {"outbox": 0}) for a in range(AGENTS))
         return out
 
