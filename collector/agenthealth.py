@@ -1,6 +1,7 @@
 """What an agent's newest health body says went wrong at the edge, for status and policy. Pure.
 
-Read leniently: a field of the wrong shape (an older or newer agent) is left out, never fatal.
+Read through the wire contract (``agent.wire.health.HealthBody``): a newer agent's extra fields
+are ignored here, a body that does not decode is reported as such, never fatal.
 ``evidence_lost`` counts inventory and flow envelopes the agent could not keep: dropped from a
 full outbox, or refused while its disk was full.
 """
@@ -11,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.wire.errors import BodyError
+from agent.wire.health import HealthBody
+
 EVIDENCE_KINDS = ("inventory", "flow")
+MAX_ITEMS = 50  # per list, for a table cell and the status JSON
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class HealthSummary:
     degradations: tuple[Mapping[str, Any], ...] = ()
     discovery_problems: tuple[Mapping[str, Any], ...] = ()
     clock: tuple[Mapping[str, Any], ...] = ()
+    undecodable: str = ""  # why the body did not decode, when it did not
 
     @property
     def evidence_lost(self) -> dict[str, int]:
@@ -31,7 +37,7 @@ class HealthSummary:
     @property
     def problems(self) -> list[str]:
         """One short line per thing wrong, for a table cell."""
-        out = []
+        out = [f"health undecodable: {self.undecodable}"] if self.undecodable else []
         if self.disk_full:
             out.append("DISK FULL")
         if self.evidence_lost:
@@ -53,34 +59,19 @@ class HealthSummary:
         }
 
 
-def _counts(value: Any) -> dict[str, int]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): v for k, v in value.items() if type(v) is int and v > 0}
-
-
-def _table(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _objects(value: Any) -> tuple[Mapping[str, Any], ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(v for v in value if isinstance(v, Mapping))[:50]
-
-
 def summarise(body: Any) -> HealthSummary:
-    """The summary of one health body as the agent sent it."""
-    if not isinstance(body, Mapping):
-        return HealthSummary()
-    outbox = _table(body.get("outbox"))
-    sweep = _table(body.get("last_sweep"))
-    egress = [d for d in _objects(body.get("egress")) if d.get("status", "degraded") != "ok"]
+    """The summary of one health body, read through the wire decoder (``HealthBody``); a body
+    that does not decode is one problem of its own, never fatal."""
+    try:
+        health = HealthBody.decode(body)
+    except BodyError as exc:
+        return HealthSummary(undecodable=exc.detail)
+    outbox = health.outbox
     return HealthSummary(
-        dropped=_counts(outbox.get("dropped")),
-        refused=_counts(outbox.get("refused")),
-        disk_full=outbox.get("disk_full") is True or body.get("disk_full") is True,
-        degradations=tuple(egress),
-        discovery_problems=_objects(sweep.get("discovery_problems")),
-        clock=_objects(body.get("clock")),
+        dropped={k: n for k, n in outbox.dropped.items() if n > 0},
+        refused={k: n for k, n in outbox.refused.items() if n > 0},
+        disk_full=outbox.disk_full,
+        degradations=tuple(d.to_json() for d in health.degradations if d.status != "ok")[:MAX_ITEMS],
+        discovery_problems=tuple(p.to_json() for p in health.discovery_problems)[:MAX_ITEMS],
+        clock=tuple(c.to_json() for c in health.clock)[:MAX_ITEMS],
     )

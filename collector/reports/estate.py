@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from agent.identify.tables import Tables, load_tables
+from agent.wire.errors import BodyError
+from agent.wire.inventory import DeviceRecord
 from agent.wire.timefmt import format_utc
 from collector.policy.engine import DeviceFact
 from collector.policy.facts import device_facts
@@ -75,16 +77,15 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
     """From one ``Store.devices()`` row (with its ``record``)."""
     record = row.get("record") if isinstance(row.get("record"), dict) else {}
     assert isinstance(record, dict)
-    vulns = [v for v in _list(record.get("vulnerabilities")) if isinstance(v, dict) and v.get("cve")]
-    findings = [f for f in _list(record.get("findings")) if isinstance(f, dict)]
+    try:
+        decoded = DeviceRecord.decode(record)  # the wire contract's reading of the stored record
+        vulns, kinds = decoded.vulnerabilities, [f.name for f in decoded.findings]
+    except BodyError:
+        vulns, kinds = (), []
     maker = _str(row.get("maker")).lower()
     return DeviceView(
         site=str(row["site"]),
@@ -105,9 +106,9 @@ def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
         evidence=evidence_ref(str(row["agent"]), str(row["evidence_boot"]), int(row["evidence_seq"])),
         department=policy.site(str(row["site"])).department,
         restricted=policy.restricted_maker(maker) if maker else False,
-        cves=tuple(sorted({str(v["cve"]) for v in vulns})),
-        kev_cves=tuple(sorted({str(v["cve"]) for v in vulns if v.get("kev")})),
-        findings=tuple(sorted({str(f.get("kind")) for f in findings if f.get("kind")})),
+        cves=tuple(sorted({v.cve for v in vulns})),
+        kev_cves=tuple(sorted({v.cve for v in vulns if v.kev})),
+        findings=tuple(sorted(set(kinds))),
         record=record,
     )
 

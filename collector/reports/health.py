@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from agent.wire.errors import BodyError
+from agent.wire.health import HealthBody
 from collector.store.transaction import Database
 from collector.store.values import as_time_text
 
@@ -21,26 +23,22 @@ class Health:
     errors: tuple[str, ...]
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def health_of(body: dict[str, Any], at: str) -> Health:
-    """From a health body (``agent.daemon``'s shape); missing or odd fields become None. Pure."""
-    outbox = body.get("outbox") if isinstance(body.get("outbox"), dict) else {}
-    assert isinstance(outbox, dict)
-    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
-    assert isinstance(errors, list)
-    connected = body.get("connected")
-    sweep = body.get("last_sweep")
+    """From a health body, read through the wire decoder (``HealthBody``); a body that does not
+    decode shows as one error saying why. Pure."""
+    try:
+        health = HealthBody.decode(body)
+    except BodyError as exc:
+        return Health(at, None, None, False, None, None, (f"health body does not decode: {exc.detail}",))
+    sweep = health.last_sweep
     return Health(
         at=at,
-        outbox_depth=_int(outbox.get("depth")),
-        outbox_dropped=_int(outbox.get("dropped")),
-        disk_full=body.get("disk_full") is True,
-        connected=connected if isinstance(connected, bool) else None,
-        last_sweep=sweep if isinstance(sweep, str) else None,
-        errors=tuple(str(e)[:200] for e in errors[-10:]),
+        outbox_depth=health.outbox.depth,
+        outbox_dropped=sum(health.outbox.dropped.values()),
+        disk_full=health.outbox.disk_full,
+        connected=health.connected,
+        last_sweep=f"{sweep.id}: {sweep.devices} devices, {sweep.duration_s:.1f} s" if sweep else None,
+        errors=tuple(e[:200] for e in health.errors[-10:]),
     )
 
 
