@@ -41,6 +41,8 @@ class Rule(StrEnum):
     UNIDENTIFIED_DEVICE = "unidentified_device"
     # Only probably made by a restricted maker (agent.identify's verdict), at a restricted site.
     MAKER_UNCERTAIN = "maker_uncertain"
+    # An HTTPS camera presented another certificate than the one pinned (agent.onvif.tls).
+    CERTIFICATE_CHANGED = "certificate_changed"
     PAST_REMOVAL_DEADLINE = "past_removal_deadline"
 
 
@@ -86,9 +88,9 @@ FINDING_RULES: Mapping[FindingKind, FindingRule] = {
     ),
     FindingKind.XADDR_FOREIGN_HOST: FindingRule(None, why="not followed by the agent; evidence only"),
     FindingKind.TLS_FAILED: FindingRule(None, why="the agent could not speak TLS to it: a poll problem"),
-    FindingKind.CERTIFICATE_CHANGED: FindingRule(
-        None, why="a swapped, reset or intercepted camera: shown with the device (high) for a person to check"
-    ),
+    # A swapped, reset or intercepted camera: a person must check, so it is a violation with a
+    # lifecycle; the agent sends it nothing until the pin is cleared, so it stays open till then.
+    FindingKind.CERTIFICATE_CHANGED: FindingRule(Rule.CERTIFICATE_CHANGED, Severity.HIGH),
     FindingKind.UNREACHABLE: FindingRule(
         Rule.DEVICE_VANISHED, why="an unanswered poll leaves last_seen; device_vanished past the threshold"
     ),

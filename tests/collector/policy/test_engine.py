@@ -199,6 +199,18 @@ def test_weak_authentication_keys_on_the_kinds_the_agent_emits() -> None:
     assert rules([device(findings=other)]) == {}
 
 
+def test_certificate_changed() -> None:
+    changed = Finding(
+        FindingKind.CERTIFICATE_CHANGED,
+        Severity.HIGH,
+        "10.0.0.5:443 presented certificate sha256 bb.., pinned aa..",
+    )
+    (fired,) = rules([device(findings=[changed.to_json()])])[Rule.CERTIFICATE_CHANGED]
+    assert (fired.severity, fired.discriminator) == (Severity.HIGH, "certificate_changed")
+    assert "pinned aa" in fired.detail["detail"]
+    assert rules([device(findings=[{"kind": "tls_failed", "severity": "medium", "detail": ""}])]) == {}
+
+
 def test_clock_skew() -> None:
     assert rules([device(clock_offset_s=-301.0)])[Rule.CLOCK_SKEW][0].severity is Severity.LOW
     assert rules([device(clock_offset_s=300.0)]) == {}
