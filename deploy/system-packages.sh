@@ -14,6 +14,8 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # The web view's browser tests drive Debian's Chromium through its chromedriver.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# setpriv runs nft without CAP_NET_ADMIN in the enforcement tests (util-linux, nearly always there).
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${need[*]}" >&2
 sudo=""

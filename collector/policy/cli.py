@@ -30,6 +30,7 @@ from agent.runtime.table import FORMATS, Column, render
 from agent.wire.addresses import is_plain_address
 from agent.wire.commands import CommandAction
 from agent.wire.timefmt import parse_utc
+from collector.cmdqueue import service_running
 from collector.policy.commanding import (
     CommandSender,
     last_command,
@@ -308,6 +309,13 @@ def _command(r: _Run, args: argparse.Namespace, action: CommandAction) -> int:
 
 def _await_ack(r: _Run, site: str, agent: str, cid: int, wait_s: float) -> int:
     """Print the agent's answer to command ``cid`` as the database has it; the exit code says it."""
+    if not service_running(r.connection(), r.ctx.clock):
+        print(
+            f"not waiting for the ack: no collector service is running to send command {cid}; "
+            f"see `commands --site {site} --agent {agent}` once it has gone out",
+            file=r.err,
+        )
+        return EXIT_NO_ACK
     status = wait_for_ack(
         r.connection(), site, agent, cid, timeout_s=wait_s, clock=r.ctx.clock, pause=r.ctx.pause
     )

@@ -182,8 +182,18 @@ def test_quarantine_from_the_cli_leaves_the_service_session_alone(site: SiteBrok
                 wait_until(lambda: outcome(store, 1) == "applied", 15, "the first ack recorded")
 
                 # With the service running: handed over at once, sent on the service's session.
+                # (--no-wait: this test's agent answers only after the CLI returned)
                 done = cli(
-                    config, "quarantine", "10.77.1.3", "--site", SITE, "--agent", AGENT, "--by", "alice"
+                    config,
+                    "quarantine",
+                    "10.77.1.3",
+                    "--site",
+                    SITE,
+                    "--agent",
+                    AGENT,
+                    "--by",
+                    "alice",
+                    "--no-wait",
                 )
                 assert done.returncode == 0, done.stderr
                 assert "note:" not in done.stderr

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.enforce.handler import CommandHandler
 from agent.wire.inventory import DeviceRecord
 from agent.wire.topics import topic
+from collector.cmdqueue import beat
 from collector.policy.cli import PolicyCliContext, add_policy_commands
-from collector.policy.commanding import CommandIssuer
+from collector.policy.commanding import CommandIssuer, command_status
 from collector.policy.engine import (
     AgentFact,
     DeviceFact,
@@ -332,12 +333,16 @@ def test_quarantine_waits_for_the_ack_and_says_what_happened(world: World, tmp_p
             world.issuer.record_ack("hq", "a1", agents[answering[0]].handle(payload))
 
     world.issuer.publish = publish
+    code, _, err = world.run("quarantine", "10.77.1.2")  # no service: nothing to wait for
+    assert code == 4 and "no collector service is running to send command 1" in err
+    beat(world.issuer.db, "test-service", FakeClock(NOW))
     answering.append("disabled")
     code, out, err = world.run("quarantine", "10.77.1.2")
     assert code == 3
-    assert out.strip() == "quarantine command 1 sent to hq/a1 for 10.77.1.2"
-    assert err.startswith("command 1: refused (enforcement_disabled): [enforce] enabled = false")
-    assert world.issuer.quarantined() == set()
+    assert out.strip() == "quarantine command 2 sent to hq/a1 for 10.77.1.2"
+    assert err.startswith("command 2: refused (enforcement_disabled): [enforce] enabled = false")
+    refused = command_status(world.issuer.db, "hq", "a1", 2)
+    assert refused is not None and not refused.in_force
 
     answering.clear()  # the agent is away: the wait ends, bounded
     code, _, err = world.run("release", "10.77.1.2", "--wait", "5")
@@ -347,11 +352,12 @@ def test_quarantine_waits_for_the_ack_and_says_what_happened(world: World, tmp_p
     code, out, _ = world.run("commands", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["id"], r["action"], r["outcome"], r["reason"]) for r in rows] == [
-        ("2", "release", "no ack yet", ""),
-        ("1", "quarantine", "refused", "enforcement_disabled"),
+        ("3", "release", "no ack yet", ""),
+        ("2", "quarantine", "refused", "enforcement_disabled"),
+        ("1", "quarantine", "no ack yet", ""),
     ]
     code, out, _ = world.run("commands", "--agent", "a1")
-    assert "enforcement_disabled" in out and out.rstrip().endswith("(2 rows)")
+    assert "enforcement_disabled" in out and out.rstrip().endswith("(3 rows)")
 
 
 def test_quarantine_refuses_a_scoped_address(world: World) -> None:
