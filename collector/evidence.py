@@ -65,10 +65,13 @@ def envelopes_for_refs(db: Database, refs: Iterable[EnvelopeRef]) -> list[Stored
 
 def envelopes_for_device(db: Database, site: str, device_key: str) -> list[StoredEnvelope]:
     """Every inventory envelope that reported this device (its full history, oldest first)."""
+    # The body's device key, read by the database itself (PostgreSQL keeps the body as JSONB).
+    key = "body ->> 'key'" if db.engine == "postgresql" else "json_extract(payload, '$.body.key')"
     rows = db.read(
         "reading a device's envelopes",
-        "SELECT site, agent, boot, seq, kind, payload FROM envelopes WHERE site = ? AND kind = 'inventory'",
-        (site,),
+        "SELECT site, agent, boot, seq, kind, payload FROM envelopes "
+        f"WHERE site = ? AND kind = 'inventory' AND {key} = ?",
+        (site, device_key),
     )
     out = []
     for s, a, b, q, k, p in rows:

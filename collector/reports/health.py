@@ -1,15 +1,10 @@
-"""An agent's health as its newest ``health`` envelope tells it: outbox, connection, last sweep, errors."""
+"""An agent's health as its newest ``health`` envelope tells it (``Store.agent_health``): outbox,
+connection, last sweep, errors."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
-
-from agent.wire.errors import BodyError
-from agent.wire.health import HealthBody
-from collector.store.transaction import Database
-from collector.store.values import as_time_text
 
 
 @dataclass(frozen=True)
@@ -40,19 +35,3 @@ def health_of(body: dict[str, Any], at: str) -> Health:
         last_sweep=f"{sweep.id}: {sweep.devices} devices, {sweep.duration_s:.1f} s" if sweep else None,
         errors=tuple(e[:200] for e in health.errors[-10:]),
     )
-
-
-def latest_health(db: Database, site: str, agent: str) -> Health | None:
-    rows = db.read(
-        "reading an agent's health",
-        "SELECT ts, payload FROM envelopes WHERE site = ? AND agent = ? AND kind = 'health' "
-        "ORDER BY ts DESC LIMIT 1",
-        (site, agent),
-    )
-    if not rows:
-        return None
-    try:
-        body = json.loads(rows[0][1]).get("body")
-    except (ValueError, AttributeError):
-        return None
-    return health_of(body, as_time_text(rows[0][0]) or "") if isinstance(body, dict) else None

@@ -14,6 +14,13 @@ from collector.reports.estate import Estate
 from collector.reports.snapshots import SiteSnapshot, site_counts
 
 SITE_CLASS_ORDER = {"sensitive": 0, "standard": 1}
+_SITE_COLUMNS = (
+    "department", "site", "class", "restricted_present", "prohibited_present", "removal_deadline",
+    "days_left", "days_overdue", "plan_began", "restricted_at_start", "removed_since_start",
+)  # fmt: skip
+_DEPARTMENT_COLUMNS = (
+    "department", "sites", "restricted_present", "earliest_deadline", "sites_overdue", "removed_since_start",
+)  # fmt: skip
 
 
 def current_snapshot(estate: Estate) -> list[SiteSnapshot]:
@@ -69,6 +76,20 @@ def build_removal_plan(estate: Estate, history: Sequence[SiteSnapshot]) -> Repor
         for d in estate.devices
         if d.restricted
     )
+    by_department = []
+    for dept in sorted({str(r["department"]) for r in rows}):
+        mine = [r for r in rows if r["department"] == dept]
+        deadlines = [str(r["removal_deadline"]) for r in mine if r["removal_deadline"]]
+        by_department.append(
+            {
+                "department": dept,
+                "sites": len(mine),
+                "restricted_present": sum(r["restricted_present"] for r in mine),
+                "earliest_deadline": min(deadlines) if deadlines else None,
+                "sites_overdue": sum(1 for r in mine if r["days_overdue"]),
+                "removed_since_start": sum(r["removed_since_start"] for r in mine),
+            }
+        )
     history_rows = tuple(
         {"day": s.day, "department": s.department, "site": s.site, "restricted": s.restricted}
         for s in sorted(snaps, key=lambda s: (s.day, s.site))
@@ -92,7 +113,8 @@ def build_removal_plan(estate: Estate, history: Sequence[SiteSnapshot]) -> Repor
             f"{figures['removed_since_start']} removed since the plan began.",
         ),
         sections=(
-            Section("By site, sensitive first", tuple(rows[0]) if rows else ("site",), tuple(rows)),
+            Section("By site, sensitive first", _SITE_COLUMNS, tuple(rows)),
+            Section("By department", _DEPARTMENT_COLUMNS, tuple(by_department)),
             Section(
                 "Restricted devices to remove",
                 (

@@ -37,7 +37,7 @@ from collector.policy.cli import parse_until
 from collector.policy.model import Policy
 from collector.reports.catalog import FORMATS, REPORTS, TITLES, ReportOptions, build_report, render_named
 from collector.reports.estate import DeviceView, Estate, load_estate
-from collector.reports.health import latest_health
+from collector.reports.health import health_of
 from collector.reports.html import STYLE, report_fragment
 from collector.reports.inventory import InventoryFilter
 from collector.reports.refs import parse_evidence_ref
@@ -433,7 +433,11 @@ def create_app(ctx: WebContext) -> Flask:
     def agents() -> str:
         rows = status_rows(ctx.store, now=ctx.clock.now(), silent_after_s=ctx.silent_after_s)
         keys = {(a.site, a.agent): a.public_key for a in ctx.store.agents()}
-        health = {(r["site"], r["agent"]): latest_health(conn(), r["site"], r["agent"]) for r in rows}
+        health = {
+            (h["site"], h["agent"]): health_of(h["body"], h["ts"] or "")
+            for h in ctx.store.agent_health()
+            if isinstance(h.get("body"), dict)
+        }
         return page(
             "agents.html",
             rows=rows,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from collector.reports.estate import load_estate
 from collector.reports.removal import current_snapshot
 from collector.reports.snapshots import SiteSnapshot
 from collector.store.sqlite import SqliteStore
+from simulator.demo import demo_register
 from tests.support.demo_estate import DEMO_POLICY, NOW, DemoEstate
 
 
@@ -92,6 +94,9 @@ def test_removal_plan_progress_from_daily_snapshots(estate: DemoEstate) -> None:
     assert site["removed_since_start"] == 3 and site["plan_began"] == week_ago
     assert site["days_overdue"] == (NOW.date() - datetime(2026, 3, 31, tzinfo=UTC).date()).days
     assert plan.figures["removed_since_start"] == 3
+    (dept,) = next(s for s in plan.sections if s.title == "By department").rows
+    assert (dept["department"], dept["restricted_present"], dept["sites_overdue"]) == ("Demo Department", 6, 1)
+    assert dept["earliest_deadline"] == "2026-03-31" and dept["removed_since_start"] == 3
     svg = ET.fromstring(plan.charts[0])  # noqa: S314 (our own output)
     assert svg.tag.endswith("svg")
     points = next(e for e in svg.iter() if e.tag.endswith("polyline")).get("points", "").split()
@@ -106,3 +111,23 @@ def test_removal_plan_cli_takes_todays_snapshot(
     again = report(capsys, estate, "removal-plan")
     assert len(section(first, "Progress (daily snapshots)")) == 1
     assert len(section(again, "Progress (daily snapshots)")) == 1  # one per day, replaced
+
+
+def test_the_demo_register_reconciles_as_the_issue_asks(
+    estate: DemoEstate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make demo`` builds its register from the fleet's manifest; made from the same cameras
+    here (label brand, model, serial, MAC), reconciliation finds what it must."""
+    cameras: list[dict[str, object]] = [
+        {"brand": r["manufacturer"], "model": r["model"], "serial": r["serial"], "mac": r["mac"]}
+        for r in estate.records
+    ]
+    register = tmp_path / "demo-register.csv"
+    register.write_text(demo_register(cameras))
+    assert main(["--config", str(estate.config), "register", "import", str(register)]) == 0
+    capsys.readouterr()
+    doc = report(capsys, estate, "reconciliation")
+    assert [a["asset_tag"] for a in section(doc, "Registered, never seen")] == ["CAM-9001"]
+    assert {d["brand"] for d in section(doc, "Seen, not in the register")} == {"amcrest", "lorex", "ipcam"}
+    (relabelled,) = section(doc, "Registered under another maker")
+    assert (relabelled["registered_make"], relabelled["maker"]) == ("HiLook", "hikvision")
