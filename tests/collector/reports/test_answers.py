@@ -95,7 +95,11 @@ def test_removal_plan_progress_from_daily_snapshots(estate: DemoEstate) -> None:
     assert site["days_overdue"] == (NOW.date() - datetime(2026, 3, 31, tzinfo=UTC).date()).days
     assert plan.figures["removed_since_start"] == 3
     (dept,) = next(s for s in plan.sections if s.title == "By department").rows
-    assert (dept["department"], dept["restricted_present"], dept["sites_overdue"]) == ("Demo Department", 6, 1)
+    assert (dept["department"], dept["restricted_present"], dept["sites_overdue"]) == (
+        "Demo Department",
+        6,
+        1,
+    )
     assert dept["earliest_deadline"] == "2026-03-31" and dept["removed_since_start"] == 3
     svg = ET.fromstring(plan.charts[0])  # noqa: S314 (our own output)
     assert svg.tag.endswith("svg")
