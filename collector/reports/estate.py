@@ -8,7 +8,7 @@ serial, then address within the site (``match_register``), each asset matched at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +51,8 @@ class DeviceView:
     cves: tuple[str, ...]
     kev_cves: tuple[str, ...]
     findings: tuple[str, ...]
-    record: dict[str, Any] = field(repr=False, compare=False)
+    # Why this maker: (signal, value, points_to) as the identification reported them.
+    signals: tuple[tuple[str, str, str], ...] = ()
     asset: Asset | None = None
     matched_by: str = ""
 
@@ -77,15 +78,17 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
-    """From one ``Store.devices()`` row (with its ``record``)."""
-    record = row.get("record") if isinstance(row.get("record"), dict) else {}
-    assert isinstance(record, dict)
+def _record(row: dict[str, Any]) -> DeviceRecord | None:
     try:
-        decoded = DeviceRecord.decode(record)  # the wire contract's reading of the stored record
-        vulns, kinds = decoded.vulnerabilities, [f.name for f in decoded.findings]
+        return DeviceRecord.decode(row.get("record"))
     except BodyError:
-        vulns, kinds = (), []
+        return None  # the columns still tell where and what it is; CVEs and findings stay unknown
+
+
+def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
+    """From one ``Store.devices()`` row; its record is read through the wire contract's decoder."""
+    record = _record(row)
+    vulns = record.vulnerabilities if record else ()
     maker = _str(row.get("maker")).lower()
     return DeviceView(
         site=str(row["site"]),
@@ -108,8 +111,8 @@ def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
         restricted=policy.restricted_maker(maker) if maker else False,
         cves=tuple(sorted({v.cve for v in vulns})),
         kev_cves=tuple(sorted({v.cve for v in vulns if v.kev})),
-        findings=tuple(sorted(set(kinds))),
-        record=record,
+        findings=tuple(sorted({f.name for f in record.findings})) if record else (),
+        signals=tuple((e.signal, e.value, e.points_to) for e in record.evidence) if record else (),
     )
 
 

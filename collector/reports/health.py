@@ -1,37 +1,48 @@
-"""An agent's health as its newest ``health`` envelope tells it (``Store.agent_health``): outbox,
-connection, last sweep, errors."""
+"""An agent's health as its newest ``health`` envelope tells it (``Store.agent_health``), read
+through the wire contract's ``HealthBody``: broker connection, outbox, last sweep, problems."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from agent.wire.errors import BodyError
+from agent.wire.health import HealthBody
+
+MAX_PROBLEMS = 10
+
 
 @dataclass(frozen=True)
 class Health:
     at: str
-    outbox_depth: int | None
-    outbox_dropped: int | None
+    connected: bool
+    outbox_depth: int
+    outbox_dropped: int
     disk_full: bool
-    connected: bool | None
-    last_sweep: str | None
-    errors: tuple[str, ...]
+    last_sweep: str  # "12 devices in 3.2 s", or why it failed; "" before the first
+    problems: tuple[str, ...]  # errors, degraded egress watching, discovery and clock trouble
 
 
-def health_of(body: dict[str, Any], at: str) -> Health:
-    """From a health body, read through the wire decoder (``HealthBody``); a body that does not
-    decode shows as one error saying why. Pure."""
+def health_of(body: Any, at: str) -> Health | None:
+    """None for a body that is not a health body this collector can read. Pure."""
     try:
-        health = HealthBody.decode(body)
-    except BodyError as exc:
-        return Health(at, None, None, False, None, None, (f"health body does not decode: {exc.detail}",))
-    sweep = health.last_sweep
+        h = HealthBody.decode(body)
+    except BodyError:
+        return None
+    sweep = ""
+    if h.last_sweep is not None:
+        s = h.last_sweep
+        sweep = f"failed: {s.error}" if s.error else f"{s.devices} devices in {s.duration_s:.1f} s"
+    problems = [*h.errors]
+    problems += [f"{d.component} {d.status}: {d.problem}" for d in h.degradations]
+    problems += [f"discovery {p.source}: {p.problem}" for p in h.discovery_problems]
+    problems += [f"clock {c.problem} ({c.step_s:+.0f} s at {c.at})" for c in h.clock]
     return Health(
         at=at,
-        outbox_depth=health.outbox.depth,
-        outbox_dropped=sum(health.outbox.dropped.values()),
-        disk_full=health.outbox.disk_full,
-        connected=health.connected,
-        last_sweep=f"{sweep.id}: {sweep.devices} devices, {sweep.duration_s:.1f} s" if sweep else None,
-        errors=tuple(e[:200] for e in health.errors[-10:]),
+        connected=h.connected,
+        outbox_depth=h.outbox.depth,
+        outbox_dropped=sum(h.outbox.dropped.values()),
+        disk_full=h.outbox.disk_full,
+        last_sweep=sweep,
+        problems=tuple(p[:200] for p in problems[-MAX_PROBLEMS:]),
     )

@@ -434,9 +434,7 @@ def create_app(ctx: WebContext) -> Flask:
         rows = status_rows(ctx.store, now=ctx.clock.now(), silent_after_s=ctx.silent_after_s)
         keys = {(a.site, a.agent): a.public_key for a in ctx.store.agents()}
         health = {
-            (h["site"], h["agent"]): health_of(h["body"], h["ts"] or "")
-            for h in ctx.store.agent_health()
-            if isinstance(h.get("body"), dict)
+            (h["site"], h["agent"]): health_of(h["body"], h["ts"] or "") for h in ctx.store.agent_health()
         }
         return page(
             "agents.html",

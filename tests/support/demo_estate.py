@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Kind, seal
+from agent.wire.health import HealthBody, OutboxHealth, SweepSummary
 from agent.wire.inventory import DeviceRecord, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
@@ -61,9 +62,11 @@ def demo_estate(tmp_path: Path, *, register: bool = True, now: datetime = NOW) -
         envelopes.append(
             seal(
                 key, agent=AGENT, site=SITE, boot=BOOT, seq=len(records) + 1, ts=now, kind=Kind.HEALTH,
-                body={"outbox": {"depth": 3, "bytes": 4096, "dropped": 0, "disk_full": False, "refused": 0},
-                      "disk_full": False, "connected": True, "last_sweep": format_utc(now),
-                      "errors": ["127.20.0.9:8080: unreachable"]},
+                body=HealthBody(
+                    outbox=OutboxHealth(depth=3, bytes=4096), connected=True,
+                    last_sweep=SweepSummary("sweep-1", devices=8, sent=8, duration_s=2.5),
+                    errors=("127.20.0.9:8080: unreachable",),
+                ).to_body(),
             )
         )  # fmt: skip
         store.store_batch(envelopes, format_utc(now))

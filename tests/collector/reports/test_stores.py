@@ -121,13 +121,13 @@ def test_a_devices_envelopes_are_found_by_its_key(store: Store) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from agent.wire.envelope import Kind, seal
-    from agent.wire.inventory import device_key, inventory_body
+    from agent.wire.inventory import DeviceRecord, device_key, inventory_body
     from agent.wire.timefmt import format_utc
     from collector.evidence import envelopes_for_device, envelopes_for_refs
     from collector.reports.refs import EnvelopeRef
 
     key = Ed25519PrivateKey.generate()
-    records = [{"address": "10.0.0.5", "port": 80, "mac": "44:19:b6:00:00:0" + str(i)} for i in (1, 2)]
+    records = [DeviceRecord(address="10.0.0.5", port=80, mac=f"44:19:b6:00:00:0{i}") for i in (1, 2)]
     envelopes = [
         seal(key, agent="a1", site="hq", boot="b1", seq=seq, ts=NOW, kind=Kind.INVENTORY,
              body=inventory_body(records[i], sweep="s", snapshot=True))
