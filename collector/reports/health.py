@@ -23,12 +23,12 @@ class Health:
     problems: tuple[str, ...]  # errors, degraded egress watching, discovery and clock trouble
 
 
-def health_of(body: Any, at: str) -> Health | None:
-    """None for a body that is not a health body this collector can read. Pure."""
+def health_of(body: Any, at: str) -> Health:
+    """A body that does not decode shows as one problem saying why. Pure."""
     try:
         h = HealthBody.decode(body)
-    except BodyError:
-        return None
+    except BodyError as exc:
+        return Health(at, False, 0, 0, False, "", (f"health body does not decode: {exc.detail}",))
     sweep = ""
     if h.last_sweep is not None:
         s = h.last_sweep

@@ -233,3 +233,10 @@ def test_inventory_downloads_keep_the_filters(web: Web) -> None:
         client.get("/reports/inventory.json?maker=dahua&restricted=yes", base_url=BASE).get_data()
     )
     assert rows["figures"]["devices"] == 3
+
+
+def test_a_health_body_that_does_not_decode_is_one_named_problem() -> None:
+    from collector.reports.health import health_of
+
+    broken = health_of({"outbox": {"depth": "many"}}, "2026-11-23T12:00:00.000Z")
+    assert len(broken.problems) == 1 and "does not decode" in broken.problems[0]
