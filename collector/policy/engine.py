@@ -250,6 +250,33 @@ class _Builder:
         self.now = now
         self.out: list[Violation] = []
 
+    def agent(
+        self,
+        a: AgentFact,
+        rule: Rule,
+        severity: Severity,
+        summary: str,
+        when: datetime,
+        detail: Mapping[str, Any],
+    ) -> None:
+        """A violation of the agent itself (no device), seen at ``when``."""
+        self.out.append(
+            Violation(
+                rule=rule,
+                severity=severity,
+                site=a.site,
+                agent=a.agent,
+                device_id="",
+                address="",
+                discriminator="",
+                summary=summary,
+                first_seen=when,
+                last_seen=when,
+                evidence=_refs(a.evidence),
+                detail=dict(detail),
+            )
+        )
+
     def device(
         self,
         d: DeviceFact,
@@ -477,46 +504,21 @@ def evaluate(facts: Facts, policy: Policy) -> Evaluation:
                 if a.last_seen is not None
                 else f"agent {a.agent} at {a.site} enrolled {quiet_s:.0f} s ago and never reported"
             )
-            b.out.append(
-                Violation(
-                    rule=Rule.AGENT_SILENT,
-                    severity=Severity.HIGH,
-                    site=a.site,
-                    agent=a.agent,
-                    device_id="",
-                    address="",
-                    discriminator="",
-                    summary=summary,
-                    first_seen=heard,
-                    last_seen=heard,
-                    evidence=_refs(a.evidence),
-                    detail={
-                        "silent_s": round(quiet_s),
-                        "after_s": limit,
-                        "never_reported": a.last_seen is None,
-                    },
-                )
-            )
+            detail = {"silent_s": round(quiet_s), "after_s": limit, "never_reported": a.last_seen is None}
+            b.agent(a, Rule.AGENT_SILENT, Severity.HIGH, summary, heard, detail)
 
     for a in facts.agents:
         if a.evidence_lost and a.last_seen is not None:  # lost evidence is told by a health envelope
             lost = sum(a.evidence_lost.values())
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(a.evidence_lost.items()))
-            b.out.append(
-                Violation(
-                    rule=Rule.EVIDENCE_DROPPED,
-                    severity=Severity.HIGH,
-                    site=a.site,
-                    agent=a.agent,
-                    device_id="",
-                    address="",
-                    discriminator="",
-                    summary=f"agent {a.agent} at {a.site} lost {lost} evidence envelopes ({kinds})",
-                    first_seen=a.last_seen,
-                    last_seen=a.last_seen,
-                    evidence=_refs(a.evidence),
-                    detail={"evidence_lost": dict(a.evidence_lost)},
-                )
+            summary = f"agent {a.agent} at {a.site} lost {lost} evidence envelopes ({kinds})"
+            b.agent(
+                a,
+                Rule.EVIDENCE_DROPPED,
+                Severity.HIGH,
+                summary,
+                a.last_seen,
+                {"evidence_lost": dict(a.evidence_lost)},
             )
 
     # A flow names its device by address ("device") and, when the agent knew it, by id ("device_id").
