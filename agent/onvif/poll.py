@@ -223,6 +223,10 @@ class CameraPoller:
 
     def _fail(self, operation: str, exc: CameraError) -> None:
         self.obs.failures.append(OpFailure(operation, exc.kind, exc.detail[:300]))
+        if exc.kind is FailureKind.CERTIFICATE_CHANGED:
+            # It answered the handshake, with another certificate: a device is there (and the
+            # collector must hold this record for the certificate_changed rule to see it).
+            self.obs.reachable = True
         if exc.kind in FATAL_KINDS or (
             exc.kind == FailureKind.MALFORMED and operation == "GetSystemDateAndTime"
         ):

@@ -73,6 +73,8 @@ CAMERAS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 # In a fleet of its own, stopped once the collector holds it: the agent keeps polling it.
 VANISHING = ("axis-vanishing", "pi-hq", AXIS)
+# An HTTPS camera in a fleet of its own, started again once pinned: a new self-signed certificate.
+RECERTIFIED = ("hik-tls", "pi-office", "hikvision-ds-2cd2386g2-iu-v5.7.3-https")
 # Its address is the policy's core network.
 CORE_CAMERA = "hik-core"
 # Its phone-home goes to this vendor cloud name and address.
@@ -212,6 +214,31 @@ ROWS: tuple[Row, ...] = (
         "axis-vanishing",
         kinds=(FindingKind.UNREACHABLE,),
     ),
+    Row(
+        "certificate changed",
+        Rule.CERTIFICATE_CHANGED,
+        Severity.HIGH,
+        "pi-office",
+        "hik-tls",
+        kind="certificate_changed",
+        kinds=(FindingKind.CERTIFICATE_CHANGED,),
+    ),
+    # Behind the new certificate the agent asks nothing, so it cannot tell what the device is ...
+    Row(
+        "a device behind a changed certificate is unidentified",
+        Rule.UNIDENTIFIED_DEVICE,
+        Severity.LOW,
+        "pi-office",
+        "hik-tls",
+    ),
+    # ... and the camera it knew there is no longer seen.
+    Row(
+        "the camera behind a changed certificate is no longer seen",
+        Rule.DEVICE_VANISHED,
+        Severity.MEDIUM,
+        "pi-office",
+        "hik-tls",
+    ),
     Row("agent silent", Rule.AGENT_SILENT, Severity.HIGH, SILENT_AGENT),
     Row("agent enrolled and never reported", Rule.AGENT_SILENT, Severity.HIGH, NEVER_AGENT),
 )
@@ -248,6 +275,5 @@ KINDS_NOT_VIOLATIONS: dict[FindingKind, str] = {
     FindingKind.NTP_ABSENT: "a cause, not a harm: the skew it leads to is the clock skew row",
     FindingKind.XADDR_FOREIGN_HOST: "not followed by the agent: evidence only",
     FindingKind.TLS_FAILED: "the agent could not speak TLS to it: a poll problem",
-    FindingKind.CERTIFICATE_CHANGED: "a swapped or intercepted camera: shown with the device for a person",
     FindingKind.UNKNOWN: "a newer agent's kind: stored and shown as unknown",
 }

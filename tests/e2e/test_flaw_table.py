@@ -42,7 +42,7 @@ from tests.support.mosquitto import Broker, free_port
 from tests.support.pipeline import CollectorHandle, agent_config, enrol, running_collector, wait_until
 
 # Away from the demo's 127.20.0.x and the other end-to-end test's 127.31.0.x.
-BASE_ADDRESS, VANISHING_ADDRESS = "127.31.1.1", "127.31.2.1"
+BASE_ADDRESS, VANISHING_ADDRESS, TLS_ADDRESS = "127.31.1.1", "127.31.2.1", "127.31.3.1"
 # Small enough that silence and vanishing show within the run; the live agents report every second.
 SILENT_AFTER_S = 8
 POLICY = """
@@ -77,7 +77,10 @@ def _fleet(base: str, cameras: dict[str, tuple[str, dict[str, Any]]]) -> FleetRu
 
 
 def _targets(manifest: list[dict[str, Any]]) -> list[CameraTarget]:
-    return [CameraTarget(m["address"], m["port"], m["username"], m["password"]) for m in manifest]
+    return [
+        CameraTarget(m["address"], m["port"], m["username"], m["password"], scheme=m["scheme"])
+        for m in manifest
+    ]
 
 
 @contextmanager
@@ -113,7 +116,11 @@ def test_every_flaw_becomes_its_violation_at_the_collector(broker: Broker, tmp_p
         vanishing = _fleet(VANISHING_ADDRESS, {vanishing_id: (vanishing_profile, {})})
         vanishing.start()
         stack.callback(vanishing.stop)
-        manifest = {m["id"]: m for m in [*sim.manifest, *vanishing.manifest]}
+        tls_id, tls_agent, tls_profile = flaws.RECERTIFIED
+        tls = _fleet(TLS_ADDRESS, {tls_id: (tls_profile, {})})
+        tls.start()
+        stack.callback(tls.stop)
+        manifest = {m["id"]: m for m in [*sim.manifest, *vanishing.manifest, *tls.manifest]}
         address = {cid: m["address"] for cid, m in manifest.items()}
         policy = tmp_path / "policy.toml"
         policy.write_text(POLICY.format(core=address[flaws.CORE_CAMERA], silent=SILENT_AFTER_S))
@@ -133,8 +140,9 @@ def test_every_flaw_becomes_its_violation_at_the_collector(broker: Broker, tmp_p
             if agent == flaws.NEVER_AGENT:
                 continue
             mine = [manifest[cid] for cid, (a, _p, _k) in flaws.CAMERAS.items() if a == agent]
-            if agent == vanishing_agent:
-                mine.append(manifest[vanishing_id])
+            mine += [
+                manifest[i] for i, a in ((vanishing_id, vanishing_agent), (tls_id, tls_agent)) if a == agent
+            ]
             targets, sweeper = _targets(mine), Sweeper(per_camera_timeout_s=3.0, concurrency=8)
             office = agent == "pi-office"
             daemons[agent] = stack.enter_context(
@@ -157,6 +165,9 @@ def test_every_flaw_becomes_its_violation_at_the_collector(broker: Broker, tmp_p
         # The silent agent has reported; now it goes quiet. The vanishing camera stops answering.
         daemons.pop(flaws.SILENT_AGENT).stop()
         vanishing.stop()
+        # The HTTPS camera is reset: the same address and port, a new self-signed certificate.
+        tls.stop()
+        tls.start()
         # The camera phones home: the DNS answer the site's resolver gave, then the connection.
         office_egress.learn_name(DnsAnswer(flaws.CLOUD_NAME, flaws.CLOUD_ADDRESS, 300, (flaws.CLOUD_NAME,)))
         office_egress.observe_event(
@@ -197,7 +208,7 @@ def test_every_knob_flaw_and_finding_kind_has_a_row_or_a_reason() -> None:
     # A kind said to raise nothing must not raise anything by itself in the engine either.
     assert [k for k in flaws.KINDS_NOT_VIOLATIONS if FINDING_RULES[k].raises] == []
     # And every camera and agent a row names exists in the fleet.
-    known = {*flaws.CAMERAS, flaws.VANISHING[0], ""}
+    known = {*flaws.CAMERAS, flaws.VANISHING[0], flaws.RECERTIFIED[0], ""}
     assert {r.camera for r in flaws.ROWS} <= known and {r.agent for r in flaws.ROWS} <= set(flaws.AGENTS)
 
 
