@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Envelope, Kind, seal
 from agent.wire.timefmt import format_utc
-from collector.store import Store, open_store
+from collector.store import Store
 from collector.store.projections import FLOW_EVIDENCE_REFS
 
 KEY = Ed25519PrivateKey.generate()
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW = format_utc(T0)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = open_store(database_url)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def flow(

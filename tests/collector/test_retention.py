@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,15 +21,6 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OLD = format_utc(T0 - timedelta(days=400))
 RECENT = format_utc(T0)
 CUTOFF = format_utc(T0 - timedelta(days=30))
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = open_store(database_url)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def violation(device: str, seq: int) -> Violation:

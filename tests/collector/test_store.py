@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,6 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW = format_utc(T0)
 KEY = Ed25519PrivateKey.generate()
 LATEST = LATEST_VERSION
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = open_store(database_url)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def env(

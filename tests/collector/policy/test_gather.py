@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from agent.wire.signing import public_key_to_text
 from agent.wire.timefmt import format_utc
 from collector.policy.engine import EvidenceRef, Rule
 from collector.policy.runner import PolicyRunner
-from collector.store import Store, open_store
+from collector.store import Store
 from collector.violations import ViolationStore
 from tests.support.clock import FakeClock
 
@@ -24,13 +23,10 @@ KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = open_store(database_url)
-    try:
-        s.add_agent("hq", "a1", public_key_to_text(KEY.public_key()), format_utc(NOW))
-        yield s
-    finally:
-        s.close()
+def enrolled(store: Store) -> Store:
+    """The store (tests/collector/conftest.py) with the agent a1 of site hq enrolled."""
+    store.add_agent("hq", "a1", public_key_to_text(KEY.public_key()), format_utc(NOW))
+    return store
 
 
 def sealed(seq: int, kind: Kind, body: dict[str, Any]) -> Envelope:
@@ -57,7 +53,8 @@ def runner(store: Store) -> PolicyRunner:
     return PolicyRunner(store, ViolationStore(store.db, clock=FakeClock(NOW)), clock=FakeClock(NOW))
 
 
-def test_later_passes_read_only_changes_and_judge_as_a_full_read(store: Store) -> None:
+def test_later_passes_read_only_changes_and_judge_as_a_full_read(enrolled: Store) -> None:
+    store = enrolled
     camera = {"address": "10.77.1.2", "port": 80, "mac": "44:19:b6:00:00:01", "maker": "Hikvision"}
     store.store_batch(
         [
