@@ -1,8 +1,8 @@
 """Throwaway PostgreSQL schemas for tests: created fresh, reached through a URL, always dropped.
 
-The server is the one CI runs on 127.0.0.1:5432 (``CAMSENTRY_TEST_PG_DSN`` overrides the DSN).
-Each schema is named at random and set as the URL's ``search_path``, so parallel runs and
-tests never see each other's tables.
+The server is the one CI runs on 127.0.0.1:5432, database ``test`` (``CAMSENTRY_TEST_PG_DSN``
+overrides the DSN). Each schema is named at random and set as the URL's ``search_path``, so
+parallel runs and tests never see each other's tables.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-PG_DSN = os.environ.get("CAMSENTRY_TEST_PG_DSN", "host=127.0.0.1 user=postgres dbname=postgres")
+PG_DSN = os.environ.get("CAMSENTRY_TEST_PG_DSN", "host=127.0.0.1 user=postgres dbname=test")
 CONNECT_TIMEOUT_S = 3
 
 
