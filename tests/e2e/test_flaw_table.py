@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import AgentConfig, PollingSettings
-from agent.daemon import AgentDaemon
+from agent.daemon import AgentDaemon, SweepFn
 from agent.egress.config import parse_egress_config
 from agent.egress.devices import DeviceDirectory
 from agent.egress.dns import DnsAnswer
@@ -81,6 +81,10 @@ def _targets(manifest: list[dict[str, Any]]) -> list[CameraTarget]:
         CameraTarget(m["address"], m["port"], m["username"], m["password"], scheme=m["scheme"])
         for m in manifest
     ]
+
+
+def _sweep(sweeper: Sweeper, targets: list[CameraTarget]) -> SweepFn:
+    return lambda: sweeper.sweep(targets)
 
 
 @contextmanager
@@ -150,7 +154,7 @@ def test_every_flaw_becomes_its_violation_at_the_collector(broker: Broker, tmp_p
                     AgentDaemon(
                         config,
                         key,
-                        sweep=lambda t=targets, s=sweeper: s.sweep(t),  # type: ignore[misc]
+                        sweep=_sweep(sweeper, targets),
                         egress=office_egress if office else None,
                         devices=directory.update if office else None,
                     )
