@@ -28,3 +28,7 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self._mono += seconds
         self._now += timedelta(seconds=seconds)
+
+    def step_wall(self, seconds: float) -> None:
+        """The wall clock jumps (NTP's first sync, an operator); monotonic does not."""
+        self._now += timedelta(seconds=seconds)
