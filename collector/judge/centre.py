@@ -29,6 +29,8 @@ from agent.identify.classify import Signals, classify
 from agent.identify.tables import DATA_FILES, Tables, parse_tables, read_data_files
 from agent.identify.vulns import match_vulnerabilities
 from agent.runtime.clock import Clock
+from agent.wire.errors import BodyError
+from agent.wire.inventory import DeviceRecord
 from collector.judge.dbio import (
     StoredVerdict,
     VulnData,
@@ -52,8 +54,8 @@ VERDICT_KEYS = (
     "evidence",
     "vulnerabilities",
 )
-# Raw signal fields a record carries under ``signals`` (agent.wire.inventory.Signals), and the
-# flat version 1 fields they are rebuilt from when a record has none.
+# The raw signal fields a record carries under ``signals`` (agent.wire.inventory.Signals; rebuilt
+# from the flat version 1 fields by the decoder when a record has none).
 _TEXT = ("manufacturer", "model", "firmware", "serial", "mac", "http_server", "login_title")
 _LISTS = ("scopes", "hostnames", "probe_scopes", "xaddr_hints", "macs")
 MAX_SIGNAL_ITEMS = 256
@@ -99,24 +101,17 @@ def package_stamp() -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _texts(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        return ()
-    return tuple(str(v) for v in value[:MAX_SIGNAL_ITEMS] if isinstance(v, str))
-
-
 def signals_of_record(record: Mapping[str, Any]) -> tuple[Signals, str]:
-    """The raw signals in a stored record, and where they came from (``signals`` or the flat
-    version 1 fields, which lack the login page title and the ProbeMatch)."""
-    raw = record.get("signals")
-    if isinstance(raw, Mapping):
-        fields: dict[str, Any] = {k: raw[k] for k in _TEXT if isinstance(raw.get(k), str)}
-        fields.update({k: _texts(raw.get(k)) for k in _LISTS})
-        return Signals(**fields), "signals"
-    names = [record["hostname"]] if isinstance(record.get("hostname"), str) else []
-    names += _texts(record.get("ntp_servers"))
-    fields = {k: record[k] for k in _TEXT if isinstance(record.get(k), str)}
-    return Signals(**fields, scopes=_texts(record.get("scopes")), hostnames=tuple(names)), "record fields"
+    """The raw signals in a stored record, read through the wire decoder (``DeviceRecord``), and
+    where they came from: ``signals``, the flat version 1 fields (which lack the login page title
+    and the ProbeMatch), or nothing for a record that does not decode."""
+    try:
+        wire = DeviceRecord.decode(record).signals
+    except BodyError:
+        return Signals(), "undecodable"
+    fields = {k: getattr(wire, k) for k in _TEXT}
+    lists = {k: getattr(wire, k)[:MAX_SIGNAL_ITEMS] for k in _LISTS}
+    return Signals(**fields, **lists), "signals" if "signals" in record else "record fields"
 
 
 def judge_record(record: Mapping[str, Any], tables: Tables, version: str) -> dict[str, Any]:
