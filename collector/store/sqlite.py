@@ -37,8 +37,10 @@ class SqliteBackend:
             # Only when it is missing: closing any descriptor of the file drops every POSIX lock
             # this process holds on it (fcntl semantics), so another process's last close would
             # then delete the WAL under this process's open connections, which go stale.
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            # ``sqlite:///:memory:`` is no file: creating one left an empty ':memory:' in the cwd.
+            if str(self.path) != ":memory:":
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
             conn = sqlite3.connect(
                 self.path,
                 check_same_thread=False,

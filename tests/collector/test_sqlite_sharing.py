@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from collector.store import open_store
 
 
@@ -31,3 +33,14 @@ def test_a_later_connection_keeps_earlier_ones_current(tmp_path: Path) -> None:
     finally:
         early.close()
         store.close()
+
+
+def test_an_in_memory_database_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///:memory:")
+    try:
+        store.add_agent("hq", "a1", "key", "2026-01-01T00:00:00.000Z")
+        assert [a.agent for a in store.agents()] == ["a1"]
+    finally:
+        store.close()
+    assert list(tmp_path.iterdir()) == []
