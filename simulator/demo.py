@@ -4,7 +4,7 @@ Starts, in a temporary directory: a private Mosquitto on a free port, a simulate
 mixed-vendor site, the collector (SQLite), and an agent enrolled with it; waits until
 the agent's inventory is in the collector's store; imports an asset register made from the
 fleet (with the gaps a real one has); prints the reports, writes every report as an HTML page
-to a directory it names; and stops everything it started, also on Ctrl-C or failure.
+to a directory it names; and stops everything it started, also on Ctrl-C, SIGTERM or failure.
 
 ``make demo SERVE=1`` (``--serve``) then keeps everything running with the web view on a
 loopback port and prints its URL and a one-time login, until Ctrl-C.
@@ -254,6 +254,10 @@ def wait_for_inventory(database: Path, expected: int, procs: dict[str, subproces
         time.sleep(0.25)  # polling the store: the demo has no event from another process's database
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--fleet", type=Path, default=DEMO_FLEET)
@@ -265,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         "--reports", type=Path, help="where to write the HTML reports (default: a new temp dir)"
     )
     args = parser.parse_args(argv)
+    # `kill`, `timeout` or a closed terminal stop everything the demo started, as Ctrl-C does
+    # (SIGTERM used to end the demo alone and leave broker, cameras, agent and collector running).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     work = Path(tempfile.mkdtemp(prefix="camsentry-demo-"))
     keep = args.keep
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
