@@ -340,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+        elif args.keep:
+            say(f"kept {work} (collector.toml, the logs, the database)")
 
 
 if __name__ == "__main__":
