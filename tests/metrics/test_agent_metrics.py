@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -18,6 +17,8 @@ from agent.egress.model import FlowEvent, FlowKind
 from agent.metrics import registry_for
 from agent.runtime.metricsconfig import MetricsSettings
 from agent.runtime.metricsserver import MetricsServer
+from agent.wire.findings import Finding, FindingKind, Severity
+from agent.wire.inventory import DeviceRecord
 from tests.metrics.scrape import dashboard_metrics, exposed, scrape, value
 from tests.support.mosquitto import Broker
 from tests.support.pipeline import agent_config, enrol, running_collector, wait_until
@@ -26,11 +27,12 @@ P = "camsentry_agent_"
 EGRESS = {"conntrack": False, "sockets": False, "dns": False, "device_networks": ["198.51.100.0/24"]}
 
 
-def records() -> list[dict[str, Any]]:
+def records() -> list[DeviceRecord]:
+    refused = Finding(FindingKind.AUTH_FAILED, Severity.MEDIUM, "configured credentials refused")
     return [
-        {"address": "198.51.100.7", "port": 80, "reachable": True, "maker": "hikvision", "model": "DS-2CD"},
-        {"address": "198.51.100.8", "port": 80, "reachable": True, "findings": [{"kind": "auth_failed"}]},
-        {"address": "198.51.100.9", "port": 80, "reachable": False},
+        DeviceRecord("198.51.100.7", 80, reachable=True, maker="hikvision", model="DS-2CD"),
+        DeviceRecord("198.51.100.8", 80, reachable=True, findings=(refused,)),
+        DeviceRecord("198.51.100.9", 80, reachable=False),
     ]
 
 
