@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from agent.identify.classify import Signals, classify
-from agent.identify.tables import DATA_FILES, Tables, parse_tables, read_data_files
+from agent.identify.tables import DATA_FILES, TableError, Tables, parse_tables, read_data_files
 from agent.identify.vulns import match_vulnerabilities
 from agent.runtime.clock import Clock
 from agent.wire.errors import BodyError
@@ -184,7 +184,15 @@ class CentreJudge:
             return False
         if self._stamp is None or stamp[0] != self._stamp[0] or self._base is None:
             files = self._read_files()
-            self._base = parse_tables(files)
+            try:
+                self._base = parse_tables(files)
+            except TableError as exc:
+                if self._base is None:
+                    raise  # at start-up: nothing to judge with, say so
+                # A half-written or broken release: keep judging with the tables in use.
+                log.error("judge_tables_invalid", error=str(exc), tables_version=self.version)
+                self._stamp = (stamp[0], self._stamp[1] if self._stamp else "")
+                return False
             self._data_version = data_version(files)
         data = load_vulndb(self.db)
         applied = apply_vulndb(self._base, data.kev, data.cves)

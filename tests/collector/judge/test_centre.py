@@ -132,6 +132,13 @@ def test_changed_data_files_judge_the_estate_again(store: Store) -> None:
     assert after["record"]["verdict"]["tables_version"] != before["record"]["verdict"]["tables_version"]
     model = ("model", "IPC-HFW2431S-S-S2")
     assert model in _evidence(before) and model not in _evidence(after)
+    # A broken release is refused loudly; the tables in use stay.
+    files["vendors.csv"] = "not,the,header\n"
+    stamp[0] = "v3"
+    with capture_logs() as logs:
+        assert judge.refresh() is False
+    assert [e["event"] for e in logs] == ["judge_tables_invalid"]
+    assert judge.apply(store.devices())[0]["record"]["verdict"] == after["record"]["verdict"]
 
 
 def test_policy_pass_uses_the_centre_verdict_and_kev_raises_severity(store: Store, tmp_path: Any) -> None:
