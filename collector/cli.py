@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--site", required=True)
     revoke.add_argument("--agent", required=True)
     pending = agents_sub.add_parser("pending", help="enrolment requests agents have published")
-    pending.add_argument("--json", action="store_true")
+    pending.add_argument("--json", action="store_true", help="JSON instead of a table")
     approve = agents_sub.add_parser(
         "approve", help="enrol a pending agent after checking its key fingerprint"
     )
@@ -312,14 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument(
         "--fingerprint", required=True, help="as printed by camsentry-agent keygen on the box"
     )
-    listing = agents_sub.add_parser("list")
-    listing.add_argument("--json", action="store_true")
+    listing = agents_sub.add_parser("list", help="enrolled agents, their keys, enrolment and revocation")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     sub.add_parser("migrate", help="bring the database schema up to this collector's version")
     prune_cmd = sub.add_parser("prune", help="delete raw envelopes older than the retention, evidence kept")
     prune_cmd.add_argument("--days", type=int, help="instead of [store] retain_envelopes_days")
     sub.add_parser("run", help="run the collector service")
     status = sub.add_parser("status", help="each agent: online/offline, last seen, counts")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="JSON, with each agent's health in full")
     add_report_commands(sub, load_config)
     add_vulndb_commands(sub)
     # The context is built after --config is read, when a policy command runs.

@@ -269,14 +269,15 @@ def add_report_commands(sub: Any, load_config: ConfigLoader) -> None:
     report_sub = report.add_subparsers(dest="report", required=True)
     for name in REPORTS:
         p = report_sub.add_parser(name, help=f"the {name} report")
-        p.add_argument("--format", choices=FORMATS, default="table")
-        p.add_argument("--json", dest="format", action="store_const", const="json")
+        p.add_argument("--format", choices=FORMATS, default="table", help="default table (the terminal)")
+        p.add_argument("--json", dest="format", action="store_const", const="json", help="--format json")
         if name == "inventory":
             p.add_argument("--site", action="append", help="only this site (repeatable)")
             p.add_argument("--department", action="append", help="only this department (repeatable)")
             p.add_argument(
                 "--maker",
                 dest="filter_maker",
+                metavar="MAKER",
                 action="append",
                 help="hardware maker or label brand (repeatable)",
             )
@@ -302,7 +303,7 @@ def add_report_commands(sub: Any, load_config: ConfigLoader) -> None:
     imp.add_argument("--map", action="append", metavar="COLUMN=FIELD", help="name a column's field")
     imp.set_defaults(func=wrap(cmd_register))
     listing = register_sub.add_parser("list", help="the register as imported")
-    listing.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    listing.add_argument("--format", choices=("table", "csv", "json"), default="table", help="default table")
     listing.set_defaults(func=wrap(cmd_register))
 
     users = sub.add_parser("users", help="web view accounts")
@@ -310,12 +311,14 @@ def add_report_commands(sub: Any, load_config: ConfigLoader) -> None:
     add = users_sub.add_parser("add", help="add an account")
     add.add_argument("name")
     add.add_argument("--role", choices=("viewer", "operator"), required=True)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password (12+ characters) from standard input"
+    )
     add.set_defaults(func=wrap(cmd_users))
     remove = users_sub.add_parser("remove", help="remove an account and end its sessions")
     remove.add_argument("name")
     remove.set_defaults(func=wrap(cmd_users))
-    users_sub.add_parser("list").set_defaults(func=wrap(cmd_users))
+    users_sub.add_parser("list", help="accounts and their roles").set_defaults(func=wrap(cmd_users))
 
     ev = sub.add_parser("evidence", help="evidence bundles: export, verify offline")
     ev_sub = ev.add_subparsers(dest="evidence_command", required=True)
