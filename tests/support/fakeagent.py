@@ -8,7 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.wire.envelope import Kind, encode, seal
-from agent.wire.inventory import DeviceRecord, inventory_body
+from agent.wire.inventory import DeviceRecord, Signals, inventory_body
 from agent.wire.signing import public_key_to_text
 from agent.wire.topics import topic
 from collector.store import Store
@@ -17,7 +17,8 @@ from tests.support.rawmqtt import publish_and_wait
 
 def camera(i: int) -> DeviceRecord:
     """A Hikvision-made camera (by maker and OUI) at 10.77.1.<i>."""
-    return DeviceRecord(f"10.77.1.{i}", 80, mac=f"44:19:b6:00:01:{i:02x}", maker="Hikvision")
+    mac = f"44:19:b6:00:01:{i:02x}"
+    return DeviceRecord(f"10.77.1.{i}", 80, mac=mac, maker="Hikvision", signals=Signals(mac=mac))
 
 
 class FakeAgent:
