@@ -235,6 +235,20 @@ def test_a_failed_batch_stores_nothing_and_the_store_carries_on(store: Store) ->
     assert len(store.store_batch([env(1), camera(T0, 2)], NOW).new) == 2
 
 
+def test_an_unanswered_poll_neither_moves_a_device_nor_makes_one(store: Store) -> None:
+    seen = camera(T0, 1, reachable=True, model="DS-2CD2143G0-I")
+    # No answer: no MAC, no model, so it would key as addr:10.0.0.9:80, a device of its own.
+    gone = env(2, kind=Kind.INVENTORY, at=T0 + timedelta(hours=2),
+               body={"device": {"address": "10.0.0.9", "port": 80, "reachable": False}})  # fmt: skip
+    assert len(store.store_batch([seen, gone], NOW).new) == 2  # both kept as evidence
+    [device] = store.devices()
+    assert (device["device_key"], device["last_seen"], device["evidence_seq"]) == (
+        "mac:58:03:fb:00:00:01",
+        seen.ts,
+        1,
+    )
+
+
 def test_hostile_field_values_store_alike_on_every_engine(store: Store) -> None:
     record = {"serial": "S\x001", "model": "M\x00", "address": "10.0.0.2", "port": 80}
     # Out of range for the contract: the envelope is kept as evidence, no device row comes of it.
