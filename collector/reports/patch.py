@@ -116,8 +116,8 @@ def build_patch_status(estate: Estate) -> Report:
     }
     answers = [
         f"{r['cve']}{' (CISA KEV)' if r['kev'] else ''}: {r['fixed']} of {r['devices_of_model']} "
-        f"{r['maker']}-made devices of affected models are patched, {r['affected']} are not, "
-        f"{r['unknown_firmware']} have firmware we cannot read."
+        f"{r['maker']}-made devices of affected models are patched; not patched: {r['affected']}; "
+        f"firmware unreadable: {r['unknown_firmware']}."
         for r in per_cve
         if r["affected"] or r["unknown_firmware"]
     ]
