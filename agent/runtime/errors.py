@@ -14,10 +14,11 @@ class CamsentryError(Exception):
 
 
 class ConfigError(CamsentryError):
-    """A configuration problem, reported as ``file: key: problem``."""
+    """A configuration problem, reported as ``file: key: problem`` (``file: problem`` when it
+    is the whole file's, key ``-``)."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:
-        super().__init__(f"{file}: {key}: {problem}")
+        super().__init__(f"{file}: {problem}" if key == "-" else f"{file}: {key}: {problem}")
         self.file = file
         self.key = key
         self.problem = problem

@@ -464,7 +464,7 @@ def check_policy_file(path: Path) -> list[str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [f"{path}: -: cannot read: {exc.strerror or exc}"]
+        return [f"{path}: cannot read: {exc.strerror or exc}"]
     return parse_policy(data, str(path))[1]
 
 
@@ -493,7 +493,7 @@ def load_policy(path: Path) -> Policy:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise PolicyError([f"{path}: -: cannot read: {exc.strerror or exc}"]) from exc
+        raise PolicyError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
     policy, errors = parse_policy(data, str(path))
     if policy is None:
         raise PolicyError(errors)

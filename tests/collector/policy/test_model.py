@@ -99,7 +99,7 @@ version = "latest"
 
 def test_unreadable_and_not_toml(tmp_path: Path) -> None:
     assert check_policy_file(tmp_path / "missing.toml")[0].startswith(
-        f"{tmp_path / 'missing.toml'}: -: cannot read"
+        f"{tmp_path / 'missing.toml'}: cannot read"
     )
     bad = tmp_path / "bad.toml"
     bad.write_text("[sites\n")
