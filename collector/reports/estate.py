@@ -16,6 +16,8 @@ from agent.identify.tables import Tables, load_tables
 from agent.wire.errors import BodyError
 from agent.wire.inventory import DeviceRecord
 from agent.wire.timefmt import format_utc
+from collector.judge.dbio import load_vulndb
+from collector.judge.rules import apply_vulndb
 from collector.policy.engine import DeviceFact
 from collector.policy.facts import device_facts
 from collector.policy.model import Policy
@@ -188,6 +190,8 @@ def load_estate(store: Store, policy: Policy, now: datetime, *, tables: Tables |
         violations = ViolationStore(conn, clock=_Fixed(now)).list_violations()
         assets = RegisterStore(conn).assets()
         history = snapshots(conn)
+        # What 'vulndb import' stored (KEV flags, CVE records) counts here as in the policy pass.
+        vulndb = load_vulndb(conn)
     finally:
         conn.close()
     rows = store.devices()
@@ -199,7 +203,7 @@ def load_estate(store: Store, policy: Policy, now: datetime, *, tables: Tables |
         violations=tuple(violations),
         agents=tuple(store.agent_status()),
         assets=tuple(assets),
-        tables=tables or load_tables(),
+        tables=apply_vulndb(tables or load_tables(), vulndb.kev, vulndb.cves).tables,
         facts=tuple(device_facts(rows)),
         snapshots=tuple(history),
     )
