@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -139,17 +139,20 @@ def test_a_stuck_stage_stops_the_pings_and_a_recovered_one_resumes(broker: Broke
     policy.write_text(POLICY)
     sink = StuckSink()
     with (
+        ExitStack() as stack,
         running_collector(
             broker,
             tmp_path / "c",
             policy_path=policy,
             evaluate_interval_s=1.0,
-            stall_after_s=0.5,
+            stall_after_s=2.0,
             sinks=[sink],
         ) as col,
         raw_client(broker, "fake-agent") as (client, _),
-        pinged(col.service, tmp_path) as pings,
     ):
+        # The first pass loads the judging tables: on a busy machine that alone takes a while.
+        wait_until(lambda: col.service.policy.passes >= 1, 30, "the first policy pass")
+        pings = stack.enter_context(pinged(col.service, tmp_path))
         assert next_ping(pings) == b"WATCHDOG=1"
         FakeAgent(col.store).inventory(client, 1, 1)
         assert sink.entered.wait(15)
@@ -164,9 +167,8 @@ def test_a_stuck_stage_stops_the_pings_and_a_recovered_one_resumes(broker: Broke
 
 
 def test_an_idle_healthy_service_keeps_pinging(broker: Broker, tmp_path: Path) -> None:
-    with (
-        running_collector(broker, tmp_path / "c", stall_after_s=0.2) as col,
-        pinged(col.service, tmp_path) as pings,
-    ):
-        for _ in range(10):  # 10 intervals, 2.5 stall limits: idle is not stuck
-            assert next_ping(pings) == b"WATCHDOG=1"
+    with running_collector(broker, tmp_path / "c", stall_after_s=1.0) as col:
+        wait_until(lambda: col.service.policy.passes >= 1, 30, "the first policy pass")
+        with pinged(col.service, tmp_path) as pings:
+            for _ in range(40):  # 40 intervals, 2 stall limits: idle is not stuck
+                assert next_ping(pings) == b"WATCHDOG=1"
