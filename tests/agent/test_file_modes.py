@@ -17,7 +17,7 @@ from agent.enforce.state import EnforcementState, save_state, state_path
 from agent.onvif.tls import PinStore
 from agent.outbox import Outbox
 from agent.runtime.statusfile import write_json_atomic
-from agent.wire.signing import public_key_to_text
+from agent.wire.signing import public_key_to_text, write_private_key
 from collector.store.sqlite import SqliteStore
 from tests.support.clock import FakeClock
 
@@ -56,6 +56,8 @@ def test_state_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
     assert mode(tmp_path / "centre") == 0o700 and mode(tmp_path / "centre" / "camsentry.sqlite") == 0o600
     for wal in (tmp_path / "centre").glob("camsentry.sqlite-*"):
         assert mode(wal) == 0o600, wal.name
+    write_private_key(tmp_path / "keys" / "collector.key", Ed25519PrivateKey.generate())
+    assert mode(tmp_path / "keys") == 0o700 and mode(tmp_path / "keys" / "collector.key") == 0o600
 
 
 def test_a_world_readable_config_with_passwords_is_warned_about_in_status(
