@@ -63,13 +63,6 @@ class FactCache:
         self.since = horizon
         return Changes(len(devices), len(flows))
 
-    def reset(self) -> None:
-        """Forget everything: the next refresh reads the projections whole."""
-        self.devices.clear()
-        self.flows.clear()
-        self.health.clear()
-        self.since = 0
-
     def device_rows(self) -> list[dict[str, Any]]:
         return [self.devices[k] for k in sorted(self.devices)]
 
