@@ -121,9 +121,14 @@ class PolicyLoop:
 
     def prune(self) -> None:
         """Retention, on its own interval (collector.store.retention), after a pass."""
+
+        def chunk_done() -> None:  # each chunk is progress: a long first prune is not a stall
+            self.stage.done()
+            self.stage.begin()
+
         try:
             with self.stage.working():
-                self.retention.tick()
+                self.retention.tick(progress=chunk_done)
         except Exception:  # the database may be away: pruning waits for its next interval
             log.exception("pruning_failed")
 

@@ -11,7 +11,7 @@ still a duplicate (``Store.store_batch``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -81,8 +81,11 @@ def hold_evidence(db: Database, refs: Iterable[Ref], *, held_by: str, now: str) 
         )
 
 
-def prune(db: Database, *, before: str, chunk: int = PRUNE_CHUNK) -> PruneResult:
-    """Delete envelopes received before ``before`` that are not evidence in use."""
+def prune(
+    db: Database, *, before: str, chunk: int = PRUNE_CHUNK, progress: Callable[[], object] = lambda: None
+) -> PruneResult:
+    """Delete envelopes received before ``before`` that are not evidence in use; ``progress``
+    is called after each chunk (a first prune of a large store takes a while)."""
     cutoff = stored_time(before)
     kept_refs = evidence_in_use(db)
     deleted = kept = 0
@@ -118,6 +121,7 @@ def prune(db: Database, *, before: str, chunk: int = PRUNE_CHUNK) -> PruneResult
                 [(*k, v) for k, v in sorted(tops.items())],
             )
             deleted += len(gone)
+        progress()
     log.info("envelopes_pruned", before=cutoff, deleted=deleted, kept_as_evidence=kept)
     return PruneResult(deleted, kept)
 
@@ -138,8 +142,9 @@ class Retention:
         self._interval = interval_s
         self._next = clock.monotonic()
 
-    def tick(self) -> PruneResult | None:
+    def tick(self, progress: Callable[[], object] = lambda: None) -> PruneResult | None:
         if self._days is None or self._clock.monotonic() < self._next:
             return None
         self._next = self._clock.monotonic() + self._interval
-        return prune(self._db, before=format_utc(self._clock.now() - timedelta(days=self._days)))
+        before = format_utc(self._clock.now() - timedelta(days=self._days))
+        return prune(self._db, before=before, progress=progress)

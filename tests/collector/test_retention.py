@@ -60,7 +60,10 @@ def test_prune_keeps_evidence_and_replays_stay_duplicates(store: Store) -> None:
     violations.resolve(cleared.id, by="alice", reason="removed")
     hold_evidence(store.db, [("hq", "pi", "b1", 3)], held_by="report:foi-2026-17", now=RECENT)
 
-    result = prune(store.db, before=CUTOFF, chunk=7)  # chunks smaller than the work: keyset paging
+    pages: list[int] = []
+    # Chunks smaller than the work: keyset paging, and progress after each (a watchdog sees it).
+    result = prune(store.db, before=CUTOFF, chunk=7, progress=lambda: pages.append(1))
+    assert len(pages) == 5, "29 old envelopes in pages of 7"
 
     assert stored_seqs(store) == [1, 3, *range(6, 26), 27, 29, 30]
     assert (result.deleted, result.kept) == (5, 24)
