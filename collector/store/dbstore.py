@@ -1,10 +1,11 @@
 """The collector's store over any ``Backend``: one set of queries for SQLite and PostgreSQL.
 
-One connection in autocommit mode, used under a lock; writes run in explicit transactions
-(``backend.begin``). Driver errors become ``StoreError``. A connection the server dropped (a
-PostgreSQL restart) is replaced: a read is asked again once on the new one; a write under way
-fails (the collector confirms nothing it could not store, so agents send it again) and the
-next write uses the new connection.
+Every statement goes through ``self.db`` (``collector.store.transaction.Database``): driver
+errors become ``StoreError``; after a PostgreSQL restart a read is asked again on a new
+connection, and a batch under way fails (the collector confirms nothing it could not store, so
+agents send it again). A batch stores its envelopes and updates the projections
+(``collector.store.projections``: devices, flows, agent health, agent status) in one
+transaction. Opening checks the schema (``collector.store.schema``).
 """
 
 from __future__ import annotations
