@@ -15,7 +15,7 @@ import structlog
 
 from agent import __version__
 from agent.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR, AgentConfig, load_agent_config
-from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
+from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error, stdout_closed
 from agent.runtime.errors import ConfigError
 from agent.runtime.mqttconfig import check_tls_files
 from agent.wire.enrol import key_fingerprint
@@ -193,6 +193,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     rows = [
         ("site/agent", f"{status.get('site')}/{status.get('agent')}"),
         ("updated", status.get("updated")),
+        ("process", _process_line(status.get("pid"))),
         ("broker", "connected" if status.get("connected") else "DISCONNECTED"),
         ("queue depth", f"{outbox.get('depth')} envelopes, {outbox.get('bytes')} bytes"),
         ("dropped", json.dumps(outbox.get("dropped", {}))),
@@ -211,6 +212,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name, value in rows:
         print(f"{name:<24} {value}")
     return 0
+
+
+def _process_line(pid: object) -> str:
+    """Whether the agent that wrote the status file is still there: a stopped agent leaves its
+    last status behind, which read alone looks like a running agent."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return "unknown"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"NOT RUNNING: pid {pid} is gone; the rest is its last status"
+    except PermissionError:
+        pass  # there, under another user
+    return f"running (pid {pid})"
 
 
 def _disk_line(state_dir: Path, outbox: dict[str, Any]) -> str:
@@ -265,7 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "scan":
-        return cmd_scan(argparse.Namespace(), argv[1:])
+        try:
+            return cmd_scan(argparse.Namespace(), argv[1:])
+        except BrokenPipeError:
+            return stdout_closed()
     args = build_parser().parse_args(argv)
     if args.command != "run":  # the daemon configures logging from its config; the rest to stderr
         from agent.runtime.logs import configure_logging
@@ -276,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except OPERATOR_ERRORS as exc:
         return report_operator_error(exc)
+    except BrokenPipeError:
+        return stdout_closed()
 
 
 if __name__ == "__main__":

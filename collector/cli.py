@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from agent import __version__
-from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error
+from agent.runtime.clierrors import OPERATOR_ERRORS, report_operator_error, stdout_closed
 from agent.runtime.clock import SystemClock
 from agent.runtime.mqttconfig import check_tls_files
 from agent.runtime.table import render
@@ -372,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OPERATOR_ERRORS as exc:
         return report_operator_error(exc)
+    except BrokenPipeError:
+        return stdout_closed()
 
 
 if __name__ == "__main__":
