@@ -347,8 +347,21 @@ ONE_SHOT_LOG_LEVEL = "info"
 SERVICES = ("run", "web", "migrate")
 
 
+def config_first(argv: list[str]) -> list[str]:
+    """``--config FILE`` goes before the command, and is taken after it too (where the agent's
+    CLI has it): ``camsentry-collector status --config FILE`` is read as ``--config FILE status``."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--config="):
+            return [arg, *argv[:i], *argv[i + 1 :]]
+        if arg == "--config" and i + 1 < len(argv):
+            return [arg, argv[i + 1], *argv[:i], *argv[i + 2 :]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(config_first(sys.argv[1:] if argv is None else argv))
     if args.command not in SERVICES:
         from agent.runtime.logs import configure_logging
 
