@@ -19,7 +19,7 @@ from collector.register import RegisterError, RegisterStore, parse_mapping, pars
 from collector.reports.catalog import FORMATS, REPORTS, ReportOptions, build_report, render_named
 from collector.reports.estate import Estate, load_estate
 from collector.reports.holdings import DEFAULT_MAKERS
-from collector.reports.inventory import InventoryFilter
+from collector.reports.inventory import RESTRICTED_CHOICES, InventoryFilter
 from collector.reports.removal import current_snapshot
 from collector.reports.snapshots import take_snapshot
 from collector.store import Store, open_store
@@ -283,9 +283,20 @@ def add_report_commands(sub: Any, load_config: ConfigLoader) -> None:
             )
             p.add_argument(
                 "--restricted",
-                action=argparse.BooleanOptionalAction,
+                nargs="?",
+                const="yes",
                 default=None,
-                help="only (un)restricted",
+                choices=tuple(RESTRICTED_CHOICES),
+                metavar="WHICH",
+                help="only restricted devices: yes (the default), probable, any (yes or probable), "
+                "no (neither), unknown (no maker with confidence)",
+            )
+            p.add_argument(
+                "--no-restricted",
+                dest="restricted",
+                action="store_const",
+                const="no",
+                help="only devices neither restricted nor probably so (--restricted no)",
             )
         if name == "holdings":
             p.add_argument(

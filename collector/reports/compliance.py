@@ -2,8 +2,11 @@
 violations by severity. ``build_compliance`` is pure; ``render_*`` turn its result into a
 terminal table, JSON or CSV.
 
-"Restricted" means made by a restricted maker (after OEM resolution), wherever it is;
-``prohibited`` marks those at a site class where the policy forbids them. "On core network"
+"Restricted" means made by a restricted maker (after OEM resolution), wherever it is, as the
+centre's verdict says (the one the policy's violations come from) at the policy's confidence
+threshold; a device only probably so is listed too, as ``restricted: probable`` with its
+evidence, and counted under ``probable``, never among the restricted. ``prohibited`` marks
+those at a site class where the policy forbids them. "On core network"
 is an unresolved ``restricted_on_core_network`` violation. "Past deadline" is a prohibited
 device at a site whose removal deadline has passed. "Open" counts open and acknowledged
 violations; accepted risks are counted apart.
@@ -23,6 +26,7 @@ from agent.wire.timefmt import format_utc
 from collector.policy.engine import DeviceFact, Rule
 from collector.policy.model import Policy
 from collector.reports.document import Report, Section
+from collector.reports.identity import AGENT_SOURCE, restricted_status, verdict_source
 from collector.reports.refs import evidence_ref
 from collector.violations import ViolationRow, ViolationState
 
@@ -47,12 +51,15 @@ class RestrictedDevice:
     past_deadline: bool
     maker_evidence: tuple[str, ...]
     envelopes: tuple[str, ...]
+    restricted: str = "yes"  # or probable (collector.reports.identity.restricted_status)
+    verdict: str = AGENT_SOURCE  # centre <tables_version> | agent
 
 
 @dataclass(frozen=True)
 class Counts:
     devices: int = 0
     restricted: int = 0
+    probable: int = 0
     prohibited: int = 0
     on_core_network: int = 0
     past_deadline: int = 0
@@ -107,6 +114,7 @@ def _sum(counts: Sequence[Counts]) -> Counts:
     return Counts(
         devices=sum(c.devices for c in counts),
         restricted=sum(c.restricted for c in counts),
+        probable=sum(c.probable for c in counts),
         prohibited=sum(c.prohibited for c in counts),
         on_core_network=sum(c.on_core_network for c in counts),
         past_deadline=sum(c.past_deadline for c in counts),
@@ -120,11 +128,12 @@ def _from_devices(
 ) -> list[RestrictedDevice]:
     out = []
     for d in devices:
-        maker = d.record.maker or ""
-        if not policy.restricted_maker(maker):
+        status = restricted_status(policy, d.record)
+        if status not in ("yes", "probable"):
             continue
+        maker = d.record.maker or ""
         site = policy.site(d.site)
-        prohibited = policy.restricted_at(maker, d.site)
+        prohibited = status == "yes" and policy.restricted_at(maker, d.site)
         deadline = site.removal_deadline
         out.append(
             RestrictedDevice(
@@ -141,6 +150,8 @@ def _from_devices(
                 past_deadline=prohibited and deadline is not None and deadline < today,
                 maker_evidence=tuple(_signal_text(e.to_json()) for e in d.record.evidence[:10]),
                 envelopes=tuple(evidence_ref(e.agent, e.boot, e.seq) for e in d.evidence),
+                restricted=status,
+                verdict=verdict_source(d.record.extra),
             )
         )
     return out
@@ -201,7 +212,8 @@ def build_compliance(
     lines: list[SiteLine] = []
     for name in names:
         site = policy.site(name)
-        mine = [r for r in restricted if r.site == name]
+        listed = [r for r in restricted if r.site == name]
+        mine = [r for r in listed if r.restricted == "yes"]
         rows = [r for r in violations if r.site == name]
         by_sev = {s.value: 0 for s in WORST_FIRST}
         for r in rows:
@@ -210,6 +222,7 @@ def build_compliance(
         counts = Counts(
             devices=sum(1 for d in devices if d.site == name),
             restricted=len(mine),
+            probable=len(listed) - len(mine),
             prohibited=sum(r.prohibited for r in mine),
             on_core_network=sum(r.on_core_network for r in mine),
             past_deadline=sum(r.past_deadline for r in mine),
@@ -255,6 +268,7 @@ _CSV_COLUMNS = [
         "removal_deadline",
         "devices",
         "restricted",
+        "probable",
         "prohibited",
         "on_core_network",
         "past_deadline",
@@ -268,6 +282,7 @@ def _counts_row(c: Counts) -> dict[str, Any]:
     return {
         "devices": c.devices,
         "restricted": c.restricted,
+        "probable": c.probable,
         "prohibited": c.prohibited,
         "on_core_network": c.on_core_network,
         "past_deadline": c.past_deadline,
@@ -299,6 +314,7 @@ def _sev(c: Counts) -> str:
 _COUNT_COLUMNS = [
     Column("devices", align="right"),
     Column("restricted", align="right"),
+    Column("probable", align="right"),
     Column("on_core_network", "ON CORE", align="right"),
     Column("past_deadline", align="right"),
     Column("open"),
@@ -339,11 +355,12 @@ def render_table(report: ComplianceReport) -> str:
             _DEPARTMENT_COLUMNS,
         )
     )
-    out += ["Restricted devices"]
+    out += ["Restricted devices (and those only probably so)"]
     if not report.restricted_devices:
         out.append("(none)")
     for r in report.restricted_devices:
-        flags = [f for f, on in (("PROHIBITED", r.prohibited), ("CORE", r.on_core_network)) if on]
+        flags = ["PROBABLE"] if r.restricted == "probable" else []
+        flags += [f for f, on in (("PROHIBITED", r.prohibited), ("CORE", r.on_core_network)) if on]
         flags += ["PAST-DEADLINE"] if r.past_deadline else []
         label = f" (sold as {r.brand})" if r.brand and r.brand.lower() != r.maker else ""
         out.append(
@@ -351,13 +368,14 @@ def render_table(report: ComplianceReport) -> str:
             f"fw {r.firmware or '?'}  {' '.join(flags)}".rstrip()
         )
         if r.maker_evidence:
-            out.append(f"    evidence: {'; '.join(r.maker_evidence)}")
+            out.append(f"    evidence ({r.verdict}): {'; '.join(r.maker_evidence)}")
         if r.envelopes:
             out.append(f"    envelopes: {', '.join(r.envelopes)}")
     t = report.totals
     out += [
         "",
-        f"Estate: {t.devices} devices, {t.restricted} restricted, {t.on_core_network} on core networks, "
+        f"Estate: {t.devices} devices, {t.restricted} restricted, {t.probable} probably restricted, "
+        f"{t.on_core_network} on core networks, "
         f"{t.past_deadline} past deadline, open {_sev(t)}, {t.risk_accepted} risk-accepted",
     ]
     return "\n".join(out) + "\n"
@@ -373,6 +391,7 @@ def compliance_document(report: ComplianceReport) -> Report:
     figures = {
         "devices": t.devices,
         "restricted": t.restricted,
+        "probable": t.probable,
         "prohibited": t.prohibited,
         "on_core_network": t.on_core_network,
         "past_deadline": t.past_deadline,
@@ -401,6 +420,8 @@ def compliance_document(report: ComplianceReport) -> Report:
             "brand": r.brand,
             "model": r.model,
             "firmware": r.firmware,
+            "restricted": r.restricted,
+            "verdict": r.verdict,
             "prohibited": r.prohibited,
             "on_core_network": r.on_core_network,
             "past_deadline": r.past_deadline,
@@ -431,6 +452,8 @@ def compliance_document(report: ComplianceReport) -> Report:
                     "brand",
                     "model",
                     "firmware",
+                    "restricted",
+                    "verdict",
                     "prohibited",
                     "on_core_network",
                     "past_deadline",

@@ -1,7 +1,10 @@
 """What the reports read, gathered once: devices as seen, violations, agents, the register, policy.
 
 ``load_estate`` is the one edge that reads the database; ``Estate`` and ``DeviceView`` are plain
-data the report builders judge without I/O. A device's register entry is found by MAC, then
+data the report builders judge without I/O. Every device's maker, brand, confidence and
+restricted status are the centre's verdict when one was stored for its current record (the
+verdict the policy raised its violations from; ``collector.reports.identity``), else the
+agent's, and ``verdict_source`` says which. A device's register entry is found by MAC, then
 serial, then address within the site (``match_register``), each asset matched at most once.
 """
 
@@ -16,12 +19,19 @@ from agent.identify.tables import Tables, load_tables
 from agent.wire.errors import BodyError
 from agent.wire.inventory import DeviceRecord
 from agent.wire.timefmt import format_utc
-from collector.judge.dbio import load_vulndb
+from collector.judge.dbio import load_verdicts, load_vulndb
 from collector.judge.rules import apply_vulndb
 from collector.policy.engine import DeviceFact
 from collector.policy.facts import device_facts
 from collector.policy.model import Policy
 from collector.register import Asset, RegisterStore, normalise_mac
+from collector.reports.identity import (
+    AGENT_SOURCE,
+    restricted_status,
+    status_of_columns,
+    verdict_source,
+    with_centre_verdicts,
+)
 from collector.reports.refs import evidence_ref
 from collector.reports.snapshots import SiteSnapshot, snapshots
 from collector.store import Store
@@ -49,7 +59,7 @@ class DeviceView:
     last_seen: str
     evidence: str
     department: str
-    restricted: bool
+    restricted: str  # yes | probable | no | unknown (collector.reports.identity.restricted_status)
     cves: tuple[str, ...]
     kev_cves: tuple[str, ...]
     findings: tuple[str, ...]
@@ -57,6 +67,17 @@ class DeviceView:
     signals: tuple[tuple[str, str, str], ...] = ()
     asset: Asset | None = None
     matched_by: str = ""
+    verdict_source: str = AGENT_SOURCE  # "centre <tables_version>" or "agent"
+    agent_maker: str = ""  # what the agent's own verdict said, kept beside the centre's
+
+    @property
+    def is_restricted(self) -> bool:
+        """Counted as restricted-made, as the restricted-device rules count it."""
+        return self.restricted == "yes"
+
+    @property
+    def maker_evidence(self) -> tuple[str, ...]:
+        return tuple(f"{s}={v}->{p}" for s, v, p in self.signals)
 
 
 @dataclass(frozen=True)
@@ -91,7 +112,12 @@ def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
     """From one ``Store.devices()`` row; its record is read through the wire contract's decoder."""
     record = _record(row)
     vulns = record.vulnerabilities if record else ()
-    maker = _str(row.get("maker")).lower()
+    maker = _str(record.maker if record else row.get("maker")).lower()
+    confidence = record.maker_confidence if record else row.get("maker_confidence")
+    raw: dict[str, Any] = row["record"] if isinstance(row.get("record"), dict) else {}
+    agent_verdict: dict[str, Any] = (
+        raw["agent_verdict"] if isinstance(raw.get("agent_verdict"), dict) else raw
+    )
     return DeviceView(
         site=str(row["site"]),
         agent=str(row["agent"]),
@@ -104,17 +130,21 @@ def device_view(row: dict[str, Any], policy: Policy) -> DeviceView:
         model=_str(row.get("model")),
         firmware=_str(row.get("firmware")),
         maker=maker,
-        brand=_str(row.get("brand")).lower(),
-        maker_confidence=row.get("maker_confidence"),
+        brand=_str(record.brand if record else row.get("brand")).lower(),
+        maker_confidence=confidence,
         first_seen=str(row["first_seen"]),
         last_seen=str(row["last_seen"]),
         evidence=evidence_ref(str(row["agent"]), str(row["evidence_boot"]), int(row["evidence_seq"])),
         department=policy.site(str(row["site"])).department,
-        restricted=policy.restricted_maker(maker) if maker else False,
+        restricted=restricted_status(policy, record)
+        if record
+        else status_of_columns(policy, maker, confidence),
         cves=tuple(sorted({v.cve for v in vulns})),
         kev_cves=tuple(sorted({v.cve for v in vulns if v.kev})),
         findings=tuple(sorted({f.name for f in record.findings})) if record else (),
         signals=tuple((e.signal, e.value, e.points_to) for e in record.evidence) if record else (),
+        verdict_source=verdict_source(raw),
+        agent_maker=_str(agent_verdict.get("maker")).lower(),
     )
 
 
@@ -192,9 +222,11 @@ def load_estate(store: Store, policy: Policy, now: datetime, *, tables: Tables |
         history = snapshots(conn)
         # What 'vulndb import' stored (KEV flags, CVE records) counts here as in the policy pass.
         vulndb = load_vulndb(conn)
+        verdicts = load_verdicts(conn)
     finally:
         conn.close()
-    rows = store.devices()
+    # The rows as the policy pass saw them: the centre's verdict where one is stored.
+    rows = with_centre_verdicts(store.devices(), verdicts)
     devices = tuple(device_view(row, policy) for row in rows)
     return Estate(
         now=now,

@@ -32,6 +32,8 @@ def _row(d: DeviceView, connected: bool, on_core: bool) -> dict[str, Any]:
         "site": d.site,
         "maker": d.maker,
         "brand": d.brand,
+        "restricted": d.restricted,
+        "verdict": d.verdict_source,
         "model": d.model,
         "address": d.address,
         "asset_tag": d.asset.asset_tag if d.asset else None,
@@ -131,5 +133,6 @@ def build_holdings(
 
 
 def _row_columns() -> tuple[str, ...]:
-    return ("department", "site", "maker", "brand", "model", "address", "asset_tag", "purchase_date",
-            "first_seen", "last_seen", "connected", "on_core_network", "removed", "evidence")  # fmt: skip
+    return ("department", "site", "maker", "brand", "restricted", "verdict", "model", "address",
+            "asset_tag", "purchase_date", "first_seen", "last_seen", "connected", "on_core_network",
+            "removed", "evidence")  # fmt: skip

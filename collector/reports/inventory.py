@@ -9,7 +9,7 @@ from typing import Any
 from collector.reports.document import Report, Section
 from collector.reports.estate import DeviceView, Estate
 
-__all__ = ["INVENTORY_COLUMNS", "InventoryFilter", "build_inventory", "inventory_row"]
+__all__ = ["INVENTORY_COLUMNS", "RESTRICTED_CHOICES", "InventoryFilter", "build_inventory", "inventory_row"]
 
 INVENTORY_COLUMNS = (
     "site",
@@ -25,6 +25,8 @@ INVENTORY_COLUMNS = (
     "brand",
     "maker_confidence",
     "restricted",
+    "verdict",
+    "maker_evidence",
     "cves",
     "findings",
     "asset_tag",
@@ -35,12 +37,33 @@ INVENTORY_COLUMNS = (
 )
 
 
+# ``--restricted WHICH``: the restricted statuses each choice keeps.
+RESTRICTED_CHOICES: dict[str, frozenset[str]] = {
+    "yes": frozenset({"yes"}),
+    "probable": frozenset({"probable"}),
+    "any": frozenset({"yes", "probable"}),
+    "no": frozenset({"no", "unknown"}),  # neither restricted nor probably so
+    "unknown": frozenset({"unknown"}),
+}
+_DESCRIBE = {
+    "yes": "restricted only",
+    "probable": "probably restricted only",
+    "any": "restricted or probably restricted",
+    "no": "unrestricted only",
+    "unknown": "maker unknown only",
+}
+
+
 @dataclass(frozen=True)
 class InventoryFilter:
     sites: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     makers: tuple[str, ...] = ()  # the hardware's maker or the brand on its label
-    restricted: bool | None = None
+    restricted: str | None = None  # a key of RESTRICTED_CHOICES
+
+    def __post_init__(self) -> None:
+        if self.restricted is not None and self.restricted not in RESTRICTED_CHOICES:
+            raise ValueError(f"restricted: use one of {', '.join(RESTRICTED_CHOICES)}")
 
     def keeps(self, d: DeviceView) -> bool:
         if self.sites and d.site not in self.sites:
@@ -50,14 +73,14 @@ class InventoryFilter:
         makers = {m.lower() for m in self.makers}
         if makers and d.maker not in makers and d.brand not in makers:
             return False
-        return self.restricted is None or d.restricted == self.restricted
+        return self.restricted is None or d.restricted in RESTRICTED_CHOICES[self.restricted]
 
     def describe(self) -> str:
         parts = [f"site {', '.join(self.sites)}"] if self.sites else []
         parts += [f"department {', '.join(self.departments)}"] if self.departments else []
         parts += [f"maker {', '.join(self.makers)}"] if self.makers else []
         if self.restricted is not None:
-            parts.append("restricted only" if self.restricted else "unrestricted only")
+            parts.append(_DESCRIBE[self.restricted])
         return "; ".join(parts)
 
 
@@ -77,6 +100,8 @@ def inventory_row(d: DeviceView) -> dict[str, Any]:
         "brand": d.brand or None,
         "maker_confidence": d.maker_confidence,
         "restricted": d.restricted,
+        "verdict": d.verdict_source,
+        "maker_evidence": list(d.maker_evidence),
         "cves": list(d.cves),
         "findings": list(d.findings),
         "asset_tag": d.asset.asset_tag if d.asset else None,
@@ -92,7 +117,8 @@ def build_inventory(estate: Estate, filters: InventoryFilter | None = None) -> R
     chosen: Sequence[DeviceView] = [d for d in estate.devices if (filters or InventoryFilter()).keeps(d)]
     figures = {
         "devices": len(chosen),
-        "restricted": sum(d.restricted for d in chosen),
+        "restricted": sum(d.is_restricted for d in chosen),
+        "probably_restricted": sum(d.restricted == "probable" for d in chosen),
         "with_known_cves": sum(bool(d.cves) for d in chosen),
         "registered": sum(d.asset is not None for d in chosen),
     }

@@ -102,6 +102,7 @@ def build_patch_status(estate: Estate) -> Report:
                         "brand": d.brand,
                         "model": d.model,
                         "firmware": d.firmware,
+                        "verdict": d.verdict_source,
                         "evidence": d.evidence,
                     }
                 )
@@ -155,6 +156,7 @@ def build_patch_status(estate: Estate) -> Report:
                     "brand",
                     "model",
                     "firmware",
+                    "verdict",
                     "evidence",
                 ),
                 tuple(details),

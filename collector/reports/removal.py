@@ -25,7 +25,8 @@ _DEPARTMENT_COLUMNS = (
 
 def current_snapshot(estate: Estate) -> list[SiteSnapshot]:
     """Today's figures per site: restricted devices present, and those the policy prohibits there."""
-    return site_counts(estate.policy, ((d.site, d.maker) for d in estate.devices), estate.now.date())
+    pairs = ((d.site, d.maker if d.is_restricted else "") for d in estate.devices)
+    return site_counts(estate.policy, pairs, estate.now.date())
 
 
 def build_removal_plan(estate: Estate, history: Sequence[SiteSnapshot]) -> Report:
@@ -74,7 +75,7 @@ def build_removal_plan(estate: Estate, history: Sequence[SiteSnapshot]) -> Repor
             "evidence": d.evidence,
         }
         for d in estate.devices
-        if d.restricted
+        if d.is_restricted
     )
     by_department = []
     for dept in sorted({str(r["department"]) for r in rows}):

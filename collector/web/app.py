@@ -39,7 +39,7 @@ from collector.reports.catalog import FORMATS, REPORTS, TITLES, ReportOptions, b
 from collector.reports.estate import DeviceView, Estate, load_estate
 from collector.reports.health import health_of
 from collector.reports.html import STYLE, report_fragment
-from collector.reports.inventory import InventoryFilter
+from collector.reports.inventory import RESTRICTED_CHOICES, InventoryFilter
 from collector.reports.refs import parse_evidence_ref
 from collector.reports.status import status_rows
 from collector.store import Store
@@ -404,7 +404,7 @@ def create_app(ctx: WebContext) -> Flask:
             sites=tuple(v for v in request.args.getlist("site") if v),
             departments=tuple(v for v in request.args.getlist("department") if v),
             makers=makers,
-            restricted={"yes": True, "no": False}.get(request.args.get("restricted", "")),
+            restricted=_restricted_choice(request.args.get("restricted", "")),
         )
         return ReportOptions(filters=filters, makers=makers or ("hikvision", "dahua"), since=since_date)
 
@@ -448,6 +448,15 @@ def create_app(ctx: WebContext) -> Flask:
         return page("audit.html", events=users().audit())
 
     return app
+
+
+def _restricted_choice(value: str) -> str | None:
+    """The inventory's ``restricted`` filter: one of the CLI's ``--restricted`` choices, or none."""
+    if not value:
+        return None
+    if value not in RESTRICTED_CHOICES:
+        abort(400, f"restricted: use one of {', '.join(RESTRICTED_CHOICES)}")
+    return value
 
 
 def _download(text: str, content_type: str, filename: str) -> Response:

@@ -85,7 +85,7 @@ def test_inventory_filters_and_columns(estate: DemoEstate, capsys: pytest.Captur
     rows = every["sections"][0]["rows"]
     assert len(rows) == 8
     lobby = next(r for r in rows if r["address"] == "127.20.0.1:8080")
-    assert lobby["restricted"] is True and lobby["department"] == "Demo Department"
+    assert lobby["restricted"] == "yes" and lobby["department"] == "Demo Department"
     assert lobby["asset_tag"] == "CAM-0001" and lobby["purchase_date"] == "2021-03-14"
     assert "CVE-2021-36260" in lobby["cves"] and "vulnerable_firmware" in lobby["findings"]
     assert re.fullmatch(r"demo-pi/[0-9a-f]+/\d+", lobby["evidence"])
