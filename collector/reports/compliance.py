@@ -368,7 +368,7 @@ def render_table(report: ComplianceReport) -> str:
             f"fw {r.firmware or '?'}  {' '.join(flags)}".rstrip()
         )
         if r.maker_evidence:
-            out.append(f"    evidence ({r.verdict}): {'; '.join(r.maker_evidence)}")
+            out.append(f"    evidence: {'; '.join(r.maker_evidence)}  (verdict: {r.verdict})")
         if r.envelopes:
             out.append(f"    envelopes: {', '.join(r.envelopes)}")
     t = report.totals
