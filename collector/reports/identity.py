@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agent.wire.errors import BodyError
 from agent.wire.inventory import DeviceRecord
 from collector.judge.centre import record_digest, with_verdict
 from collector.judge.dbio import StoredVerdict
@@ -88,3 +89,13 @@ def status_of_columns(policy: Policy, maker: str, confidence: float | None) -> s
     if not _confident(policy, maker, confidence):
         return "unknown"
     return "yes" if policy.restricted_maker(maker) else "no"
+
+
+def row_status(policy: Policy, row: Mapping[str, Any]) -> str:
+    """``restricted_status`` of a ``devices()`` row: its record, or its columns if that does not decode."""
+    try:
+        record = DeviceRecord.decode(row.get("record"))
+    except BodyError:
+        maker = row.get("maker")
+        return status_of_columns(policy, maker if isinstance(maker, str) else "", row.get("maker_confidence"))
+    return restricted_status(policy, record)

@@ -16,7 +16,9 @@ from typing import Any
 
 from agent.runtime.clock import Clock
 from agent.wire.timefmt import format_utc
+from collector.judge.dbio import load_verdicts
 from collector.policy.model import Policy
+from collector.reports.identity import row_status, with_centre_verdicts
 from collector.store.transaction import Database
 
 
@@ -80,9 +82,13 @@ class DailySnapshots:
         now = self.clock.now()
         if self.last_day == now.date():
             return False
-        rows = site_counts(
-            policy, ((str(d["site"]), str(d.get("maker") or "")) for d in source.devices()), now.date()
+        # Counted as the reports count them: the centre's verdict where one is stored.
+        devices = with_centre_verdicts(source.devices(), load_verdicts(self.db))
+        pairs = (
+            (str(d["site"]), str(d.get("maker") or "") if row_status(policy, d) == "yes" else "")
+            for d in devices
         )
+        rows = site_counts(policy, pairs, now.date())
         take_snapshot(self.db, rows, taken_at=format_utc(now))
         self.last_day = now.date()
         return True

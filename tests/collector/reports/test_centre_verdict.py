@@ -18,8 +18,11 @@ from collector.judge.centre import record_digest
 from collector.judge.dbio import StoredVerdict
 from collector.policy.model import load_policy
 from collector.reports.identity import restricted_status, verdict_source, with_centre_verdicts
+from collector.reports.snapshots import DailySnapshots, snapshots
+from collector.store.sqlite import SqliteStore
 from tests.support.centre_verdicts import PROBABLE_ADDRESS, RELABELLED, RELABELLED_ADDRESS, add_judged_devices
-from tests.support.demo_estate import DEMO_POLICY, DemoEstate, demo_estate
+from tests.support.clock import FakeClock
+from tests.support.demo_estate import DEMO_POLICY, NOW, SITE, DemoEstate, demo_estate
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +147,21 @@ def test_the_reports_agree_with_the_violations(
     assert raised("maker_uncertain") == _addresses(
         report_json(capsys, judged, "inventory", "--restricted", "probable")
     )
+
+
+def test_the_daily_snapshot_counts_as_the_reports_do(
+    judged: DemoEstate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = report_json(capsys, judged, "removal-plan")
+    store = SqliteStore(judged.database)
+    conn = store.new_database()
+    try:
+        assert DailySnapshots(conn, FakeClock(NOW)).after_pass(store, load_policy(DEMO_POLICY))
+        (snap,) = [s for s in snapshots(conn) if (s.day, s.site) == (NOW.date().isoformat(), SITE)]
+    finally:
+        conn.close()
+        store.close()
+    assert snap.restricted == plan["figures"]["restricted_present"] == 7  # the agent alone said 6
 
 
 @pytest.mark.parametrize(
