@@ -1,16 +1,18 @@
 """Patch status per vulnerability: for each CVE (KEV first), the devices it could apply to split
-into affected, fixed and unknown firmware. Judged again here from the stored model and firmware
-with the collector's own vulnerability table, so a new table re-judges the estate."""
+into affected, fixed, never affected and unknown firmware (``exposure.classify``). Judged again
+here from the stored model and firmware with the collector's own vulnerability table, so a new
+table re-judges the estate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from agent.identify.firmware import Constraint, Version, in_range, parse_version
+from agent.identify.firmware import Constraint, Version
 from agent.identify.tables import Vulnerability
 from collector.reports.document import Report, Section
 from collector.reports.estate import DeviceView, Estate
+from collector.reports.exposure import Exposure, classify, read_firmware, worst
 
 
 def _version_text(v: Version | None) -> str:
@@ -35,6 +37,9 @@ def fixed_in(constraints: tuple[Constraint, ...]) -> str:
     return " ".join(parts) or "-"
 
 
+_STATUSES = (Exposure.AFFECTED, Exposure.FIXED, Exposure.NOT_AFFECTED, Exposure.UNKNOWN)
+
+
 @dataclass
 class _Tally:
     cve: str
@@ -42,60 +47,84 @@ class _Tally:
     maker: str
     summary: str
     fixed_in: set[str]
-    affected: dict[str, DeviceView]
-    fixed: dict[str, DeviceView]
-    unknown: dict[str, DeviceView]
+    status: dict[str, Exposure]
+    devices: dict[str, DeviceView]
+
+    def group(self, status: Exposure) -> list[DeviceView]:
+        found = [self.devices[k] for k, s in self.status.items() if s is status]
+        return sorted(found, key=lambda d: (d.site, d.address))
 
 
 def _applies(v: Vulnerability, d: DeviceView) -> bool:
     return d.maker == v.maker and (not v.brand or v.brand == d.brand) and bool(v.models.search(d.model))
 
 
-def build_patch_status(estate: Estate) -> Report:
+def _tally(estate: Estate) -> list[_Tally]:
     tallies: dict[str, _Tally] = {}
     for vuln in estate.tables.vulnerabilities:
-        t = tallies.setdefault(
-            vuln.cve, _Tally(vuln.cve, vuln.kev, vuln.maker, vuln.summary, set(), {}, {}, {})
-        )
+        t = tallies.setdefault(vuln.cve, _Tally(vuln.cve, vuln.kev, vuln.maker, vuln.summary, set(), {}, {}))
         t.kev = t.kev or vuln.kev
         t.fixed_in.add(fixed_in(vuln.affected))
         for d in estate.devices:
             if not _applies(vuln, d):
                 continue
             key = f"{d.site}|{d.device_id}"
-            version = parse_version(d.firmware) if d.firmware else None
-            if version is None:
-                t.unknown[key] = d
-            elif in_range(version, vuln.affected):
-                t.affected[key] = d
-                t.fixed.pop(key, None)
-            elif key not in t.affected:
-                t.fixed[key] = d
-    ordered = sorted(tallies.values(), key=lambda t: (not t.kev, -len(t.affected), t.cve))
+            t.devices[key] = d
+            found = classify(read_firmware(d.firmware, d.maker), vuln.affected)
+            t.status[key] = worst(t.status.get(key), found)
+    return sorted(tallies.values(), key=lambda t: (not t.kev, -len(t.group(Exposure.AFFECTED)), t.cve))
+
+
+def _maker_name(maker: str) -> str:
+    return maker.capitalize()
+
+
+def _addresses(devices: list[DeviceView]) -> str:
+    return ", ".join(f"{d.site}/{d.address}" for d in devices) or "none"
+
+
+def _answer(t: _Tally) -> str:
+    groups = {s: t.group(s) for s in _STATUSES}
+    n = len(t.devices)
+    kev = " (CISA KEV)" if t.kev else ""
+    return (
+        f"{t.cve}{kev}: {len(groups[Exposure.AFFECTED])} of {n} {_maker_name(t.maker)} devices in scope"
+        f" are affected; {len(groups[Exposure.FIXED])} fixed;"
+        f" {len(groups[Exposure.NOT_AFFECTED])} never affected;"
+        f" {len(groups[Exposure.UNKNOWN])} unknown firmware."
+        f" Affected: {_addresses(groups[Exposure.AFFECTED])}."
+        f" Fixed: {_addresses(groups[Exposure.FIXED])}."
+        f" Never affected: {_addresses(groups[Exposure.NOT_AFFECTED])}."
+        f" Unknown firmware: {_addresses(groups[Exposure.UNKNOWN])}."
+    )
+
+
+def build_patch_status(estate: Estate) -> Report:
+    ordered = [t for t in _tally(estate) if t.devices]
     per_cve = tuple(
         {
             "cve": t.cve,
             "kev": t.kev,
             "maker": t.maker,
             "fixed_in": sorted(t.fixed_in),
-            "devices_of_model": len(t.affected) + len(t.fixed) + len(t.unknown),
-            "affected": len(t.affected),
-            "fixed": len(t.fixed),
-            "unknown_firmware": len(t.unknown),
+            "devices_in_scope": len(t.devices),
+            "affected": len(t.group(Exposure.AFFECTED)),
+            "fixed": len(t.group(Exposure.FIXED)),
+            "not_affected": len(t.group(Exposure.NOT_AFFECTED)),
+            "unknown_firmware": len(t.group(Exposure.UNKNOWN)),
             "summary": t.summary,
         }
         for t in ordered
-        if t.affected or t.fixed or t.unknown
     )
     details: list[dict[str, Any]] = []
     for t in ordered:
-        for status, group in (("affected", t.affected), ("fixed", t.fixed), ("unknown", t.unknown)):
-            for d in sorted(group.values(), key=lambda d: (d.site, d.address)):
+        for status in _STATUSES:
+            for d in t.group(status):
                 details.append(
                     {
                         "cve": t.cve,
                         "kev": t.kev,
-                        "status": status,
+                        "status": str(status),
                         "site": d.site,
                         "address": d.address,
                         "maker": d.maker,
@@ -106,22 +135,16 @@ def build_patch_status(estate: Estate) -> Report:
                         "evidence": d.evidence,
                     }
                 )
-    affected_devices = {k for t in ordered for k in t.affected}
-    kev_devices = {k for t in ordered if t.kev for k in t.affected}
-    unknown = {k for t in ordered for k in t.unknown}
+    affected_devices = {k for t in ordered for k, s in t.status.items() if s is Exposure.AFFECTED}
+    kev_devices = {k for t in ordered if t.kev for k, s in t.status.items() if s is Exposure.AFFECTED}
+    unknown = {k for t in ordered for k, s in t.status.items() if s is Exposure.UNKNOWN}
     figures = {
-        "cves_with_affected_devices": sum(1 for t in ordered if t.affected),
+        "cves_with_affected_devices": sum(1 for t in ordered if t.group(Exposure.AFFECTED)),
         "affected_devices": len(affected_devices),
         "kev_affected_devices": len(kev_devices),
         "unknown_firmware_devices": len(unknown),
     }
-    answers = [
-        f"{r['cve']}{' (CISA KEV)' if r['kev'] else ''}: {r['fixed']} of {r['devices_of_model']} "
-        f"{r['maker']}-made devices of affected models are patched; not patched: {r['affected']}; "
-        f"firmware unreadable: {r['unknown_firmware']}."
-        for r in per_cve
-        if r["affected"] or r["unknown_firmware"]
-    ]
+    answers = [_answer(t) for t in ordered]
     return Report(
         name="patch-status",
         title="Patch status per vulnerability",
@@ -136,9 +159,10 @@ def build_patch_status(estate: Estate) -> Report:
                     "kev",
                     "maker",
                     "fixed_in",
-                    "devices_of_model",
+                    "devices_in_scope",
                     "affected",
                     "fixed",
+                    "not_affected",
                     "unknown_firmware",
                     "summary",
                 ),

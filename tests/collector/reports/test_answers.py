@@ -65,12 +65,18 @@ def test_patch_status_counts_cve_2021_36260(estate: DemoEstate, capsys: pytest.C
     doc = report(capsys, estate, "patch-status")
     row = next(r for r in section(doc, "Per vulnerability") if r["cve"] == "CVE-2021-36260")
     assert row["kev"] is True
-    assert (row["affected"], row["fixed"], row["unknown_firmware"]) == (1, 2, 0)
-    affected = [
-        d for d in section(doc, "Devices") if d["cve"] == "CVE-2021-36260" and d["status"] == "affected"
-    ]
-    assert [d["address"] for d in affected] == ["127.20.0.1"]
-    assert any("CVE-2021-36260 (CISA KEV): 2 of 3" in line for line in doc["summary"])
+    # V5.3.0 build 150326 on the PTZ is below the range: never affected, not "patched".
+    assert (row["affected"], row["fixed"], row["not_affected"], row["unknown_firmware"]) == (1, 1, 1, 0)
+    assert row["devices_in_scope"] == 3
+    status = {d["address"]: d["status"] for d in section(doc, "Devices") if d["cve"] == "CVE-2021-36260"}
+    assert sorted(status.values()) == ["affected", "fixed", "not_affected"]
+    assert [a for a, s in status.items() if s == "affected"] == ["127.20.0.1"]
+    (answer,) = [line for line in doc["summary"] if line.startswith("CVE-2021-36260 (CISA KEV):")]
+    assert (
+        "1 of 3 Hikvision devices in scope are affected; 1 fixed; 1 never affected; 0 unknown firmware"
+        in answer
+    )
+    assert "Affected: demo-hq/127.20.0.1." in answer
 
 
 def test_removal_plan_progress_from_daily_snapshots(estate: DemoEstate) -> None:
