@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agent.runtime.configfile import Table
 from agent.runtime.mqttconfig import read_secret_file
+from agent.runtime.netaddr import is_loopback
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,6 @@ class MetricsSettings:
 
     def __repr__(self) -> str:  # the secrets never reach a log line
         return f"MetricsSettings(host={self.host!r}, port={self.port}, tls={self.tls})"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def split_listen(text: str) -> tuple[str, int]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from agent.runtime.configfile import Table
 from agent.runtime.mqttconfig import read_secret_file
+from agent.runtime.netaddr import is_loopback
 from agent.wire.findings import Severity
 
 # Enough for a bad morning at one site; above it the next message is a digest, not silence.
@@ -63,15 +63,6 @@ class AlertSettings:
     syslog: SyslogSettings | None = None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _webhook(t: Table) -> WebhookSettings:
     url = t.get_str("url", required=True)
     if not url.startswith(("https://", "http://")):
@@ -95,7 +86,7 @@ def _smtp(t: Table) -> SmtpSettings:
     if not isinstance(to, list) or not to or not all(isinstance(a, str) and "@" in a for a in to):
         raise t.error("to", "must be a non-empty list of e-mail addresses")
     starttls = t.get_bool("starttls", True)
-    if not starttls and not _is_loopback(host):
+    if not starttls and not is_loopback(host):
         raise t.error("starttls", "may be false only for a relay on this host (loopback)")
     username = t.opt_str("username")
     password = read_secret_file(t, "password_file")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.runtime.configfile import Table
 from agent.runtime.errors import ConfigError
+from agent.runtime.netaddr import is_loopback
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 
@@ -26,15 +26,6 @@ class WebSettings:
     @property
     def loopback(self) -> bool:
         return is_loopback(self.host)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_listen(text: str) -> tuple[str, int]:
