@@ -13,6 +13,15 @@ MAX_SECRET_BYTES = 64 * 1024
 
 
 def read_secret_file(table: Table, name: str) -> str | None:
+    """The secret in the file the key names; a problem is reported (kept when collecting) as None."""
+    try:
+        return _read_secret(table, name)
+    except ConfigError as exc:
+        table.report(exc)
+        return None
+
+
+def _read_secret(table: Table, name: str) -> str | None:
     path = table.opt_str(name)
     if path is None:
         return None
@@ -39,10 +48,10 @@ def parse_mqtt(table: Table, default_client_id: str) -> MqttSettings:
     key_file = table.opt_str("key_file")
     if tls_enabled:
         if ca_file is None:
-            raise table.error("ca_file", "is required when tls = true")
+            table.report(table.error("ca_file", "is required when tls = true"))
         if (cert_file is None) != (key_file is None):
-            raise table.error("cert_file", "cert_file and key_file go together")
-        tls = TlsSettings(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+            table.report(table.error("cert_file", "cert_file and key_file go together"))
+        tls = TlsSettings(ca_file=ca_file or "", cert_file=cert_file, key_file=key_file)
     settings = MqttSettings(
         host=host,
         port=port,

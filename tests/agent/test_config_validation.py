@@ -76,6 +76,19 @@ def test_agent_config_reports_every_problem_at_once() -> None:
     assert str(err.value).count("\n") == len(keys) - 1, "one line per problem"
 
 
+def test_a_problem_in_the_middle_of_a_table_does_not_hide_the_rest_of_it(tmp_path: Path) -> None:
+    # Tried: an unreadable password file and an unknown key in one [mqtt] table, and TLS without
+    # a CA beside a lone cert_file; each problem is listed, not only the first one met.
+    data = agent_with({"mqtt": {"password_file": str(tmp_path / "missing"), "bogus_key": 1}})
+    with pytest.raises(ConfigErrors) as err:
+        parse_agent_config(data, "a.toml")
+    assert {p.key for p in err.value.problems} == {"mqtt.password_file", "mqtt.bogus_key"}
+    data = agent_with({"mqtt": {"tls": True, "cert_file": "c.pem", "bogus": 1}})
+    with pytest.raises(ConfigErrors) as err:
+        parse_agent_config(data, "a.toml")
+    assert {p.key for p in err.value.problems} == {"mqtt.ca_file", "mqtt.cert_file", "mqtt.bogus"}
+
+
 def test_collector_config_reports_every_problem_at_once_and_asks_for_big_enough_packets() -> None:
     data: dict[str, object] = {
         "mqtt": {"host": "b", "session_expiry_s": 2**40},
