@@ -23,6 +23,7 @@ from collector.reports.inventory import RESTRICTED_CHOICES, InventoryFilter
 from collector.reports.removal import current_snapshot
 from collector.reports.snapshots import take_snapshot
 from collector.store import Store, open_store
+from collector.store.retention import hold_evidence
 
 ConfigLoader = Callable[[argparse.Namespace], CollectorConfig]
 EXIT_OK, EXIT_INVALID, EXIT_NOT_FOUND = 0, 1, 2
@@ -241,6 +242,13 @@ def export_bundle(
                                 refs.add(parse_evidence_ref(value))
             envelopes = evidence.envelopes_for_refs(conn, refs)
             subject = {"report": report, "generated_at": built.generated_at, "figures": built.figures}
+        # A bundle handed out is evidence in use: retention must not delete what it stands on.
+        hold_evidence(
+            conn,
+            [(e.site, e.agent, e.boot, e.seq) for e in envelopes],
+            held_by=f"evidence export {device or report}",
+            now=format_utc(now),
+        )
     finally:
         conn.close()
     return evidence.build_bundle(envelopes, keys, subject=subject, now=now)

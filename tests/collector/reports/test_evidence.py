@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,23 @@ def test_report_bundle_holds_every_envelope_behind_the_figures(
     doc = json.loads(export(estate, tmp_path, "--report", "holdings").read_text())
     assert doc["subject"]["figures"]["devices"] == 6
     assert len(doc["envelopes"]) == 6
+
+
+def test_an_exported_bundle_holds_its_envelopes_against_retention(
+    estate: DemoEstate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(export(estate, tmp_path, "--report", "holdings").read_text())
+    bundled = {json.loads(e)["seq"] for e in doc["envelopes"]}
+    with sqlite3.connect(estate.database) as db:
+        held = db.execute(
+            "SELECT seq FROM evidence_holds WHERE held_by = 'evidence export holdings'"
+        ).fetchall()
+    assert {seq for (seq,) in held} == bundled and len(bundled) == 6
+    # Pruning everything older than now keeps what a bundle handed out stands on.
+    assert main(["--config", str(estate.config), "prune", "--days", "0"]) == 0
+    with sqlite3.connect(estate.database) as db:
+        kept = {seq for (seq,) in db.execute("SELECT seq FROM envelopes WHERE kind = 'inventory'")}
+    assert bundled <= kept
 
 
 def test_a_changed_envelope_fails(
