@@ -160,8 +160,12 @@ def cmd_users(config: CollectorConfig, args: argparse.Namespace) -> int:
                 return EXIT_NOT_FOUND
             print(f"removed {args.name}")
         else:
-            for u in users.users():
-                print(f"{u.username}  {u.role.value}  created {u.created_at}")
+            from agent.runtime.table import render
+
+            rows = [
+                {"username": u.username, "role": u.role, "created_at": u.created_at} for u in users.users()
+            ]
+            _write(render(rows, ["username", "role", "created_at"], args.format))
     finally:
         conn.close()
         store.close()
@@ -337,7 +341,11 @@ def add_report_commands(sub: Any, load_config: ConfigLoader) -> None:
     remove = users_sub.add_parser("remove", help="remove an account and end its sessions")
     remove.add_argument("name")
     remove.set_defaults(func=wrap(cmd_users))
-    users_sub.add_parser("list", help="accounts and their roles").set_defaults(func=wrap(cmd_users))
+    user_list = users_sub.add_parser("list", help="accounts and their roles")
+    user_list.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="default table"
+    )
+    user_list.set_defaults(func=wrap(cmd_users))
 
     ev = sub.add_parser("evidence", help="evidence bundles: export, verify offline")
     ev_sub = ev.add_subparsers(dest="evidence_command", required=True)
