@@ -71,7 +71,7 @@ def cmd_vulndb(store: Store, args: argparse.Namespace) -> int:
     try:
         files = [_read(Path(name)) for name in args.files]  # every file checked before any is stored
     except VulnDbError as exc:
-        print(f"vulndb error: {exc} (nothing imported)", file=sys.stderr)
+        print(f"error: {exc} (nothing imported)", file=sys.stderr)
         return 1
     now = datetime.now(UTC)
     for vf in files:

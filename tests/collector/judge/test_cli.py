@@ -55,6 +55,7 @@ def test_a_bad_file_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["--config", str(config), "vulndb", "import", str(good), str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.json: vulnerabilities[0].cveID: 'nope' is not a CVE id (nothing imported)" in err
+    assert "\nerror: " in "\n" + err  # the prefix every other command's errors have
     assert main(["--config", str(config), "vulndb", "import", str(tmp_path / "missing.json")]) == 1
     assert "missing.json: No such file or directory" in capsys.readouterr().err
     store = open_store(f"sqlite:///{tmp_path / 'c.sqlite'}")
