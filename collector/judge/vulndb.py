@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the KEV catalogue is about 1.5 MB; cvelistV5 records a few KB each
 MAX_ENTRIES = 200_000  # KEV lists about 1,300; the whole CVE list is about 280,000 records
+MAX_LIST_ITEMS = 256  # affected[] and versions[] items read per record; the rest are passed over
 _CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,7}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -173,25 +174,29 @@ def parse_kev(data: Mapping[str, Any], source: str) -> tuple[str, tuple[KevEntry
     return version, tuple(sorted(out.values(), key=lambda e: e.cve))
 
 
+def _objects(raw: Any, where: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(place, item) for the first ``MAX_LIST_ITEMS`` items of a list that must hold objects."""
+    if not isinstance(raw, list):
+        raise VulnDbError(source, f"{where}: expected a list")
+    for i, item in enumerate(raw[:MAX_LIST_ITEMS]):
+        w = f"{where}[{i}]"
+        if not isinstance(item, Mapping):
+            raise VulnDbError(source, f"{w}: expected an object")
+        yield w, item
+
+
 def _versions(raw: Any, where: str, source: str) -> tuple[AffectedVersion, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list):
-        raise VulnDbError(source, f"{where}.versions: expected a list")
-    out = []
-    for j, v in enumerate(raw[:256]):
-        w = f"{where}.versions[{j}]"
-        if not isinstance(v, Mapping):
-            raise VulnDbError(source, f"{w}: expected an object")
-        out.append(
-            AffectedVersion(
-                _text(v, "version", w, source, required=False),
-                _text(v, "status", w, source, required=False),
-                _text(v, "lessThan", w, source, required=False),
-                _text(v, "lessThanOrEqual", w, source, required=False),
-            )
+    return tuple(
+        AffectedVersion(
+            _text(v, "version", w, source, required=False),
+            _text(v, "status", w, source, required=False),
+            _text(v, "lessThan", w, source, required=False),
+            _text(v, "lessThanOrEqual", w, source, required=False),
         )
-    return tuple(out)
+        for w, v in _objects(raw, f"{where}.versions", source)
+    )
 
 
 def parse_cve_record(data: Mapping[str, Any], source: str, where: str = "record") -> CveRecord:
@@ -203,21 +208,14 @@ def parse_cve_record(data: Mapping[str, Any], source: str, where: str = "record"
     if not isinstance(meta, Mapping) or not isinstance(cna, Mapping):
         raise VulnDbError(source, f"{where}: needs cveMetadata and containers.cna")
     cve = _cve_id(_text(meta, "cveId", f"{where}.cveMetadata", source), f"{where}.cveMetadata.cveId", source)
-    affected_raw = cna.get("affected", [])
-    if not isinstance(affected_raw, list):
-        raise VulnDbError(source, f"{where}.containers.cna.affected: expected a list")
-    affected = []
-    for i, a in enumerate(affected_raw[:256]):
-        w = f"{where}.containers.cna.affected[{i}]"
-        if not isinstance(a, Mapping):
-            raise VulnDbError(source, f"{w}: expected an object")
-        affected.append(
-            Affected(
-                _text(a, "vendor", w, source, required=False),
-                _text(a, "product", w, source, required=False),
-                _versions(a.get("versions"), w, source),
-            )
+    affected = [
+        Affected(
+            _text(a, "vendor", w, source, required=False),
+            _text(a, "product", w, source, required=False),
+            _versions(a.get("versions"), w, source),
         )
+        for w, a in _objects(cna.get("affected", []), f"{where}.containers.cna.affected", source)
+    ]
     summary = ""
     for d in cna.get("descriptions", []) if isinstance(cna.get("descriptions"), list) else []:
         if (
