@@ -26,9 +26,10 @@ from agent.runtime.clock import Clock
 from agent.wire.commands import CMD_KIND, DEFAULT_TTL, Command, CommandAction, seal_command
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
+from collector.policy.commanding import record_command
 from collector.store.transaction import Database
 from collector.store.types import StoreError
-from collector.store.values import as_json, json_text
+from collector.store.values import as_json
 
 log = structlog.get_logger(__name__)
 
@@ -69,25 +70,7 @@ def queue_command(
         now = clock.now()
         try:
             with db.transaction("queueing a command") as tx:
-                row = tx.one(
-                    "SELECT COALESCE(MAX(id), 0) FROM commands WHERE site = ? AND agent = ?", (site, agent)
-                )
-                cid = int(row[0]) + 1
-                tx.execute(
-                    "INSERT INTO commands (site, agent, id, action, device, params, issued, expires, "
-                    "issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        site,
-                        agent,
-                        cid,
-                        action.value,
-                        device,
-                        json_text(params),
-                        format_utc(now),
-                        format_utc(now + ttl),
-                        issued_by,
-                    ),
-                )
+                cid = record_command(tx, site, agent, action, device, params, now, now + ttl, issued_by)
                 tx.execute(
                     "INSERT INTO command_queue (site, agent, id, queued_at) VALUES (?, ?, ?, ?)",
                     (site, agent, cid, format_utc(now)),

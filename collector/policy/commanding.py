@@ -35,7 +35,7 @@ from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
 from collector.policy.engine import QuarantineAction
 from collector.policy.model import Policy
-from collector.store.transaction import Database
+from collector.store.transaction import Database, Tx
 from collector.store.values import as_datetime, as_json, as_time_text, json_text, plain_text
 
 log = structlog.get_logger(__name__)
@@ -117,11 +117,10 @@ class CommandIssuer:
         issued_by: str,
     ) -> int:
         now = self.clock.now()
+        expires = now + self.ttl
+        body = dict(params or {})
         with self.db.transaction("recording a command") as tx:
-            row = tx.one(
-                "SELECT COALESCE(MAX(id), 0) FROM commands WHERE site = ? AND agent = ?", (site, agent)
-            )
-            cid = int(row[0]) + 1
+            cid = record_command(tx, site, agent, action, device, body, now, expires, issued_by)
             command = Command(
                 id=cid,
                 site=site,
@@ -129,25 +128,10 @@ class CommandIssuer:
                 action=action,
                 device=device,
                 issued=now,
-                expires=now + self.ttl,
-                params=dict(params or {}),
+                expires=expires,
+                params=body,
             )
             payload = seal_command(self.key, command)
-            tx.execute(
-                "INSERT INTO commands (site, agent, id, action, device, params, issued, expires, "
-                "issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    site,
-                    agent,
-                    cid,
-                    action.value,
-                    device,
-                    json_text(command.params),
-                    format_utc(command.issued),
-                    format_utc(command.expires),
-                    issued_by,
-                ),
-            )
         self.publish(topic(site, agent, CMD_KIND), payload)
         log.info("command_sent", site=site, agent=agent, command_id=cid, action=action.value, device=device)
         return cid
@@ -220,6 +204,39 @@ class CommandIssuer:
                 )
             )
         return sent
+
+
+def record_command(
+    tx: Tx,
+    site: str,
+    agent: str,
+    action: CommandAction,
+    device: str,
+    params: dict[str, Any],
+    issued: datetime,
+    expires: datetime,
+    issued_by: str,
+) -> int:
+    """Take the agent's next command id (one more than its highest) and write the ``commands``
+    row in the caller's transaction; returns the id."""
+    row = tx.one("SELECT COALESCE(MAX(id), 0) FROM commands WHERE site = ? AND agent = ?", (site, agent))
+    cid = int(row[0]) + 1
+    tx.execute(
+        "INSERT INTO commands (site, agent, id, action, device, params, issued, expires, "
+        "issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            site,
+            agent,
+            cid,
+            action.value,
+            device,
+            json_text(params),
+            format_utc(issued),
+            format_utc(expires),
+            issued_by,
+        ),
+    )
+    return cid
 
 
 def policy_params(policy: Policy, site: str) -> dict[str, Any]:
