@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,8 +139,7 @@ class Outbox:
         now = self._clock.now().timestamp()
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
+                with self._immediate():
                     before = self._db.total_changes
                     self._db.executemany(
                         "INSERT OR IGNORE INTO outbox (boot, seq, kind, topic, payload, created_at) "
@@ -153,10 +152,6 @@ class Outbox:
                     else:  # some were already stored: count what the table holds
                         self._recount()
                     self._trim()
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._rollback()
-                    raise
             except (sqlite3.Error, OSError) as exc:
                 if not is_disk_full(exc):
                     raise
@@ -164,6 +159,17 @@ class Outbox:
                 return False
             self._space_back()
         return True
+
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """One write transaction: committed when the block ends, rolled back when it raises."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back on SQLITE_FULL; "no transaction is active" is fine.
@@ -293,8 +299,7 @@ class Outbox:
         with self._lock:
             gone: list[int] = []
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
+                with self._immediate():
                     for lo, hi in ranges:
                         for item_id, size in self._db.execute(
                             "DELETE FROM outbox WHERE boot = ? AND seq BETWEEN ? AND ? "
@@ -305,10 +310,6 @@ class Outbox:
                             removed += 1
                             self._count -= 1
                             self._bytes -= int(size)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._rollback()
-                    raise
             except (sqlite3.Error, OSError) as exc:
                 if not is_disk_full(exc):
                     raise
