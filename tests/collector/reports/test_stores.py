@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,21 +9,12 @@ import pytest
 from collector.policy.model import load_policy
 from collector.register import Asset, RegisterStore
 from collector.reports.snapshots import DailySnapshots, SiteSnapshot, snapshots, take_snapshot
-from collector.store import Store, open_store
+from collector.store import Store
 from collector.users import Role, UserError, UserStore
 from tests.support.clock import FakeClock
 from tests.support.demo_estate import DEMO_POLICY
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = open_store(database_url)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def test_register_replace_is_whole(store: Store) -> None:
