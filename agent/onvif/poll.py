@@ -381,28 +381,28 @@ class CameraPoller:
         _store_device(self.obs, payload)
         return True
 
-    def _replay(self, session: DeviceSession, token: TokenValues) -> None:
+    def _accepts(self, check: str, call: Callable[[], object]) -> bool | None:
+        """True when the camera answers ``call``, False when it refuses it with a SOAP fault
+        (AuthFailed included), None when it could not be asked (the failure is recorded)."""
         try:
-            session.call("GetDeviceInformation", token=token)
+            call()
         except SoapFault:
-            self.obs.replay_accepted = False
-            return
+            return False
         except CameraError as exc:
-            self._fail("replay-check", exc)
-            return
-        self.obs.replay_accepted = True
+            self._fail(check, exc)
+            return None
+        return True
+
+    def _replay(self, session: DeviceSession, token: TokenValues) -> None:
+        accepted = self._accepts("replay-check", lambda: session.call("GetDeviceInformation", token=token))
+        if accepted is not None:
+            self.obs.replay_accepted = accepted
 
     def _bypass(self, session: DeviceSession) -> None:
         made_up = Credentials(BYPASS_USERNAME, secrets.token_urlsafe(18))
-        try:
-            session.call(BYPASS_PROBE, made_up)
-        except SoapFault:  # AuthFailed included: the camera checks credentials
-            self.obs.bypass_accepted = False
-            return
-        except CameraError as exc:
-            self._fail("bypass-check", exc)
-            return
-        self.obs.bypass_accepted = True
+        accepted = self._accepts("bypass-check", lambda: session.call(BYPASS_PROBE, made_up))
+        if accepted is not None:
+            self.obs.bypass_accepted = accepted
 
     def _banner(self, deadline: float) -> None:
         timeout = min(BANNER_TIMEOUT_S, deadline - self._monotonic())
