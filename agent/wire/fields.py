@@ -58,6 +58,13 @@ class Fields:
             return default
         return value
 
+    def name(self, key: str) -> str:
+        """A string that must be there and must not be empty (a finding's kind, a CVE id)."""
+        value = self.text(key, required=True)
+        if not value:
+            raise BodyError(f"{self.where}.{key}: empty")
+        return value
+
     def opt_integer(self, key: str, *, required: bool = False) -> int | None:
         value = self._get(key, required)
         if value is None or (isinstance(value, int) and not isinstance(value, bool)):

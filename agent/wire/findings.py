@@ -113,9 +113,7 @@ class Finding:
     @classmethod
     def decode(cls, obj: Any, where: str = "finding") -> Finding:
         f = Fields(obj, where)
-        name = f.text("kind", required=True)
-        if not name:
-            raise BodyError(f"{where}.kind: empty")
+        name = f.name("kind")
         kind = FindingKind.parse(name)
         severity = Severity.parse(f.raw("severity"), f"{where}.severity")
         return cls(

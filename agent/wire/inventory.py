@@ -112,9 +112,7 @@ class Vulnerability:
     @classmethod
     def decode(cls, obj: Any, where: str = "vulnerability") -> Vulnerability:
         f = Fields(obj, where)
-        cve = f.text("cve", required=True)
-        if not cve:
-            raise BodyError(f"{where}.cve: empty")
+        cve = f.name("cve")
         return cls(cve, f.flag("kev"), f.text("summary"), f.extra())
 
 
