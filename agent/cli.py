@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from agent.enforce.handler import CommandHandler
     from agent.enforce.policy import EgressPolicy
     from agent.onvif.sitesweep import SiteSweep
+    from agent.wire.lifecycle import Capabilities
 
 KEY_FILE = "agent.key"
 
@@ -89,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         egress=egress,
         devices=devices.update,
         policy=policy,
+        capabilities=lambda: capabilities(config, commands, egress),
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -135,6 +137,22 @@ def build_egress(config: AgentConfig, devices: DeviceLookup | None = None) -> Eg
     if devices is None:
         return EgressWatcher(watcher_config)
     return EgressWatcher(watcher_config, devices)
+
+
+def capabilities(config: AgentConfig, commands: CommandHandler, egress: EgressWatcher | None) -> Capabilities:
+    """What this agent can do, for its birth and health bodies: enforcement as the command
+    handler found it at start, the egress sources configured, /metrics on or off."""
+    from agent.wire.lifecycle import Capabilities
+
+    sources: tuple[str, ...] = ()
+    if egress is not None:
+        flags = (
+            ("conntrack", egress.config.conntrack),
+            ("sockets", egress.config.sockets),
+            ("dns", egress.config.dns),
+        )
+        sources = tuple(name for name, on in flags if on)
+    return Capabilities(commands.capability(), sources, config.metrics is not None)
 
 
 def build_commands(

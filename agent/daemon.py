@@ -31,6 +31,7 @@ from agent.wire.findings import FindingKind
 from agent.wire.flows import FlowFinding, flow_body
 from agent.wire.health import Degradation, DiscoveryProblem, HealthBody, OutboxHealth, SweepSummary
 from agent.wire.inventory import DeviceRecord, inventory_body, record_fingerprint
+from agent.wire.lifecycle import AgentState, BirthBody, Capabilities
 from agent.wire.signing import public_key_from_text
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
@@ -102,8 +103,10 @@ class AgentDaemon:
         egress: EgressSource | None = None,
         devices: InventoryListener | None = None,
         policy: PolicyStatus | None = None,
+        capabilities: Callable[[], Capabilities] | None = None,
     ) -> None:
         self.config = config
+        self._capabilities = capabilities
         self._clock = clock or SystemClock()
         self._sweep = sweep
         self._sweep_health = sweep_health
@@ -222,7 +225,7 @@ class AgentDaemon:
             self.link.stop(
                 final=(
                     topic(self.config.site, self.config.agent, Kind.STATUS.value),
-                    self.publisher.status_payload("offline", "agent stopped"),
+                    self.publisher.status_payload(AgentState.OFFLINE, "agent stopped"),
                     True,
                 )
             )
@@ -327,14 +330,18 @@ class AgentDaemon:
         log.info("sweep_recorded", **self._last_sweep.to_json())
 
     def _birth_body(self) -> dict[str, Any]:
-        return {
-            "version": __version__,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "cameras_configured": len(self.config.cameras),
+        return BirthBody(
+            version=__version__,
+            boot=self.publisher.boot,
+            started_at=format_utc(self._clock.now()),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            cameras_configured=len(self.config.cameras),
             # Which pushed policy this agent holds, so the collector pushes again if it differs.
-            **({"policy_version": self._policy.status()["policy_version"]} if self._policy else {}),
-        }
+            policy_version=self._policy.status()["policy_version"] if self._policy else None,
+            policy_said=self._policy is not None,
+            capabilities=self._capabilities() if self._capabilities else None,
+        ).to_body()
 
     def egress_stats(self) -> dict[str, int] | None:
         """The egress watcher's counters (events, drops), None without an egress watch."""
@@ -360,6 +367,7 @@ class AgentDaemon:
             clock=self._clock_watch.check(),
             publisher=asdict(self.publisher.counters),
             policy=self._policy.status() if self._policy is not None else None,
+            enforcement=self._capabilities().enforcement if self._capabilities else None,
         ).to_body()
 
     def _write_status(self) -> None:

@@ -25,6 +25,7 @@ from agent.runtime.clock import Clock
 from agent.runtime.mqtt import Connected, Disconnected, LinkEvent, Message, PubAck, Will
 from agent.wire.enrol import ENROL_KIND, seal_enrol
 from agent.wire.envelope import Kind, encode, seal
+from agent.wire.lifecycle import AgentState, StatusBody
 from agent.wire.receipts import RECEIPT_KIND, open_receipt
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import topic
@@ -147,15 +148,14 @@ class Publisher:
         _seq, payload = self.seal_bytes(kind, body)
         return self.link.publish(topic(self.site, self.agent, kind.value), payload) is not None
 
-    def status_payload(self, state: str, reason: str) -> bytes:
-        return self.seal_bytes(Kind.STATUS, {"state": state, "reason": reason, "host": socket.gethostname()})[
-            1
-        ]
+    def status_payload(self, state: AgentState, reason: str) -> bytes:
+        body = StatusBody(state, reason, socket.gethostname())
+        return self.seal_bytes(Kind.STATUS, body.to_body())[1]
 
     def will(self) -> Will:
         return Will(
             topic=topic(self.site, self.agent, Kind.STATUS.value),
-            payload=self.status_payload("offline", "connection lost"),
+            payload=self.status_payload(AgentState.OFFLINE, "connection lost"),
         )
 
     def subscriptions(self) -> list[str]:
@@ -169,7 +169,7 @@ class Publisher:
             if self.link is not None:
                 self.link.publish(
                     topic(self.site, self.agent, Kind.STATUS.value),
-                    self.status_payload("online", "connected"),
+                    self.status_payload(AgentState.ONLINE, "connected"),
                     retain=True,
                 )
                 # Harmless once enrolled (the collector ignores a key it already has); until then

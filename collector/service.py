@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,6 +29,8 @@ from agent.runtime.clock import Clock, SystemClock
 from agent.runtime.mqtt import Connected, Disconnected, LinkEvent, Message, MqttLink
 from agent.wire.enrol import ENROL_KIND, open_enrol
 from agent.wire.envelope import Kind
+from agent.wire.errors import BodyError
+from agent.wire.lifecycle import AgentState, StatusBody
 from agent.wire.timefmt import format_utc
 from agent.wire.topics import parse_topic, telemetry_subscription
 from collector.alerts.build import build_sinks
@@ -262,8 +265,17 @@ class CollectorService:
             elif env.kind is Kind.BIRTH:
                 # A birth: the agent (re)started, or was approved and its backlog arrived.
                 self.control.submit(ControlEvent("birth", env.site, env.agent, env.body))
-            elif env.kind is Kind.STATUS and env.body.get("state") == "online":
+            elif env.kind is Kind.STATUS and is_online(env.body):
                 self.control.submit(ControlEvent("online", env.site, env.agent))
+
+
+def is_online(body: Any) -> bool:
+    """A status body that says ``online`` (read through the wire decoder; one that does not
+    decode is stored as unknown by the store, and triggers nothing here)."""
+    try:
+        return StatusBody.decode(body).state is AgentState.ONLINE
+    except BodyError:
+        return False
 
 
 def topic_kind(topic: str) -> str | None:

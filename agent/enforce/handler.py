@@ -26,7 +26,16 @@ from agent.enforce.rules import DEFAULT_TABLE, Quarantine, plan_quarantine, rend
 from agent.enforce.state import EnforcementState, load_state, save_state
 from agent.runtime.clock import Clock, SystemClock
 from agent.runtime.errors import CamsentryError
-from agent.wire.commands import Ack, AckOutcome, AckReason, Command, CommandAction, open_command
+from agent.wire.commands import (
+    UNENFORCEABLE,
+    Ack,
+    AckOutcome,
+    AckReason,
+    Command,
+    CommandAction,
+    open_command,
+)
+from agent.wire.lifecycle import EnforcementCapability
 
 log = structlog.get_logger(__name__)
 
@@ -154,6 +163,8 @@ class CommandHandler:
         self.table = table
         self.host_monitoring = host_monitoring
         self.on_policy = on_policy
+        # What restore() found at start: None until it ran (or nothing stopped it).
+        self._unenforceable: EnforcementCapability | None = None
 
     def _render(self, quarantines: Sequence[Quarantine]) -> str:
         return render_quarantine(quarantines, table=self.table, host_monitoring=self.host_monitoring)
@@ -169,8 +180,11 @@ class CommandHandler:
         planned = plan_quarantine(state.quarantines, table=self.table, host_monitoring=self.host_monitoring)
         problem = install(self.nft, planned)
         if problem is None:
+            self._unenforceable = None
             log.info("quarantine_restored", devices=list(state.quarantined()))
         else:
+            if problem.reason in UNENFORCEABLE:
+                self._unenforceable = EnforcementCapability(False, problem.reason.value, problem.detail)
             log.error(
                 "quarantine_restore_failed",
                 reason=problem.reason.value,
@@ -178,6 +192,15 @@ class CommandHandler:
                 devices=list(state.quarantined()),
             )
         return planned.text
+
+    def capability(self) -> EnforcementCapability:
+        """Can this agent enforce? Disabled in ``[enforce]``, or what ``restore()`` found at
+        start (nft missing, no CAP_NET_ADMIN); available otherwise."""
+        if self.nft is None:
+            return EnforcementCapability(
+                False, AckReason.ENFORCEMENT_DISABLED.value, "[enforce] enabled = false on this agent"
+            )
+        return self._unenforceable or EnforcementCapability(True)
 
     def preview(self, device: str, recorders: Sequence[str] = (), *, release: bool = False) -> str:
         """The full ruleset a quarantine (or release) of ``device`` would apply; touches nothing."""

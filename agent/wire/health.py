@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.wire.errors import BodyError
 from agent.wire.fields import Fields, with_extra
+from agent.wire.lifecycle import EnforcementCapability
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class HealthBody:
     clock: tuple[ClockTrouble, ...] = ()
     publisher: Mapping[str, Any] = field(default_factory=dict)
     policy: Mapping[str, Any] | None = None
+    enforcement: EnforcementCapability | None = None  # None: the agent did not say
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -184,6 +186,7 @@ class HealthBody:
                 "egress": [d.to_json() for d in self.degradations],
                 "clock": [c.to_json() for c in self.clock],
                 "policy": dict(self.policy) if self.policy is not None else None,
+                "enforcement": self.enforcement.to_json() if self.enforcement else None,
             },
             self.extra,
         )
@@ -194,6 +197,7 @@ class HealthBody:
         outbox = f.obj("outbox")
         sweep = f.obj("last_sweep")
         policy = f.obj("policy")
+        enforcement = f.obj("enforcement")
         f.opt_flag("disk_full")  # the outbox's own flag, repeated at the top
         return cls(
             outbox=OutboxHealth.decode(outbox) if outbox is not None else OutboxHealth(),
@@ -204,5 +208,6 @@ class HealthBody:
             clock=f.items("clock", ClockTrouble.decode),
             publisher=dict(f.obj("publisher") or {}),
             policy=dict(policy) if policy is not None else None,
+            enforcement=EnforcementCapability.decode(enforcement) if enforcement is not None else None,
             extra=f.extra(),
         )

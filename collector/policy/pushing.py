@@ -18,6 +18,8 @@ from typing import Any
 import structlog
 
 from agent.wire.commands import AckOutcome, CommandAction
+from agent.wire.errors import BodyError
+from agent.wire.lifecycle import BirthBody
 from collector.policy.commanding import CommandIssuer, CommandRow, policy_params
 from collector.policy.model import Policy
 
@@ -65,11 +67,16 @@ def push_decision(
     return Decision(True, f"command {last.id} {last.outcome or 'expired unacknowledged'}; sending again")
 
 
-def agent_holds(birth: Mapping[str, Any], version: str) -> bool | None:
-    """From a ``birth`` body: does the agent hold ``version``? None when it does not say."""
-    if "policy_version" not in birth:
+def agent_holds(body: Mapping[str, Any], version: str) -> bool | None:
+    """From a ``birth`` body: does the agent hold ``version``? None when it does not say (or the
+    body does not decode: then a push is the safe answer)."""
+    try:
+        birth = BirthBody.decode(body)
+    except BodyError:
         return None
-    return birth.get("policy_version") == version
+    if not birth.policy_said:
+        return None
+    return birth.policy_version == version
 
 
 class PolicyPusher:

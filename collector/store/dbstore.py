@@ -16,6 +16,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from agent.wire.envelope import Envelope, Kind, encode
+from agent.wire.errors import BodyError
+from agent.wire.lifecycle import AgentState, StatusBody
 from collector.store import projections, schema
 from collector.store.backend import Backend, log
 from collector.store.devices import DEVICE_COLUMNS, UPSERT_DEVICE, _text, device_order, device_rows
@@ -227,24 +229,17 @@ class Store:
         return tops
 
     def _apply_status(self, db: Tx, env: Envelope, received_at: str, mark: int) -> None:
-        state = env.body.get("state")
-        if isinstance(state, str):
-            db.execute(
-                "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen, changed) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
-                "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts, "
-                "changed = excluded.changed "
-                "WHERE agent_status.state_ts IS NULL OR agent_status.state_ts <= excluded.state_ts",
-                (
-                    env.site,
-                    env.agent,
-                    state,
-                    _text(env.body.get("reason")),
-                    normal_time(env.ts),
-                    received_at,
-                    mark,
-                ),
-            )
+        state, reason = status_projection(env.body)
+        if state is AgentState.UNKNOWN:
+            log.warning("status_body_unknown", site=env.site, agent=env.agent, seq=env.seq, reason=reason)
+        db.execute(
+            "INSERT INTO agent_status (site, agent, state, reason, state_ts, last_seen, changed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET "
+            "state = excluded.state, reason = excluded.reason, state_ts = excluded.state_ts, "
+            "changed = excluded.changed "
+            "WHERE agent_status.state_ts IS NULL OR agent_status.state_ts <= excluded.state_ts",
+            (env.site, env.agent, state.value, reason, normal_time(env.ts), received_at, mark),
+        )
 
     def _touch_agents(self, db: Tx, agents: Iterable[tuple[str, str]], received_at: str, mark: int) -> None:
         db.executemany(
@@ -352,6 +347,16 @@ class Store:
             rows = self._query("counting envelopes", "SELECT COUNT(*) FROM envelopes WHERE kind = ?", (kind,))
         return int(rows[0][0])
 
+    def agent_births(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Each agent's newest ``birth`` body (by boot start, then seq), as the agent sent it."""
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in self.envelope_bodies(Kind.BIRTH.value):  # few: one per agent start
+            key = (row["site"], row["agent"])
+            prior = newest.get(key)
+            if prior is None or (row["ts"] or "", row["seq"]) >= (prior["ts"] or "", prior["seq"]):
+                newest[key] = row
+        return newest
+
     def envelope_bodies(self, kind: str) -> list[dict[str, Any]]:
         rows = self._query(
             "reading envelopes",
@@ -370,6 +375,19 @@ class Store:
             for s, a, b, q, t, payload in rows
         ]
         return sorted(bodies, key=lambda r: (r["site"], r["agent"], r["boot"], r["seq"]))
+
+
+def status_projection(body: Any) -> tuple[AgentState, str]:
+    """The state and reason ``agent_status`` keeps for a status body, read through the wire
+    decoder: a state this collector does not know, or a body that does not decode, is kept
+    as ``unknown`` with what it said in the reason (never dropped)."""
+    try:
+        status = StatusBody.decode(body)
+    except BodyError as exc:
+        return AgentState.UNKNOWN, f"undecodable status: {exc.detail}"
+    if status.state is AgentState.UNKNOWN:
+        return AgentState.UNKNOWN, f"state {status.state_text!r}: {status.reason}"
+    return status.state, status.reason
 
 
 def _by_agent(row: dict[str, Any]) -> tuple[str, str]:

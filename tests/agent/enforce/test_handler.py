@@ -296,3 +296,21 @@ def test_restore_failure_is_logged_not_raised(
     assert "counter drop" in ruleset
     failed = [e for e in logs if e["event"] == "quarantine_restore_failed"]
     assert failed and failed[0]["reason"] == "nft_missing" and failed[0]["devices"] == ["10.77.1.2"]
+
+
+@pytest.mark.parametrize("reason", [AckReason.NFT_MISSING, AckReason.NO_CAPABILITY])
+def test_capability_is_what_restore_found_at_start(
+    tmp_path: Path, collector_key: Ed25519PrivateKey, clock: FakeClock, reason: AckReason
+) -> None:
+    working = _handler(collector_key, tmp_path, MemoryNft(), clock)
+    working.restore()
+    assert working.capability().available is True
+    broken = _handler(collector_key, tmp_path, MemoryNft(fail=EnforceError("nft said no", reason)), clock)
+    assert broken.capability().available is True  # nothing tried yet
+    broken.restore()
+    cap = broken.capability()
+    assert (cap.available, cap.reason, cap.detail) == (False, reason.value, "nft said no")
+    disabled = CommandHandler(
+        collector_key.public_key(), tmp_path, None, lambda _d: [], site="site-a", agent="agent-1", clock=clock
+    )
+    assert disabled.capability().reason == "enforcement_disabled"

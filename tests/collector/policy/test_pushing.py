@@ -62,9 +62,10 @@ def test_push_decision(last: CommandRow | None, holds: bool | None, send: bool) 
 
 
 def test_agent_holds_reads_the_birth() -> None:
-    assert agent_holds({"policy_version": "sha256:aa"}, "sha256:aa") is True
-    assert agent_holds({"policy_version": None}, "sha256:aa") is False
+    assert agent_holds({"version": "0.1", "policy_version": "sha256:aa"}, "sha256:aa") is True
+    assert agent_holds({"version": "0.1", "policy_version": None}, "sha256:aa") is False
     assert agent_holds({"version": "0.1"}, "sha256:aa") is None  # an agent that does not say
+    assert agent_holds({"policy_version": "sha256:aa"}, "sha256:aa") is None  # undecodable: push
 
 
 @pytest.fixture
