@@ -24,13 +24,14 @@ class AgentState(StrEnum):
     STOPPING = "stopping"  # shutting down, draining
     UNKNOWN = "unknown"  # a state a newer agent sent that this code does not know
 
-
-def _state(text: str) -> AgentState:
-    try:
-        state = AgentState(text)
-    except ValueError:
-        return AgentState.UNKNOWN
-    return state
+    @classmethod
+    def parse(cls, value: str) -> AgentState:
+        """The state named ``value``; ``UNKNOWN`` for one this code does not know."""
+        try:
+            state = cls(value)
+        except ValueError:
+            return cls.UNKNOWN
+        return state
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class StatusBody:
         f = Fields(body, "status")
         text = f.text("state", required=True)
         return cls(
-            state=_state(text),
+            state=AgentState.parse(text),
             reason=f.text("reason"),
             host=f.text("host"),
             state_text=text,
