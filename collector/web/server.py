@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 
 import structlog
@@ -19,6 +20,10 @@ from collector.web.settings import WebSettings, check_exposure, parse_listen
 
 log = structlog.get_logger("camsentry.collector.web")
 THREADS = 8
+# How often the main thread looks for a stop request or a serving thread that died.
+STOP_POLL_S = 0.5
+# cheroot's own shutdown_timeout bounds its workers; this bounds the accept loop's thread.
+SHUTDOWN_S = 10.0
 
 
 def _sender(config: CollectorConfig) -> CommandSender | None:
@@ -55,8 +60,12 @@ def serve(config: CollectorConfig, *, listen: str | None = None) -> int:
     if settings.certificate is not None and settings.private_key is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(settings.certificate), str(settings.private_key))
 
+    # The signal only asks; the main thread stops the server. KeyboardInterrupt raised at whatever
+    # point cheroot's accept loop had reached once left the process hanging in stop().
+    stop_requested = threading.Event()
+
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt  # unwinds cheroot's accept loop in this (the main) thread
+        stop_requested.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -65,12 +74,17 @@ def serve(config: CollectorConfig, *, listen: str | None = None) -> int:
     host, port = server.bind_addr[0], server.bind_addr[1]  # port 0 means the kernel chose one
     log.info("web_listening", url=f"{scheme}://{host}:{port}/")
     print(f"{scheme}://{host}:{port}/", flush=True)
+    serving = threading.Thread(target=server.serve, name="web-serve", daemon=True)
+    serving.start()
     try:
-        server.serve()
-    except KeyboardInterrupt:
-        pass
+        while not stop_requested.wait(STOP_POLL_S) and serving.is_alive():
+            pass
     finally:
         server.stop()
+        serving.join(SHUTDOWN_S)
         store.close()
-        log.info("web_stopped")
+    if not stop_requested.is_set():
+        log.error("web_server_died")
+        return 1
+    log.info("web_stopped")
     return 0

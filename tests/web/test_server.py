@@ -80,6 +80,42 @@ def test_serves_https_with_the_configured_certificate(tmp_path: Path) -> None:
             proc.stdout.close()
 
 
+@pytest.mark.parametrize("connection_open", [False, True])
+def test_sigterm_stops_the_web_view_at_once(tmp_path: Path, connection_open: bool) -> None:
+    # Tried: SIGTERM the moment the URL is printed (before a request was served), and SIGTERM
+    # while a keep-alive connection is open; the process must end cleanly, not hang.
+    estate = demo_estate(tmp_path)
+    with estate.config.open("a") as fh:
+        fh.write('[web]\nlisten = "127.0.0.1:0"\n')
+    with (tmp_path / "web.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "--config", str(estate.config), "web"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    conn = None
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), (tmp_path / "web.log").read_text()
+        if connection_open:
+            conn = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1].rstrip("/")), timeout=10)
+            conn.request("GET", "/login")
+            assert conn.getresponse().read()
+        proc.terminate()
+        assert proc.wait(15) == 0
+        assert "web_stopped" in (tmp_path / "web.log").read_text()
+    finally:
+        if conn is not None:
+            conn.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def test_the_shipped_example_config_has_the_web_table() -> None:
     from collector.config import load_collector_config
 
