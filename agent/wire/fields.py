@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from agent.wire.errors import BodyError
 
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
+
+
+def known_or_unknown(kind: type[E], value: str) -> E:
+    """The member of ``kind`` named ``value``; its ``unknown`` member for a name this code does
+    not know (a newer peer's word, kept by the caller beside it)."""
+    try:
+        return kind(value)
+    except ValueError:
+        return kind("unknown")
+
+
 # A body is an envelope's JSON (at most 256 KiB); no list in a record legitimately holds more.
 MAX_ITEMS = 10_000
 

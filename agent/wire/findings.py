@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from agent.wire.errors import BodyError
-from agent.wire.fields import Fields, with_extra
+from agent.wire.fields import Fields, known_or_unknown, with_extra
 
 
 class Severity(StrEnum):
@@ -85,11 +85,7 @@ class FindingKind(StrEnum):
     @classmethod
     def parse(cls, value: str) -> FindingKind:
         """The kind named ``value``; ``UNKNOWN`` for a name this code does not know."""
-        try:
-            kind = cls(value)
-        except ValueError:
-            return cls.UNKNOWN
-        return kind
+        return known_or_unknown(cls, value)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from agent.wire.fields import Fields, with_extra
+from agent.wire.fields import Fields, known_or_unknown, with_extra
 
 LIFECYCLE_VERSION = 1
 
@@ -27,11 +27,7 @@ class AgentState(StrEnum):
     @classmethod
     def parse(cls, value: str) -> AgentState:
         """The state named ``value``; ``UNKNOWN`` for one this code does not know."""
-        try:
-            state = cls(value)
-        except ValueError:
-            return cls.UNKNOWN
-        return state
+        return known_or_unknown(cls, value)
 
 
 @dataclass(frozen=True)
